@@ -400,6 +400,8 @@ pool_client *h_connect_at(const char *file, int line, poold_proc *d)
 			    err.message);
 		_fail(file, line);
 	}
+	/* a hung daemon fails the test instead of hanging it */
+	pool_set_timeout(c, 30);
 	return c;
 }
 

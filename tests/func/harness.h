@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "pool.h"
+#include "pool_protocol.h"
 
 #define H_MAX_ARGS 16
 

@@ -1,0 +1,591 @@
+/*
+ * client.c - one connection to poold: connects to its Unix socket, frames
+ * JSON Lines in both directions and matches each answer to its request, so
+ * that ops.c and callers only ever deal in whole messages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Far above any answer poold sends, yet bounded, so that a runaway peer
+ * cannot make us allocate without end. */
+#define MAX_MESSAGE (64u * 1024 * 1024)
+#define READ_CHUNK 65536
+
+struct pool_client {
+	int fd;            /* owned; -1 once the connection is lost */
+	char *where;       /* owned; socket path or "socket fd N", for messages */
+	double timeout;    /* seconds a call may wait for its answer; 0 = forever */
+	long long next_id; /* id of the next request pool_call() sends */
+	char *buf;         /* owned; bytes received, not yet returned as messages */
+	size_t off;        /* start of the bytes not yet returned */
+	size_t len;        /* end of the bytes received */
+	size_t scanned;    /* bytes after off known to hold no '\n' */
+	size_t cap;        /* allocated size of buf */
+};
+
+/* What send_all() reports besides success and a failure it explained. */
+enum { SENT = 0, SEND_FAILED = -1, SEND_PEER_CLOSED = 1 };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The absolute time a call must end by, or -1 for none; extra is the
+ * request's own wait, which the daemon may legitimately spend. */
+static double deadline_after(const pool_client *c, double extra)
+{
+	if (c->timeout <= 0)
+		return -1;
+	return now() + c->timeout + extra;
+}
+
+/* Waits until fd is ready for events: 0 ready, 1 deadline passed, -1 errno. */
+static int wait_fd(int fd, short events, double deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int ms = -1;
+		int n;
+
+		if (deadline >= 0) {
+			double left = deadline - now();
+
+			if (left <= 0)
+				return 1;
+			ms = left * 1000 >= INT_MAX - 1 ? INT_MAX : (int)(left * 1000) + 1;
+		}
+		n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Drops the connection: framing state is gone, so buffered bytes go too. */
+static void lose(pool_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->off = c->len = c->scanned = 0;
+}
+
+static int lost_error(const pool_client *c, pool_error *err)
+{
+	pool__seterr(err, POOL_E_UNREACHABLE,
+		     "the connection to poold at %s was lost (is poold still running?); "
+		     "connect again", c->where);
+	return -1;
+}
+
+static pool_client *client_new(int fd, const char *where, pool_error *err)
+{
+	pool_client *c = calloc(1, sizeof(*c));
+	int flags = fcntl(fd, F_GETFL);
+
+	if (c) {
+		c->where = strdup(where);
+		c->cap = READ_CHUNK;
+		c->buf = malloc(c->cap);
+	}
+	if (!c || !c->where || !c->buf) {
+		pool__seterr(err, POOL_E_INTERNAL, "libpool: out of memory");
+		goto fail;
+	}
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot use the connection to poold at %s: %s",
+			     where, strerror(errno));
+		goto fail;
+	}
+	c->fd = fd;
+	c->next_id = 1;
+	return c;
+fail:
+	close(fd);
+	if (c) {
+		free(c->where);
+		free(c->buf);
+		free(c);
+	}
+	return NULL;
+}
+
+/* Says what to do about a failed connect, by its cause. */
+static const char *connect_hint(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ECONNREFUSED:
+		return "is poold running? start it or pass --socket";
+	case EACCES:
+	case EPERM:
+		return "the socket is mode 0660: join poold's group, or pass --socket";
+	case EAGAIN:
+		return "poold has too many pending connections; try again";
+	default:
+		return "check the path, or pass --socket";
+	}
+}
+
+pool_client *pool_connect(const char *socket_path, pool_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char def[PATH_MAX];
+	const char *path = socket_path ? socket_path : pool_socket_default(def, sizeof(def));
+	int fd;
+
+	pool__clearerr(err);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pool__seterr(err, POOL_E_UNREACHABLE,
+			     "cannot connect to poold at %s: the path is longer than the %zu bytes "
+			     "a Unix socket address holds; use a shorter --socket",
+			     path, sizeof(sa.sun_path) - 1);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: socket: %s",
+			     path, strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s (%s)", path,
+			     strerror(e), connect_hint(e));
+		return NULL;
+	}
+	return client_new(fd, path, err);
+}
+
+pool_client *pool_connect_fd(int fd, pool_error *err)
+{
+	char where[64];
+
+	pool__clearerr(err);
+	if (fd < 0) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot use socket fd %d: not a descriptor", fd);
+		return NULL;
+	}
+	snprintf(where, sizeof(where), "socket fd %d", fd);
+	return client_new(fd, where, err);
+}
+
+void pool_close(pool_client *c)
+{
+	if (!c)
+		return;
+	lose(c);
+	free(c->where);
+	free(c->buf);
+	free(c);
+}
+
+void pool_set_timeout(pool_client *c, double seconds)
+{
+	if (c)
+		c->timeout = isfinite(seconds) && seconds > 0 ? seconds : 0;
+}
+
+/*
+ * Writes all n bytes. A peer that closed is reported apart (with err set)
+ * because the contract lets poold answer an oversized line and close without
+ * reading it: the answer is then still waiting to be read. A line cut short
+ * by the deadline would corrupt the framing of the next request, so it drops
+ * the connection.
+ */
+static int send_all(pool_client *c, const char *p, size_t n, double deadline,
+		    size_t *sent, pool_error *err)
+{
+	while (*sent < n) {
+		ssize_t w = send(c->fd, p + *sent, n - *sent, MSG_NOSIGNAL);
+		int r;
+
+		if (w >= 0) {
+			*sent += (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			pool__seterr(err, POOL_E_UNREACHABLE,
+				     "poold at %s closed the connection while a request was being "
+				     "sent (a line over its limit?)", c->where);
+			return SEND_PEER_CLOSED;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			pool__seterr(err, POOL_E_UNREACHABLE, "cannot send to poold at %s: %s",
+				     c->where, strerror(errno));
+			lose(c);
+			return SEND_FAILED;
+		}
+		r = wait_fd(c->fd, POLLOUT, deadline);
+		if (r == 0)
+			continue;
+		if (r > 0)
+			pool__seterr(err, POOL_E_TIMEOUT,
+				     "poold at %s did not read the request within %g s%s", c->where,
+				     c->timeout, *sent ? "; the connection was closed" : "");
+		else
+			pool__seterr(err, POOL_E_UNREACHABLE, "cannot send to poold at %s: %s",
+				     c->where, strerror(errno));
+		if (r < 0 || *sent)
+			lose(c);
+		return SEND_FAILED;
+	}
+	return SENT;
+}
+
+/* Reads more bytes into buf: 0, or -1 with err set (and the connection lost
+ * unless the deadline passed, which leaves a partial message for later). */
+static int fill(pool_client *c, double deadline, pool_error *err)
+{
+	if (c->off > 0) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->cap - c->len < READ_CHUNK / 4) {
+		size_t cap = c->cap * 2;
+		char *b = realloc(c->buf, cap);
+
+		if (!b) {
+			pool__seterr(err, POOL_E_INTERNAL, "libpool: out of memory reading from poold");
+			lose(c);
+			return -1;
+		}
+		c->buf = b;
+		c->cap = cap;
+	}
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		int r;
+
+		if (n > 0) {
+			c->len += (size_t)n;
+			return 0;
+		}
+		if (n == 0) {
+			if (c->len > c->off)
+				pool__seterr(err, POOL_E_UNREACHABLE,
+					     "poold at %s closed the connection in the middle of an "
+					     "answer (is poold still running?)", c->where);
+			else
+				pool__seterr(err, POOL_E_UNREACHABLE,
+					     "poold at %s closed the connection (is poold still "
+					     "running?); connect again", c->where);
+			lose(c);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			pool__seterr(err, POOL_E_UNREACHABLE,
+				     "the connection to poold at %s was lost: %s; connect again",
+				     c->where, strerror(errno));
+			lose(c);
+			return -1;
+		}
+		r = wait_fd(c->fd, POLLIN, deadline);
+		if (r > 0) {
+			pool__seterr(err, POOL_E_TIMEOUT,
+				     "no answer from poold at %s within %g s; the request may still "
+				     "take effect (raise the timeout, or retry with the same "
+				     "request_id)", c->where, c->timeout);
+			return -1;
+		}
+		if (r < 0) {
+			pool__seterr(err, POOL_E_UNREACHABLE, "cannot read from poold at %s: %s",
+				     c->where, strerror(errno));
+			lose(c);
+			return -1;
+		}
+	}
+}
+
+/* Returns the next non-empty line as a JSON object in *msg: 0, or -1 with err
+ * set. A line that is not a JSON object is an error, but framing survives it. */
+static int recv_message(pool_client *c, double deadline, json_t **msg, pool_error *err)
+{
+	*msg = NULL;
+	if (c->fd < 0)
+		return lost_error(c, err);
+	for (;;) {
+		char *start = c->buf + c->off;
+		char *nl = memchr(start + c->scanned, '\n', c->len - c->off - c->scanned);
+		json_error_t je;
+		size_t n;
+
+		if (!nl) {
+			c->scanned = c->len - c->off;
+			if (c->scanned > MAX_MESSAGE) {
+				pool__seterr(err, POOL_E_PROTOCOL,
+					     "poold at %s sent a line over %u MiB; the connection "
+					     "was closed", c->where, MAX_MESSAGE >> 20);
+				lose(c);
+				return -1;
+			}
+			if (fill(c, deadline, err) < 0)
+				return -1;
+			continue;
+		}
+		n = (size_t)(nl - start);
+		c->off += n + 1;
+		c->scanned = 0;
+		if (n == 0)
+			continue;
+		*msg = json_loadb(start, n, 0, &je);
+		if (!*msg) {
+			pool__seterr(err, POOL_E_PROTOCOL,
+				     "poold at %s sent a line that is not JSON: %s", c->where,
+				     je.text);
+			return -1;
+		}
+		if (!json_is_object(*msg)) {
+			json_decref(*msg);
+			*msg = NULL;
+			pool__seterr(err, POOL_E_PROTOCOL,
+				     "poold at %s sent a line that is not a JSON object", c->where);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+int pool_send_line(pool_client *c, const char *line, size_t len, pool_error *err)
+{
+	char *copy = NULL;
+	size_t sent = 0;
+	int r;
+
+	pool__clearerr(err);
+	if (!c || (!line && len)) {
+		pool__seterr(err, POOL_E_BAD_REQUEST, "pool_send_line: needs a client and a line");
+		return -1;
+	}
+	if (c->fd < 0)
+		return lost_error(c, err);
+	/* One buffer, so that a timeout can never leave a line without its '\n'. */
+	if (len == 0 || line[len - 1] != '\n') {
+		copy = malloc(len + 1);
+		if (!copy) {
+			pool__seterr(err, POOL_E_INTERNAL, "libpool: out of memory");
+			return -1;
+		}
+		if (len)
+			memcpy(copy, line, len);
+		copy[len++] = '\n';
+		line = copy;
+	}
+	r = send_all(c, line, len, deadline_after(c, 0), &sent, err);
+	free(copy);
+	if (r == SEND_PEER_CLOSED)
+		pool__seterr(err, POOL_E_UNREACHABLE,
+			     "poold at %s closed the connection while the line was being sent; "
+			     "its answer may still be read with pool_recv_json()", c->where);
+	return r == SENT ? 0 : -1;
+}
+
+int pool_recv_json(pool_client *c, json_t **msg, pool_error *err)
+{
+	json_t *m;
+
+	pool__clearerr(err);
+	if (msg)
+		*msg = NULL;
+	if (!c) {
+		pool__seterr(err, POOL_E_BAD_REQUEST, "pool_recv_json: needs a client");
+		return -1;
+	}
+	if (recv_message(c, deadline_after(c, 0), &m, err) < 0)
+		return -1;
+	if (msg)
+		*msg = m;
+	else
+		json_decref(m);
+	return 0;
+}
+
+/* Whose message is this, while request id waits for its answer? */
+enum { MINE, SKIP, FOREIGN };
+
+static int classify(const json_t *msg, long long id)
+{
+	const json_t *jid = json_object_get(msg, "id");
+
+	if (!jid || json_is_null(jid)) {
+		if (json_object_get(msg, "event"))
+			return SKIP;
+		/* poold could not read our id (e.g. too_large); with one request in
+		 * flight, an error without id can only be ours. */
+		return json_is_false(json_object_get(msg, "ok")) ? MINE : FOREIGN;
+	}
+	if (!json_is_integer(jid))
+		return FOREIGN;
+	if (json_integer_value(jid) == id)
+		return MINE;
+	/* The late answer of an earlier call that timed out. */
+	if (json_integer_value(jid) >= 1 && json_integer_value(jid) < id)
+		return SKIP;
+	return FOREIGN;
+}
+
+/* Turns an answer envelope into 0 and *result, or -1 and err. */
+static int unpack_answer(const pool_client *c, const char *op, json_t *msg, json_t **result,
+			 pool_error *err)
+{
+	json_t *ok = json_object_get(msg, "ok");
+	json_t *e = json_object_get(msg, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *text = json_string_value(json_object_get(e, "message"));
+	pool_code pc;
+
+	if (json_is_true(ok)) {
+		json_t *r = json_object_get(msg, "result");
+
+		if (!json_is_object(r)) {
+			pool__seterr(err, POOL_E_PROTOCOL,
+				     "poold at %s answered %s with ok but no result object",
+				     c->where, op);
+			return -1;
+		}
+		if (result)
+			*result = json_incref(r);
+		return 0;
+	}
+	if (!json_is_false(ok) || !code) {
+		pool__seterr(err, POOL_E_PROTOCOL,
+			     "poold at %s answered %s with neither a result nor an error code",
+			     c->where, op);
+		return -1;
+	}
+	pc = pool_code_from_name(code);
+	if (pc == POOL_OK || pc == POOL_E_UNREACHABLE || pc == POOL_E_PROTOCOL) {
+		pool__seterr(err, POOL_E_PROTOCOL,
+			     "poold at %s answered %s with unknown error code \"%s\": %s",
+			     c->where, op, code, text ? text : "");
+		return -1;
+	}
+	pool__seterr(err, pc, "%s", text ? text : code);
+	return -1;
+}
+
+/* The request's own wait, which extends the call's deadline. */
+static double request_wait(json_t *args)
+{
+	json_t *w = json_object_get(args, "wait");
+	double s = json_is_number(w) ? json_number_value(w) : 0;
+
+	return isfinite(s) && s > 0 ? s : 0;
+}
+
+/* The request as one line with its '\n', or NULL when out of memory. */
+static char *request_line(long long id, const char *op, json_t *args, size_t *len)
+{
+	json_t *req = json_pack("{s:I, s:s}", "id", (json_int_t)id, "op", op);
+	char *line = NULL;
+	char *l;
+
+	if (req && (!args || json_object_update(req, args) == 0))
+		line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!line)
+		return NULL;
+	*len = strlen(line);
+	l = realloc(line, *len + 2);
+	if (!l) {
+		free(line);
+		return NULL;
+	}
+	l[(*len)++] = '\n';
+	l[*len] = '\0';
+	return l;
+}
+
+int pool_call(pool_client *c, const char *op, json_t *args, json_t **result, pool_error *err)
+{
+	pool_error send_err;
+	double deadline;
+	long long id;
+	size_t len, sent = 0;
+	char *line;
+	int r;
+
+	pool__clearerr(err);
+	if (result)
+		*result = NULL;
+	if (!c || !op || (args && !json_is_object(args))) {
+		pool__seterr(err, POOL_E_BAD_REQUEST,
+			     "pool_call: needs a client, an op and args that are an object or NULL");
+		return -1;
+	}
+	if (json_object_get(args, "op") || json_object_get(args, "id")) {
+		pool__seterr(err, POOL_E_BAD_REQUEST,
+			     "pool_call: args may not set \"op\" or \"id\"; pool_call sets them");
+		return -1;
+	}
+	if (c->fd < 0)
+		return lost_error(c, err);
+	id = c->next_id++;
+	line = request_line(id, op, args, &len);
+	if (!line) {
+		pool__seterr(err, POOL_E_BAD_REQUEST,
+			     "libpool: cannot encode the %s request (out of memory?)", op);
+		return -1;
+	}
+	deadline = deadline_after(c, request_wait(args));
+	r = send_all(c, line, len, deadline, &sent, &send_err);
+	free(line);
+	if (r == SEND_FAILED) {
+		if (err)
+			*err = send_err;
+		return -1;
+	}
+	for (;;) {
+		json_t *msg;
+		int whose;
+
+		if (recv_message(c, deadline, &msg, err) < 0) {
+			/* No answer to read after all: why the line did not go is the news. */
+			if (r == SEND_PEER_CLOSED && c->fd < 0 && err)
+				*err = send_err;
+			return -1;
+		}
+		whose = classify(msg, id);
+		if (whose == MINE) {
+			r = unpack_answer(c, op, msg, result, err);
+			json_decref(msg);
+			return r;
+		}
+		if (whose == FOREIGN) {
+			char *s = json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY);
+
+			pool__seterr(err, POOL_E_PROTOCOL,
+				     "poold at %s sent an answer with id %s while %s request %lld "
+				     "was waiting for its own", c->where, s ? s : "(none)", op, id);
+			free(s);
+			json_decref(msg);
+			return -1;
+		}
+		json_decref(msg);
+	}
+}

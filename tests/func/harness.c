@@ -349,7 +349,7 @@ void poold_stop(poold_proc *d)
 	destroy(d);
 }
 
-void poold_kill9_restart(poold_proc *d)
+void poold_kill9(poold_proc *d)
 {
 	int status;
 
@@ -359,6 +359,36 @@ void poold_kill9_restart(poold_proc *d)
 	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
 		poold_print_log(d);
 		fail_msg("poold had already exited before kill -9 (status 0x%x)", status);
+	}
+}
+
+void poold_respawn(poold_proc *d)
+{
+	assert_true(d->pid == 0);
+	spawn(d);
+}
+
+void poold_kill9_restart(poold_proc *d)
+{
+	poold_kill9(d);
+	spawn(d);
+}
+
+void poold_term_restart(poold_proc *d)
+{
+	int status = 0;
+
+	assert_true(d->pid > 0);
+	kill(d->pid, SIGTERM);
+	if (!reap(d, 10.0, &status)) {
+		kill(d->pid, SIGKILL);
+		reap(d, 5.0, &status);
+		poold_print_log(d);
+		fail_msg("poold did not exit within 10 s of SIGTERM");
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		poold_print_log(d);
+		fail_msg("poold exit status after SIGTERM: 0x%x", status);
 	}
 	spawn(d);
 }

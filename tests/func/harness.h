@@ -43,6 +43,11 @@ poold_proc *poold_start(const char *extra, ...);
 void poold_stop(poold_proc *d);
 /* kill -9, reap, and start again on the same directory (socket, db, log). */
 void poold_kill9_restart(poold_proc *d);
+/* The two halves of it: kill -9 and reap; start again on the same directory. */
+void poold_kill9(poold_proc *d);
+void poold_respawn(poold_proc *d);
+/* SIGTERM (asserting exit 0) and start again on the same directory. */
+void poold_term_restart(poold_proc *d);
 /* Print the daemon's log to stderr. */
 void poold_print_log(const poold_proc *d);
 /* cmocka teardown used by FTEST: kills and reports daemons a failed test left. */

@@ -891,7 +891,12 @@ pid_t h_fork_as_nobody(gid_t gid)
 
 int h_wait_child(pid_t pid)
 {
-	double end = h_now() + 30.0;
+	return h_wait_child_for(pid, 30.0);
+}
+
+int h_wait_child_for(pid_t pid, double secs)
+{
+	double end = h_now() + secs;
 	int status;
 
 	for (;;) {
@@ -904,7 +909,7 @@ int h_wait_child(pid_t pid)
 		if (h_now() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			fail_msg("child %d did not finish within 30 s", (int)pid);
+			fail_msg("child %d did not finish within %g s", (int)pid, secs);
 		}
 		h_sleep(0.01);
 	}

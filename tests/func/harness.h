@@ -158,6 +158,7 @@ void h_require_root(void);
 pid_t h_fork_as_nobody(gid_t gid);
 /* Reap a child; returns its exit status (or 128+signal). Fails after 30 s. */
 int h_wait_child(pid_t pid);
+int h_wait_child_for(pid_t pid, double secs);
 /* uid/gid of nobody. */
 uid_t h_nobody_uid(void);
 gid_t h_nobody_gid(void);

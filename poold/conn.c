@@ -1,0 +1,259 @@
+/* conn.c - see conn.h. */
+#include "conn.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "log.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "proto.h"
+#include "reply.h"
+#include "req.h"
+#include "util.h"
+#include "wait.h"
+
+/* Lines handled per wake-up before yielding, so one client pipelining
+ * thousands of requests cannot starve the others. */
+#define LINES_PER_WAKEUP 64
+
+struct conn {
+	struct poold *pd;
+	uint64_t id;
+	struct bufferevent *bev;  /* owned; NULL once the socket is closed */
+	struct caller who;        /* fixed at accept */
+	int refs;                 /* the connection's own + replies + waiters */
+	bool closed;              /* no more input; nothing more is sent */
+	bool draining;            /* closed: still writing what was queued */
+	struct event *more;       /* owned; continues reading after a yield */
+	TAILQ_ENTRY(conn) link;   /* in pd->conns while open */
+};
+
+static bool in_group(uid_t uid, gid_t gid, gid_t want)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256;
+
+	if (gid == want)
+		return true;
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return false;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
+
+/* The caller is the peer's uid; root, the daemon's own uid and members of
+ * --admin-group are admins. */
+static void identify(struct poold *pd, int fd, struct caller *who)
+{
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof cred;
+
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	who->uid = cred.uid;
+	who->pid = cred.pid;
+	snprintf(who->name, sizeof who->name, "uid:%u", (unsigned)cred.uid);
+	who->admin = cred.uid == 0 || cred.uid == pd->uid ||
+		     (pd->cfg.admin_group &&
+		      in_group(cred.uid, cred.gid, pd->cfg.admin_gid));
+}
+
+struct conn *conn_ref(struct conn *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+void conn_unref(struct conn *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	event_free(c->more);
+	free(c);
+}
+
+void conn_send(struct conn *c, const char *line, size_t len)
+{
+	if (c && !c->closed)
+		bufferevent_write(c->bev, line, len);
+}
+
+static void release_socket(struct conn *c)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		conn_unref(c);
+	}
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	struct poold *pd = c->pd;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	log_info("conn %llu (%s pid %d) closed: %s", (unsigned long long)c->id,
+		 c->who.name, (int)c->who.pid, reason);
+	TAILQ_REMOVE(&pd->conns, c, link);
+	pd->nconns--;
+	wait_drop_conn(pd, c);
+	lease_end_conn(pd, c->id, now_wall());
+	event_del(c->more);
+	/* What was queued before the close still goes out (a too_large
+	 * answer, the answers to lines before an EOF). */
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		c->draining = true;
+	else
+		release_socket(c);
+	conn_unref(c);
+}
+
+void conn_close_all(struct poold *pd, const char *reason)
+{
+	while (!TAILQ_EMPTY(&pd->conns))
+		conn_close(TAILQ_FIRST(&pd->conns), reason);
+}
+
+static void too_large(struct conn *c)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "request line longer than %zu bytes "
+		 "(--max-line); the connection is closed because framing is "
+		 "lost", c->pd->cfg.max_line);
+	reply_queue(c->pd, c, NULL,
+		    reply_err_json(NULL, POOL_ERR_TOO_LARGE, msg));
+	reply_flush(c->pd);
+	conn_close(c, "request line too large");
+}
+
+/* Handles up to LINES_PER_WAKEUP complete lines; returns true if more
+ * complete lines may be waiting. */
+static bool read_lines(struct conn *c)
+{
+	size_t max = c->pd->cfg.max_line;
+
+	for (int n = 0; n < LINES_PER_WAKEUP; n++) {
+		struct evbuffer *in;
+		size_t eol_len = 0;
+		struct evbuffer_ptr eol;
+		char *line;
+
+		if (c->closed)
+			return false;
+		in = bufferevent_get_input(c->bev);
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > max)
+				too_large(c);
+			return false;
+		}
+		if ((size_t)eol.pos > max) {
+			too_large(c);
+			return false;
+		}
+		line = malloc((size_t)eol.pos + 1);
+		if (!line)
+			abort();
+		evbuffer_remove(in, line, (size_t)eol.pos);
+		evbuffer_drain(in, eol_len);
+		line[eol.pos] = '\0';
+		proto_handle_line(c->pd, c, &c->who, line, (size_t)eol.pos);
+		free(line);
+	}
+	return true;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = conn_ref(arg);
+
+	if (read_lines(c) && !c->closed)
+		event_active(c->more, EV_TIMEOUT, 0);
+	reply_flush(c->pd);
+	conn_unref(c);
+}
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	on_read(NULL, arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->draining)
+		release_socket(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = conn_ref(arg);
+
+	if ((what & BEV_EVENT_EOF) && !c->closed) {
+		/* Lines that came before the EOF are answered first. */
+		while (read_lines(c))
+			;
+		reply_flush(c->pd);
+		conn_close(c, "client closed the connection");
+	} else if (what & BEV_EVENT_ERROR) {
+		conn_close(c, "socket error");
+		if (c->draining) /* nothing more can be written */
+			release_socket(c);
+	}
+	reply_flush(c->pd);
+	conn_unref(c);
+}
+
+void conn_accept(struct poold *pd, int fd)
+{
+	struct conn *c;
+
+	if (pd->nconns >= pd->cfg.max_conns) {
+		static const char busy[] = "{\"ok\":false,\"error\":{\"code\":"
+			"\"busy\",\"message\":\"too many connections "
+			"(--max-conns); retry later\"}}\n";
+
+		pd->conns_refused++;
+		log_warn("refused a connection: %d open (--max-conns)",
+			 pd->nconns);
+		if (write(fd, busy, sizeof busy - 1) < 0)
+			log_debug("could not tell the refused client why");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->pd = pd;
+	c->id = ++pd->next_conn_id;
+	c->refs = 2; /* the open connection, and its bufferevent */
+	identify(pd, fd, &c->who);
+	c->who.conn_id = c->id;
+	c->bev = bufferevent_socket_new(pd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->more = event_new(pd->base, -1, 0, on_more, c);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&pd->conns, c, link);
+	pd->nconns++;
+	log_debug("conn %llu from %s pid %d%s", (unsigned long long)c->id,
+		  c->who.name, (int)c->who.pid, c->who.admin ? " (admin)" : "");
+}

@@ -1,0 +1,26 @@
+/*
+ * conn.h - a client connection: owns its bufferevent, cuts the input into
+ * bounded lines for proto.c, and sends replies. Closing is two-step: the
+ * connection is marked closed at once (its waiters are dropped, its
+ * bind:connection leases end), while the memory is freed only when the last
+ * reference (a queued reply, a waiting request) lets go.
+ */
+#ifndef POOLD_CONN_H
+#define POOLD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct poold;
+struct conn;
+
+/* Takes over fd (a connected, non-blocking socket). */
+void conn_accept(struct poold *pd, int fd);
+
+struct conn *conn_ref(struct conn *c);
+void conn_unref(struct conn *c);           /* NULL is a harmless no-op */
+void conn_send(struct conn *c, const char *line, size_t len);
+void conn_close(struct conn *c, const char *reason);
+void conn_close_all(struct poold *pd, const char *reason);
+
+#endif

@@ -1,0 +1,120 @@
+/* janitor.c - see janitor.h. Each task is a small function; none scans
+ * more than it trims or creates, so a tick costs little on large pools. */
+#include "janitor.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+
+#include "lease.h"
+#include "log.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "reply.h"
+#include "store.h"
+#include "util.h"
+#include "wait.h"
+
+#define PURGE_EVERY 60.0 /* seconds between sweeps of old expired ids */
+
+static double idle_since(const struct resource *r)
+{
+	return r->last_used_at > 0 ? r->last_used_at : r->created_at;
+}
+
+/* Free resources above max_idle, and those idle longer than idle_ttl while
+ * more than min_idle are free, are destroyed, longest idle first. The free
+ * list is in the order resources became free, so its head is the oldest. */
+static void trim_idle(struct pool *p, double now)
+{
+	struct resource *r;
+
+	while ((r = TAILQ_FIRST(&p->lists[RS_FREE]))) {
+		int64_t nfree = (int64_t)p->count[RS_FREE];
+		bool over = p->set.max_idle > 0 && nfree > p->set.max_idle;
+		bool stale = p->set.idle_ttl > 0 && nfree > p->set.min_idle &&
+			     now - idle_since(r) >= p->set.idle_ttl;
+
+		if (!over && !stale)
+			break;
+		log_info("pool %s: destroying idle resource %s", p->name,
+			 r->name);
+		resource_destroy(r);
+	}
+}
+
+/* Creates (with the builtin creator) until free + creating >= min_idle. */
+static void fill_min_idle(struct pool *p, double now)
+{
+	char name[POOL_RESOURCE_NAME_MAX + 1];
+	bool made = false;
+
+	while ((int64_t)(p->count[RS_FREE] + p->count[RS_CREATING]) <
+	       p->set.min_idle && pool_can_grow(p)) {
+		resource_name_generate(p, name, sizeof name);
+		resource_new(p, name, json_pack("{s:s}", "name", name),
+			     RS_FREE, now);
+		p->stats.created++;
+		made = true;
+	}
+	if (made)
+		wait_kick(p, now);
+}
+
+static void purge_expired(struct poold *pd, double now)
+{
+	double before = now - pd->cfg.expired_keep;
+	struct lease **old = xcalloc(pd->expired.len + 1, sizeof *old), *l;
+	size_t pos = 0, n = 0;
+
+	while ((l = hmap_next(&pd->expired, &pos)))
+		if (l->expires_at < before)
+			old[n++] = l;
+	for (size_t i = 0; i < n; i++) {
+		hmap_del(&pd->expired, old[i]->id);
+		lease_free(old[i]);
+	}
+	free(old);
+	if (n > 0)
+		store_leases_purge_expired(pd->store, before);
+}
+
+void janitor_run(struct poold *pd, double now)
+{
+	struct pool *p;
+	size_t pos = 0;
+
+	lease_expire_due(pd, now);
+	while ((p = hmap_next(&pd->pools, &pos))) {
+		if (p->draining)
+			continue;
+		trim_idle(p, now);
+		fill_min_idle(p, now);
+	}
+	if (now - pd->last_purge >= PURGE_EVERY) {
+		purge_expired(pd, now);
+		pd->last_purge = now;
+	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct poold *pd = arg;
+
+	janitor_run(pd, now_wall());
+	reply_flush(pd);
+}
+
+void janitor_start(struct poold *pd)
+{
+	struct timeval tv = { 0, (suseconds_t)(pd->cfg.tick * 1e6) };
+
+	pd->tick_ev = event_new(pd->base, -1, EV_PERSIST, on_tick, pd);
+	event_add(pd->tick_ev, &tv);
+}
+
+void janitor_stop(struct poold *pd)
+{
+	event_free(pd->tick_ev);
+	pd->tick_ev = NULL;
+}

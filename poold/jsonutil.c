@@ -1,0 +1,22 @@
+/* jsonutil.c - see jsonutil.h. */
+#include "jsonutil.h"
+
+#include <math.h>
+
+#include "util.h"
+
+json_t *json_seconds(double s)
+{
+	double whole;
+
+	if (modf(s, &whole) == 0.0 && fabs(whole) < 9e15)
+		return json_integer((json_int_t)whole);
+	return json_real(s);
+}
+
+json_t *json_time(double t)
+{
+	char buf[40];
+
+	return t > 0 ? json_string(time_rfc3339(t, buf, sizeof buf)) : json_null();
+}

@@ -1,0 +1,334 @@
+/*
+ * lease.c - granting, ending and renewing leases, and the expiry heap.
+ *
+ * A lease ends exactly once, in lease_end(): it is unlinked from every index
+ * before the resource moves on, so no later request can reach it. A lease that
+ * ended by TTL is kept (without its resource) in pd->expired for a while so
+ * that its holder is told "expired" rather than "not_found".
+ */
+#include "lease.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "req.h"
+#include "store.h"
+#include "util.h"
+#include "wait.h"
+
+/* ---- the expiry heap: a binary min-heap on expires_at ------------------ */
+
+static void heap_set(struct poold *pd, size_t i, struct lease *l)
+{
+	pd->heap[i] = l;
+	l->heap_idx = i;
+}
+
+static void heap_up(struct poold *pd, size_t i)
+{
+	struct lease *l = pd->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (pd->heap[parent]->expires_at <= l->expires_at)
+			break;
+		heap_set(pd, i, pd->heap[parent]);
+		i = parent;
+	}
+	heap_set(pd, i, l);
+}
+
+static void heap_down(struct poold *pd, size_t i)
+{
+	struct lease *l = pd->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= pd->heap_len)
+			break;
+		if (c + 1 < pd->heap_len &&
+		    pd->heap[c + 1]->expires_at < pd->heap[c]->expires_at)
+			c++;
+		if (l->expires_at <= pd->heap[c]->expires_at)
+			break;
+		heap_set(pd, i, pd->heap[c]);
+		i = c;
+	}
+	heap_set(pd, i, l);
+}
+
+static void heap_push(struct poold *pd, struct lease *l)
+{
+	if (pd->heap_len == pd->heap_cap) {
+		pd->heap_cap = pd->heap_cap ? pd->heap_cap * 2 : 64;
+		pd->heap = realloc(pd->heap, pd->heap_cap * sizeof *pd->heap);
+		if (!pd->heap)
+			abort();
+	}
+	pd->heap[pd->heap_len++] = l;
+	heap_up(pd, pd->heap_len - 1);
+}
+
+static void heap_remove(struct poold *pd, struct lease *l)
+{
+	size_t i = l->heap_idx;
+
+	if (i == SIZE_MAX)
+		return;
+	l->heap_idx = SIZE_MAX;
+	if (--pd->heap_len == i)
+		return;
+	heap_set(pd, i, pd->heap[pd->heap_len]);
+	heap_up(pd, i);
+	heap_down(pd, pd->heap[i]->heap_idx);
+}
+
+/* ---- indexes ----------------------------------------------------------- */
+
+char *request_id_key(const char *caller, const char *request_id)
+{
+	size_t n = strlen(caller) + strlen(request_id) + 2;
+	char *key = malloc(n);
+
+	if (!key)
+		abort();
+	snprintf(key, n, "%s\x1f%s", caller, request_id);
+	return key;
+}
+
+/* Puts a live lease into every index: by id, by request_id, the expiry
+ * heap and its pool's grant-ordered list. */
+static void lease_link(struct poold *pd, struct lease *l, struct resource *r)
+{
+	l->res = r;
+	r->lease = l;
+	hmap_put(&pd->leases, l->id, l);
+	if (l->rid_key)
+		hmap_put(&pd->request_ids, l->rid_key, l);
+	l->heap_idx = SIZE_MAX;
+	if (l->expires_at > 0)
+		heap_push(pd, l);
+	TAILQ_INSERT_TAIL(&r->pool->leases, l, pool_link);
+	if (l->bind_conn)
+		pd->nbound++;
+}
+
+static void lease_unlink(struct poold *pd, struct lease *l)
+{
+	struct resource *r = l->res;
+
+	hmap_del(&pd->leases, l->id);
+	if (l->rid_key)
+		hmap_del(&pd->request_ids, l->rid_key);
+	heap_remove(pd, l);
+	TAILQ_REMOVE(&r->pool->leases, l, pool_link);
+	if (l->bind_conn)
+		pd->nbound--;
+	r->lease = NULL;
+	l->res = NULL;
+}
+
+void lease_attach(struct poold *pd, struct lease *l, struct resource *r)
+{
+	lease_link(pd, l, r);
+	if (l->seq >= pd->next_seq)
+		pd->next_seq = l->seq + 1;
+}
+
+void lease_attach_expired(struct poold *pd, struct lease *l)
+{
+	l->heap_idx = SIZE_MAX;
+	hmap_put(&pd->expired, l->id, l);
+	if (l->seq >= pd->next_seq)
+		pd->next_seq = l->seq + 1;
+}
+
+void lease_free(struct lease *l)
+{
+	if (!l)
+		return;
+	free(l->pool);
+	free(l->res_name);
+	free(l->owner);
+	free(l->caller);
+	free(l->request_id);
+	free(l->rid_key);
+	free(l);
+}
+
+/* ---- grant, end, renew ------------------------------------------------- */
+
+struct lease *lease_grant(struct poold *pd, struct resource *r,
+			  const struct want *w, const struct caller *who,
+			  double now)
+{
+	struct lease *l = xcalloc(1, sizeof *l);
+	struct pool *p = r->pool;
+	char owner[96];
+
+	assert(r->lease == NULL && (r->state == RS_FREE ||
+				    r->state == RS_CREATING));
+	random_hex(l->id, 16);
+	l->seq = pd->next_seq++;
+	l->pool = xstrdup(p->name);
+	l->res_name = xstrdup(r->name);
+	l->mode = w->mode;
+	l->token = pd->next_token++;
+	store_token_put(pd->store, pd->next_token);
+	snprintf(owner, sizeof owner, "uid:%u pid:%d", (unsigned)who->uid,
+		 (int)who->pid);
+	l->owner = xstrdup(w->owner ? w->owner : owner);
+	l->caller = xstrdup(who->name);
+	l->bind_conn = w->bind_conn;
+	l->conn_id = who->conn_id;
+	l->ttl = w->ttl;
+	l->acquired_at = now;
+	l->expires_at = w->ttl > 0 ? now + w->ttl : 0;
+	if (w->request_id) {
+		l->request_id = xstrdup(w->request_id);
+		l->rid_key = request_id_key(who->name, w->request_id);
+	}
+	lease_link(pd, l, r);
+	r->last_used_at = now;
+	r->lease_count++;
+	resource_change(r, RS_LEASED, NULL);
+	if (w->mode == MODE_POP)
+		p->stats.leases++;
+	else
+		p->stats.checkouts++;
+	store_lease_put(pd->store, l);
+	return l;
+}
+
+void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
+	       json_t *descriptor, bool discard, double now)
+{
+	struct resource *r = l->res;
+	struct pool *p = r->pool;
+
+	lease_unlink(pd, l);
+	r->last_used_at = now;
+	if (how == END_EXPIRE) {
+		p->stats.expired++;
+		discard = discard || p->set.on_expire == EXPIRE_DISCARD;
+		l->expires_at = now;
+		store_lease_put(pd->store, l); /* with expired_at set */
+		hmap_put(&pd->expired, l->id, l);
+	} else {
+		if (how != END_REMOVED)
+			p->stats.returns++;
+		store_lease_delete(pd->store, l);
+		lease_free(l);
+	}
+	if (how == END_REMOVED) {
+		/* The caller takes the resource away itself. */
+		json_decref(descriptor);
+		return;
+	}
+	if (discard || p->draining) {
+		json_decref(descriptor);
+		resource_destroy(r);
+		return;
+	}
+	resource_change(r, RS_FREE, descriptor);
+	wait_kick(p, now);
+}
+
+struct lease *lease_for_request(struct req *r, const char *id)
+{
+	struct poold *pd = r->pd;
+	struct lease *l = hmap_get(&pd->leases, id);
+	char when[40];
+
+	if (l && l->expires_at > 0 && l->expires_at <= r->now)
+		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
+	if (!l || !l->res) {
+		l = hmap_get(&pd->expired, id);
+		if (l)
+			req_fail(r, POOL_ERR_EXPIRED, "lease %s expired at %s "
+				 "(its TTL ran out); take a new lease", id,
+				 time_rfc3339(l->expires_at, when, sizeof when));
+		else
+			req_fail(r, POOL_ERR_NOT_FOUND, "no lease %s: it was "
+				 "returned, its pool or resource was removed, "
+				 "or it never existed", id);
+		return NULL;
+	}
+	if (strcmp(l->caller, r->who.name) != 0 && !r->who.admin) {
+		req_fail(r, POOL_ERR_FORBIDDEN, "lease %s belongs to %s; only "
+			 "its holder or an admin may act on it", id, l->caller);
+		return NULL;
+	}
+	return l;
+}
+
+void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
+{
+	heap_remove(pd, l);
+	l->ttl = ttl;
+	l->expires_at = ttl > 0 ? now + ttl : 0;
+	if (l->expires_at > 0)
+		heap_push(pd, l);
+	store_lease_put(pd->store, l);
+}
+
+void lease_expire_due(struct poold *pd, double now)
+{
+	while (pd->heap_len > 0 && pd->heap[0]->expires_at <= now) {
+		struct lease *l = pd->heap[0];
+
+		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
+	}
+}
+
+void lease_end_conn(struct poold *pd, uint64_t conn_id, double now)
+{
+	struct lease **ends, *l;
+	size_t n = 0, pos = 0;
+
+	if (pd->nbound == 0)
+		return;
+	ends = xcalloc(pd->leases.len, sizeof *ends);
+	while ((l = hmap_next(&pd->leases, &pos)))
+		if (l->bind_conn && l->conn_id == conn_id)
+			ends[n++] = l;
+	for (size_t i = 0; i < n; i++)
+		lease_end(pd, ends[i], END_CONN_CLOSED, NULL, false, now);
+	free(ends);
+}
+
+struct lease *lease_by_request_id(struct poold *pd, const char *caller,
+				  const char *request_id)
+{
+	char *key = request_id_key(caller, request_id);
+	struct lease *l = hmap_get(&pd->request_ids, key);
+
+	free(key);
+	return l;
+}
+
+json_t *lease_to_json(const struct lease *l, bool show_id)
+{
+	char at[40];
+
+	return json_pack("{s:o, s:s, s:s, s:o, s:I, s:s, s:s, s:s, s:o, s:o}",
+			 "lease", show_id ? json_string(l->id) : json_null(),
+			 "pool", l->pool,
+			 "mode", l->mode == MODE_POP ? "pop" : "checkout",
+			 "resource", resource_to_json(l->res),
+			 "token", (json_int_t)l->token,
+			 "owner", l->owner,
+			 "bind", l->bind_conn ? "connection" : "none",
+			 "acquired_at", time_rfc3339(l->acquired_at, at, sizeof at),
+			 "expires_at", json_time(l->expires_at),
+			 "ttl", json_seconds(l->ttl));
+}

@@ -1,0 +1,89 @@
+/*
+ * lease.h - leases: granting one on a free resource, ending one exactly once
+ * (return, checkin, expiry, a closed connection, a forced removal), renewal,
+ * the expiry heap and the Lease JSON form.
+ */
+#ifndef POOLD_LEASE_H
+#define POOLD_LEASE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+struct poold;
+struct pool;
+struct resource;
+struct caller;
+
+enum lease_mode { MODE_POP, MODE_CHECKOUT };
+
+/* How a lease ends; decides the counter and what happens to the resource. */
+enum lease_end { END_RETURN, END_EXPIRE, END_CONN_CLOSED, END_REMOVED };
+
+/* What a lease or checkout request asks for. */
+struct want {
+	enum lease_mode mode;
+	const char *name;          /* checkout by name; borrowed from request */
+	json_t *match;             /* checkout by match; borrowed */
+	double ttl;                /* resolved: 0 = none */
+	double wait;               /* seconds; 0 = answer at once */
+	const char *owner;         /* NULL = default "uid:N pid:P" */
+	bool bind_conn;
+	const char *request_id;    /* NULL = none */
+};
+
+struct lease {
+	char id[33];               /* 32 hex chars */
+	int64_t seq;               /* grant order */
+	struct resource *res;      /* NULL once ended */
+	char *pool;                /* owned; the pool's name */
+	char *res_name;            /* owned */
+	enum lease_mode mode;
+	int64_t token;
+	char *owner;               /* owned */
+	char *caller;              /* owned; who took it */
+	bool bind_conn;
+	uint64_t conn_id;
+	double ttl;                /* 0 = none */
+	double acquired_at;
+	double expires_at;         /* 0 = none; for an ended one: when it expired */
+	char *request_id;          /* owned; NULL = none */
+	char *rid_key;             /* owned; "caller\x1frequest_id" */
+	size_t heap_idx;           /* position in pd->heap, SIZE_MAX if none */
+	TAILQ_ENTRY(lease) pool_link; /* in pool->leases while live */
+};
+
+/* Grants a lease on r (free or just created) to who, moving r to leased. */
+struct lease *lease_grant(struct poold *pd, struct resource *r,
+			  const struct want *w, const struct caller *who,
+			  double now);
+/* Links a lease loaded from the store to its resource. */
+void lease_attach(struct poold *pd, struct lease *l, struct resource *r);
+void lease_attach_expired(struct poold *pd, struct lease *l);
+
+/* Ends a live lease. descriptor (stolen, may be NULL) replaces the stored
+ * one; discard destroys the resource instead of freeing it. */
+void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
+	       json_t *descriptor, bool discard, double now);
+
+/* Looks up a live lease for renew/return/replace/checkin, ending it first if
+ * its TTL has run out. Returns it, or NULL after answering r with not_found,
+ * expired or forbidden. */
+struct req;
+struct lease *lease_for_request(struct req *r, const char *id);
+
+void lease_renew(struct poold *pd, struct lease *l, double ttl, double now);
+void lease_expire_due(struct poold *pd, double now);
+void lease_end_conn(struct poold *pd, uint64_t conn_id, double now);
+void lease_free(struct lease *l);
+
+/* The Lease object; show_id false hides the capability (another caller's). */
+json_t *lease_to_json(const struct lease *l, bool show_id);
+/* The live lease answered again for an idempotent retry, or NULL. */
+struct lease *lease_by_request_id(struct poold *pd, const char *caller,
+				  const char *request_id);
+/* The key of the request_id maps: "caller\x1frequest_id" (caller frees). */
+char *request_id_key(const char *caller, const char *request_id);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * log.h - leveled logging to stderr. The level is checked before anything is
+ * formatted, so a debug line costs one comparison when debug is off.
+ */
+#ifndef POOLD_LOG_H
+#define POOLD_LOG_H
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern enum log_level log_threshold;
+
+int log_level_parse(const char *s, enum log_level *out); /* 0 or -1 */
+void log_write(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_at(lvl, ...) \
+	do { if ((lvl) <= log_threshold) log_write((lvl), __VA_ARGS__); } while (0)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+
+#endif

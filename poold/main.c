@@ -1,0 +1,125 @@
+/*
+ * main.c - poold's start-up and shutdown: options, database, state, socket,
+ * signals, the janitor, then the event loop. SIGTERM/SIGINT stop it cleanly:
+ * what is in flight is answered, the database is closed, the socket file
+ * removed, and the exit status is 0.
+ */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "janitor.h"
+#include "listener.h"
+#include "log.h"
+#include "options.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "reply.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "wait.h"
+
+static void stop(struct poold *pd, const char *why)
+{
+	struct pool *p;
+	size_t pos = 0;
+	struct timeval grace = { 5, 0 };
+
+	if (pd->stopping)
+		return;
+	pd->stopping = true;
+	log_info("shutting down: %s", why);
+	listener_close(pd);
+	janitor_stop(pd);
+	while ((p = hmap_next(&pd->pools, &pos)))
+		wait_fail_all(p, POOL_ERR_INTERNAL, "poold is shutting down; "
+			      "retry when it is back");
+	reply_flush(pd);
+	conn_close_all(pd, "poold is shutting down");
+	reply_flush(pd);
+	event_del(pd->sigterm_ev);
+	event_del(pd->sigint_ev);
+	/* The loop ends when the last answers are written, or after grace. */
+	event_base_loopexit(pd->base, &grace);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	stop(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start(struct poold *pd)
+{
+	char err[512];
+
+	pd->uid = geteuid();
+	pd->started = now_mono();
+	TAILQ_INIT(&pd->conns);
+	TAILQ_INIT(&pd->batch.q);
+	pd->store = store_open(pd->cfg.db_path, err, sizeof err);
+	if (!pd->store)
+		goto fail;
+	pd->base = event_base_new();
+	if (!pd->base) {
+		snprintf(err, sizeof err, "cannot create the event loop");
+		goto fail;
+	}
+	if (state_load(pd, err, sizeof err) < 0 ||
+	    listener_open(pd, err, sizeof err) < 0)
+		goto fail;
+	pd->sigterm_ev = evsignal_new(pd->base, SIGTERM, on_signal, pd);
+	pd->sigint_ev = evsignal_new(pd->base, SIGINT, on_signal, pd);
+	event_add(pd->sigterm_ev, NULL);
+	event_add(pd->sigint_ev, NULL);
+	janitor_start(pd);
+	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
+		 pd->cfg.socket_path, pd->cfg.db_path);
+	return 0;
+fail:
+	fprintf(stderr, "poold: %s\n", err);
+	return -1;
+}
+
+static void finish(struct poold *pd)
+{
+	listener_close(pd);
+	janitor_stop(pd);
+	state_free(pd);
+	store_close(pd->store);
+	if (pd->sigterm_ev)
+		event_free(pd->sigterm_ev);
+	if (pd->sigint_ev)
+		event_free(pd->sigint_ev);
+	if (pd->base)
+		event_base_free(pd->base);
+	options_free(&pd->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct poold pd;
+	int rc;
+
+	memset(&pd, 0, sizeof pd);
+	rc = options_parse(&pd.cfg, argc, argv);
+	if (rc != 0) {
+		options_free(&pd.cfg);
+		return rc > 0 ? 0 : 2;
+	}
+	/* A client that vanishes must cost an EPIPE, not the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	if (start(&pd) < 0) {
+		finish(&pd);
+		return 1;
+	}
+	event_base_dispatch(pd.base);
+	log_info("stopped");
+	finish(&pd);
+	return 0;
+}

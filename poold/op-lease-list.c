@@ -1,0 +1,75 @@
+/*
+ * lease.list: a page of live leases in grant order, of one pool or all.
+ * "next" is an opaque cursor (pass it as "after"), null on the last page.
+ * Another caller's lease id is null unless the caller is an admin: the id
+ * is the capability to return it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "store.h"
+
+/* The cursor is the grant sequence number as a string. */
+static int parse_after(struct req *r, int64_t *after)
+{
+	json_t *v = req_get(r, "after");
+	char *end;
+
+	*after = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		*after = strtoll(json_string_value(v), &end, 10);
+		if (*json_string_value(v) && *end == '\0' && *after >= 0)
+			return 0;
+	}
+	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
+		 "\"next\" cursor of the previous page");
+	return -1;
+}
+
+static enum req_status exec(struct req *r)
+{
+	const char *pool = req_str(r, "pool");
+	struct lease *l = NULL;
+	int64_t after;
+	char **ids, next[32];
+	int limit, n;
+	json_t *list;
+
+	if ((limit = op_limit(r)) < 0 || parse_after(r, &after) < 0)
+		return REQ_DONE;
+	n = store_lease_page(r->pd->store, pool, after, limit + 1, &ids);
+	if (n < 0) {
+		req_fail(r, POOL_ERR_INTERNAL, "could not read the lease list; "
+			 "the daemon's log says why");
+		return REQ_DONE;
+	}
+	list = json_array();
+	for (int i = 0; i < n && i < limit; i++) {
+		l = hmap_get(&r->pd->leases, ids[i]);
+		if (l)
+			json_array_append_new(list, lease_to_json(l,
+				r->who.admin || strcmp(l->caller, r->who.name) == 0));
+	}
+	if (n > limit && l)
+		snprintf(next, sizeof next, "%lld", (long long)l->seq);
+	req_ok(r, json_pack("{s:o, s:o}", "leases", list, "next",
+			    n > limit && l ? json_string(next) : json_null()));
+	for (int i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return REQ_DONE;
+}
+
+static const struct field fields[] = {
+	{ "pool", F_NAME, false },
+	{ "limit", F_COUNT, false },
+	{ "after", F_ANY, false },
+	{ NULL, 0, false },
+};
+const struct op op_lease_list = { "lease.list", 0, fields, exec };

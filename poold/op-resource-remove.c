@@ -1,0 +1,42 @@
+/*
+ * resource.remove: takes a resource out of its pool for good. A leased one
+ * needs force (its lease ends; the holder then gets not_found), and so does
+ * one that is creating, cleaning or destroying. The freed capacity may let
+ * a waiter's create-on-empty go ahead.
+ */
+#include "ops.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "wait.h"
+
+static enum req_status exec(struct req *r)
+{
+	struct pool *p = op_pool(r);
+	struct resource *res = p ? op_resource(r, p) : NULL;
+
+	if (!res)
+		return REQ_DONE;
+	if (res->state != RS_FREE && !req_bool(r, "force", false)) {
+		req_fail(r, POOL_ERR_CONFLICT, "resource %s is %s; pass force "
+			 "to remove it anyway%s", res->name,
+			 res_state_name(res->state),
+			 res->lease ? " (its lease ends)" : "");
+		return REQ_DONE;
+	}
+	if (res->lease)
+		lease_end(r->pd, res->lease, END_REMOVED, NULL, false, r->now);
+	p->stats.removed++;
+	resource_destroy(res);
+	wait_kick(p, r->now);
+	req_ok(r, json_object());
+	return REQ_DONE;
+}
+
+static const struct field fields[] = {
+	{ "pool", F_NAME, true },
+	{ "name", F_RESNAME, true },
+	{ "force", F_BOOL, false },
+	{ NULL, 0, false },
+};
+const struct op op_resource_remove = { "resource.remove", OP_ADMIN, fields,
+				       exec };

@@ -1,0 +1,131 @@
+/* ops.c - helpers shared by several op-*.c handlers. */
+#include "ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "util.h"
+#include "wait.h"
+
+struct pool *op_pool(struct req *r)
+{
+	const char *name = req_str(r, "pool");
+	struct pool *p = pool_find(r->pd, name);
+
+	if (!p)
+		req_fail(r, POOL_ERR_NOT_FOUND, "no pool %s (pool.list shows "
+			 "the pools; an admin creates one with pool.create)",
+			 name);
+	return p;
+}
+
+struct resource *op_resource(struct req *r, struct pool *p)
+{
+	const char *name = req_str(r, "name");
+	struct resource *res = resource_find(p, name);
+
+	if (!res)
+		req_fail(r, POOL_ERR_NOT_FOUND, "pool %s has no resource %s",
+			 p->name, name);
+	return res;
+}
+
+int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
+	    struct want *w)
+{
+	const char *bind = req_str(r, "bind");
+	const char *rid = req_str(r, "request_id");
+	const char *owner = req_str(r, "owner");
+
+	memset(w, 0, sizeof *w);
+	w->mode = mode;
+	w->name = req_str(r, "name");
+	w->match = req_get(r, "match");
+	w->ttl = req_num(r, "ttl", p->set.lease_ttl);
+	w->wait = req_num(r, "wait", 0);
+	w->owner = owner;
+	w->request_id = rid;
+	if (bind && strcmp(bind, "none") != 0 &&
+	    strcmp(bind, "connection") != 0) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"bind\" must be "
+			 "\"none\" or \"connection\"");
+		return -1;
+	}
+	w->bind_conn = bind && strcmp(bind, "connection") == 0;
+	if (rid && (strlen(rid) < 1 || strlen(rid) > POOL_REQUEST_ID_MAX)) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"request_id\" must "
+			 "be 1-%d characters", POOL_REQUEST_ID_MAX);
+		return -1;
+	}
+	if (owner && strlen(owner) > 256) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"owner\" must be at "
+			 "most 256 characters");
+		return -1;
+	}
+	if (w->name && w->match) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "give \"name\" or \"match\", "
+			 "not both");
+		return -1;
+	}
+	return 0;
+}
+
+int op_limit(struct req *r)
+{
+	int64_t limit = req_int(r, "limit", POOL_DEFAULT_LIST_LIMIT);
+
+	if (limit < 1 || limit > 100000) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"limit\" must be "
+			 "1-100000");
+		return -1;
+	}
+	return (int)limit;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct pool *pa = *(struct pool *const *)a;
+	const struct pool *pb = *(struct pool *const *)b;
+
+	return strcmp(pa->name, pb->name);
+}
+
+struct pool **op_pools_sorted(struct poold *pd, size_t *n)
+{
+	struct pool **all = xcalloc(pd->pools.len + 1, sizeof *all);
+	struct pool *p;
+	size_t pos = 0;
+
+	*n = 0;
+	while ((p = hmap_next(&pd->pools, &pos)))
+		all[(*n)++] = p;
+	qsort(all, *n, sizeof *all, by_name);
+	return all;
+}
+
+void op_pool_start_drain(struct pool *p)
+{
+	struct resource *r;
+
+	p->draining = true;
+	pool_save(p);
+	wait_fail_all(p, POOL_ERR_DRAINING, "the pool is draining: it hands "
+		      "out no new leases");
+	while ((r = TAILQ_FIRST(&p->lists[RS_FREE])))
+		resource_destroy(r);
+}
+
+int op_check_version(struct req *r, const struct resource *res)
+{
+	int64_t v = req_int(r, "version", 0);
+
+	if (v == res->version)
+		return 0;
+	req_fail(r, POOL_ERR_CONFLICT, "version %lld is not the current "
+		 "version %lld of resource %s; read it again and retry",
+		 (long long)v, (long long)res->version, res->name);
+	return -1;
+}

@@ -1,0 +1,44 @@
+/*
+ * ops.h - every operation's table entry (one op-*.c file each), and the few
+ * helpers that several handlers share.
+ */
+#ifndef POOLD_OPS_H
+#define POOLD_OPS_H
+
+#include "dispatch.h"
+#include "lease.h"
+
+struct pool;
+struct resource;
+
+extern const struct op op_ping, op_hello;
+extern const struct op op_pool_create, op_pool_set, op_pool_get,
+	op_pool_list, op_pool_drain, op_pool_delete;
+extern const struct op op_resource_add, op_resource_list, op_resource_get,
+	op_resource_update, op_resource_remove;
+extern const struct op op_lease, op_return, op_checkout, op_replace,
+	op_checkin, op_renew, op_lease_get, op_lease_list, op_status;
+
+/* The request's "pool" / "name", or NULL after answering not_found. */
+struct pool *op_pool(struct req *r);
+struct resource *op_resource(struct req *r, struct pool *p);
+
+/* Fills w from a lease or checkout request. 0, or -1 after answering. */
+int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
+	    struct want *w);
+
+/* The request's "limit" for a page, or -1 after answering. */
+int op_limit(struct req *r);
+
+/* The pools sorted by name (caller frees the array). */
+struct pool **op_pools_sorted(struct poold *pd, size_t *n);
+
+/* Drains p: no new leases, waiters answered draining, free resources
+ * destroyed, leased ones destroyed on return. */
+void op_pool_start_drain(struct pool *p);
+
+/* Answers a CAS field: 0 if version is r's current version, else -1 after
+ * answering conflict. */
+int op_check_version(struct req *r, const struct resource *res);
+
+#endif

@@ -1,0 +1,181 @@
+/* options.c - see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "util.h"
+
+enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_GROUP,
+		OPT_HELP, OPT_VERSION };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t offset;           /* into struct config */
+	long long min, max;      /* OPT_SIZE / OPT_INT */
+	const char *metavar;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct opt opt_table[] = {
+	{ "socket", OPT_STRING, OFF(socket_path), 0, 0, "PATH",
+	  "Unix socket to listen on (default: $POOLD_SOCKET, else "
+	  "/run/poold/poold.sock as root, else $XDG_RUNTIME_DIR/poold.sock)" },
+	{ "db", OPT_STRING, OFF(db_path), 0, 0, "PATH",
+	  "SQLite database file (default: $POOLD_DB, else ./poold.db)" },
+	{ "max-line", OPT_SIZE, OFF(max_line), 64, 1LL << 30, "BYTES",
+	  "longest request line accepted (default 1048576)" },
+	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",
+	  "most client connections at once; beyond it: busy (default 1024)" },
+	{ "admin-group", OPT_GROUP, OFF(admin_group), 0, 0, "GROUP",
+	  "members of GROUP may use admin ops (besides root and the "
+	  "daemon's own user)" },
+	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
+	  "error, warn, info (default) or debug" },
+	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },
+	{ "version", OPT_VERSION, 0, 0, 0, NULL, "show the version and exit" },
+};
+#undef OFF
+#define NOPTS (sizeof opt_table / sizeof *opt_table)
+
+void options_usage(FILE *out)
+{
+	fprintf(out, "usage: poold [OPTIONS]\n\npoold keeps pools of reusable "
+		"resources and leases them over a JSON Lines socket.\n\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opt_table[i];
+		char left[40];
+
+		snprintf(left, sizeof left, "--%s%s%s", o->name,
+			 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+		fprintf(out, "  %-24s %s\n", left, o->help);
+	}
+	fprintf(out, "\nSee docs/protocol.md for the wire protocol and "
+		"poold(8) for details.\n");
+}
+
+static int set_number(const struct opt *o, struct config *cfg,
+		      const char *arg)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || *end || end == arg || v < o->min || v > o->max) {
+		fprintf(stderr, "poold: --%s wants a whole number from %lld to "
+			"%lld, not \"%s\"\n", o->name, o->min, o->max, arg);
+		return -1;
+	}
+	if (o->type == OPT_SIZE)
+		*(size_t *)((char *)cfg + o->offset) = (size_t)v;
+	else
+		*(int *)((char *)cfg + o->offset) = (int)v;
+	return 0;
+}
+
+static int set_option(const struct opt *o, struct config *cfg,
+		      const char *arg)
+{
+	char **str = (char **)((char *)cfg + o->offset);
+	struct group *g;
+	enum log_level lvl;
+
+	switch (o->type) {
+	case OPT_STRING:
+		free(*str);
+		*str = xstrdup(arg);
+		return 0;
+	case OPT_SIZE:
+	case OPT_INT:
+		return set_number(o, cfg, arg);
+	case OPT_LOGLEVEL:
+		if (log_level_parse(arg, &lvl) < 0) {
+			fprintf(stderr, "poold: --log-level wants error, warn, "
+				"info or debug, not \"%s\"\n", arg);
+			return -1;
+		}
+		log_threshold = lvl;
+		return 0;
+	case OPT_GROUP:
+		if (!(g = getgrnam(arg))) {
+			fprintf(stderr, "poold: --admin-group: no group "
+				"\"%s\"\n", arg);
+			return -1;
+		}
+		free(*str);
+		*str = xstrdup(arg);
+		cfg->admin_gid = g->gr_gid;
+		return 0;
+	case OPT_HELP:
+		options_usage(stdout);
+		return 1;
+	case OPT_VERSION:
+		printf("poold %s (protocol %d)\n", POOL_VERSION,
+		       POOL_PROTOCOL_VERSION);
+		return 1;
+	}
+	return -1;
+}
+
+static void set_defaults(struct config *cfg)
+{
+	const char *db = getenv(POOL_DB_ENV);
+	char sock[4096];
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->socket_path = xstrdup(pool_socket_default(sock, sizeof sock));
+	cfg->db_path = xstrdup(db && *db ? db : POOL_DB_DEFAULT);
+	cfg->max_line = POOL_DEFAULT_MAX_LINE;
+	cfg->max_conns = 1024;
+	cfg->tick = 0.1;
+	cfg->expired_keep = 86400;
+}
+
+int options_parse(struct config *cfg, int argc, char **argv)
+{
+	struct option longopts[NOPTS + 1];
+	int idx, c, rc;
+
+	set_defaults(cfg);
+	memset(longopts, 0, sizeof longopts);
+	for (size_t i = 0; i < NOPTS; i++) {
+		longopts[i].name = opt_table[i].name;
+		longopts[i].has_arg = opt_table[i].metavar ? required_argument :
+							      no_argument;
+		longopts[i].val = 0;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+		if (c != 0) {
+			fprintf(stderr, "poold: try 'poold --help'\n");
+			return -1;
+		}
+		if ((rc = set_option(&opt_table[idx], cfg, optarg)) != 0)
+			return rc;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "poold: unexpected argument \"%s\"; try "
+			"'poold --help'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+void options_free(struct config *cfg)
+{
+	free(cfg->socket_path);
+	free(cfg->db_path);
+	free(cfg->admin_group);
+	memset(cfg, 0, sizeof *cfg);
+}

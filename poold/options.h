@@ -1,0 +1,18 @@
+/*
+ * options.h - the option table: one row per command-line option with its
+ * type, default, bounds and help. It drives parsing, --help and defaults.
+ */
+#ifndef POOLD_OPTIONS_H
+#define POOLD_OPTIONS_H
+
+#include <stdio.h>
+
+struct config;
+
+/* Fills cfg from argv. Returns 0 to run, 1 if it printed help or the
+ * version (exit 0), -1 after printing a usage error (exit 2). */
+int options_parse(struct config *cfg, int argc, char **argv);
+void options_usage(FILE *out);
+void options_free(struct config *cfg);
+
+#endif

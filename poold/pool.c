@@ -1,0 +1,500 @@
+/*
+ * pool.c - pools, their resources and the state lists. resource_change() is
+ * the one place a resource moves between states; it also asserts the
+ * contract's invariant that a resource is held by at most one live lease.
+ */
+#include "pool.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "pool_protocol.h"
+#include "lease.h"
+#include "poold.h"
+#include "store.h"
+#include "util.h"
+
+static const char *const state_names[RS_NSTATES] = {
+	"creating", "free", "leased", "cleaning", "destroying"
+};
+
+const char *res_state_name(enum res_state s)
+{
+	return state_names[s];
+}
+
+int res_state_parse(const char *s, enum res_state *out)
+{
+	for (int i = 0; i < RS_NSTATES; i++) {
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum res_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- settings ---------------------------------------------------------- */
+
+void pool_settings_init(struct pool_settings *s)
+{
+	memset(s, 0, sizeof *s);
+	s->max_waiters = POOL_DEFAULT_MAX_WAITERS;
+	s->lease_ttl = POOL_DEFAULT_LEASE_TTL;
+	s->order = ORDER_LIFO;
+	s->on_expire = EXPIRE_RETURN;
+	s->create = json_string("builtin");
+	s->destroy = json_null();
+	s->reset = json_null();
+}
+
+void pool_settings_clear(struct pool_settings *s)
+{
+	json_decref(s->create);
+	json_decref(s->destroy);
+	json_decref(s->reset);
+	memset(s, 0, sizeof *s);
+}
+
+static void settings_copy(struct pool_settings *dst,
+			  const struct pool_settings *src)
+{
+	*dst = *src;
+	dst->create = json_deep_copy(src->create);
+	dst->destroy = json_deep_copy(src->destroy);
+	dst->reset = json_deep_copy(src->reset);
+}
+
+enum setting_kind { SET_COUNT, SET_SECONDS, SET_ENUM, SET_COMMAND };
+
+struct setting {
+	const char *name;
+	enum setting_kind kind;
+	size_t offset;               /* into struct pool_settings */
+	const char *const *choices;  /* SET_ENUM: names by value */
+};
+
+static const char *const order_names[] = { "lifo", "fifo", NULL };
+static const char *const expire_names[] = { "return", "discard", NULL };
+
+#define OFF(f) offsetof(struct pool_settings, f)
+static const struct setting settings_table[] = {
+	{ "max_size",    SET_COUNT,   OFF(max_size),    NULL },
+	{ "min_idle",    SET_COUNT,   OFF(min_idle),    NULL },
+	{ "max_idle",    SET_COUNT,   OFF(max_idle),    NULL },
+	{ "max_waiters", SET_COUNT,   OFF(max_waiters), NULL },
+	{ "idle_ttl",    SET_SECONDS, OFF(idle_ttl),    NULL },
+	{ "lease_ttl",   SET_SECONDS, OFF(lease_ttl),   NULL },
+	{ "order",       SET_ENUM,    OFF(order),       order_names },
+	{ "on_expire",   SET_ENUM,    OFF(on_expire),   expire_names },
+	{ "create",      SET_COMMAND, OFF(create),      NULL },
+	{ "destroy",     SET_COMMAND, OFF(destroy),     NULL },
+	{ "reset",       SET_COMMAND, OFF(reset),       NULL },
+};
+#undef OFF
+
+static const struct setting *setting_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof settings_table / sizeof *settings_table; i++)
+		if (strcmp(settings_table[i].name, name) == 0)
+			return &settings_table[i];
+	return NULL;
+}
+
+bool pool_setting_known(const char *field)
+{
+	return setting_find(field) != NULL;
+}
+
+/* create takes "builtin"/"none"; destroy and reset take null. The {"cmd"}
+ * forms are part of the contract but need the command runner, which this
+ * build does not have yet, so they are refused rather than ignored. */
+static int command_apply(const struct setting *st, json_t *v, json_t **slot,
+			 char *err, size_t errlen)
+{
+	bool is_create = strcmp(st->name, "create") == 0;
+
+	if (is_create && json_is_string(v) &&
+	    (strcmp(json_string_value(v), "builtin") == 0 ||
+	     strcmp(json_string_value(v), "none") == 0)) {
+		json_decref(*slot);
+		*slot = json_incref(v);
+		return 0;
+	}
+	if (!is_create && json_is_null(v)) {
+		json_decref(*slot);
+		*slot = json_null();
+		return 0;
+	}
+	if (json_is_object(v)) {
+		snprintf(err, errlen,
+			 "field \"%s\": commands ({\"cmd\": [...]}) are not "
+			 "supported by this poold yet; use %s", st->name,
+			 is_create ? "\"builtin\" or \"none\"" : "null");
+		return -1;
+	}
+	snprintf(err, errlen, "field \"%s\" must be %s", st->name,
+		 is_create ? "\"builtin\", \"none\" or {\"cmd\": [...]}"
+			   : "null or {\"cmd\": [...]}");
+	return -1;
+}
+
+static int setting_apply(const struct setting *st, json_t *v,
+			 struct pool_settings *s, char *err, size_t errlen)
+{
+	char *base = (char *)s + st->offset;
+
+	switch (st->kind) {
+	case SET_COUNT:
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			snprintf(err, errlen, "field \"%s\" must be a "
+				 "non-negative integer", st->name);
+			return -1;
+		}
+		*(int64_t *)base = json_integer_value(v);
+		return 0;
+	case SET_SECONDS:
+		if (!json_is_number(v) || json_number_value(v) < 0 ||
+		    !isfinite(json_number_value(v))) {
+			snprintf(err, errlen, "field \"%s\" must be a "
+				 "non-negative number of seconds", st->name);
+			return -1;
+		}
+		*(double *)base = json_number_value(v);
+		return 0;
+	case SET_ENUM:
+		for (int i = 0; json_is_string(v) && st->choices[i]; i++) {
+			if (strcmp(json_string_value(v), st->choices[i]) == 0) {
+				*(int *)base = i;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "field \"%s\" must be \"%s\" or \"%s\"",
+			 st->name, st->choices[0], st->choices[1]);
+		return -1;
+	case SET_COMMAND:
+		return command_apply(st, v, (json_t **)base, err, errlen);
+	}
+	return -1;
+}
+
+int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
+			size_t errlen)
+{
+	struct pool_settings tmp;
+	const char *key;
+	json_t *v;
+
+	settings_copy(&tmp, s);
+	json_object_foreach(fields, key, v) {
+		const struct setting *st = setting_find(key);
+
+		if (st && setting_apply(st, v, &tmp, err, errlen) < 0) {
+			pool_settings_clear(&tmp);
+			return -1;
+		}
+	}
+	if (tmp.max_size > 0 && tmp.min_idle > tmp.max_size) {
+		snprintf(err, errlen, "min_idle (%lld) is larger than max_size "
+			 "(%lld); lower min_idle or raise max_size",
+			 (long long)tmp.min_idle, (long long)tmp.max_size);
+		pool_settings_clear(&tmp);
+		return -1;
+	}
+	if (tmp.max_idle > 0 && tmp.min_idle > tmp.max_idle) {
+		snprintf(err, errlen, "min_idle (%lld) is larger than max_idle "
+			 "(%lld)", (long long)tmp.min_idle,
+			 (long long)tmp.max_idle);
+		pool_settings_clear(&tmp);
+		return -1;
+	}
+	pool_settings_clear(s);
+	*s = tmp;
+	return 0;
+}
+
+/* ---- pools ------------------------------------------------------------- */
+
+struct pool *pool_find(struct poold *pd, const char *name)
+{
+	return hmap_get(&pd->pools, name);
+}
+
+struct pool *pool_attach(struct poold *pd, const char *name,
+			 const struct pool_settings *s, bool draining,
+			 double created_at)
+{
+	struct pool *p = xcalloc(1, sizeof *p);
+
+	p->pd = pd;
+	p->name = xstrdup(name);
+	p->draining = draining;
+	p->created_at = created_at;
+	settings_copy(&p->set, s);
+	for (int i = 0; i < RS_NSTATES; i++)
+		TAILQ_INIT(&p->lists[i]);
+	hmap_init(&p->by_name);
+	TAILQ_INIT(&p->waiters);
+	TAILQ_INIT(&p->leases);
+	hmap_put(&pd->pools, p->name, p);
+	return p;
+}
+
+struct pool *pool_new(struct poold *pd, const char *name,
+		      const struct pool_settings *s, double now)
+{
+	struct pool *p = pool_attach(pd, name, s, false, now);
+
+	pool_save(p);
+	return p;
+}
+
+void pool_save(struct pool *p)
+{
+	store_pool_put(p->pd->store, p);
+}
+
+void pool_free(struct pool *p)
+{
+	struct resource *r;
+
+	assert(p->nwaiters == 0 && TAILQ_EMPTY(&p->leases));
+	hmap_del(&p->pd->pools, p->name);
+	for (int i = 0; i < RS_NSTATES; i++) {
+		while ((r = TAILQ_FIRST(&p->lists[i]))) {
+			TAILQ_REMOVE(&p->lists[i], r, link);
+			json_decref(r->descriptor);
+			free(r->name);
+			free(r);
+		}
+	}
+	hmap_free(&p->by_name);
+	pool_settings_clear(&p->set);
+	free(p->name);
+	free(p);
+}
+
+void pool_remove(struct pool *p)
+{
+	store_pool_delete(p->pd->store, p->name);
+	pool_free(p);
+}
+
+json_t *pool_to_json(const struct pool *p)
+{
+	const struct pool_settings *s = &p->set;
+
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:s, s:s,"
+			 " s:O, s:O, s:O}",
+			 "name", p->name,
+			 "state", p->draining ? "draining" : "active",
+			 "max_size", (json_int_t)s->max_size,
+			 "min_idle", (json_int_t)s->min_idle,
+			 "max_idle", (json_int_t)s->max_idle,
+			 "idle_ttl", json_seconds(s->idle_ttl),
+			 "lease_ttl", json_seconds(s->lease_ttl),
+			 "max_waiters", (json_int_t)s->max_waiters,
+			 "order", order_names[s->order],
+			 "on_expire", expire_names[s->on_expire],
+			 "create", s->create, "destroy", s->destroy,
+			 "reset", s->reset);
+}
+
+static json_t *counters_json(const struct counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I, s:I, s:I}",
+			 "leases", (json_int_t)c->leases,
+			 "checkouts", (json_int_t)c->checkouts,
+			 "returns", (json_int_t)c->returns,
+			 "expired", (json_int_t)c->expired,
+			 "created", (json_int_t)c->created,
+			 "create_failed", (json_int_t)c->create_failed,
+			 "destroyed", (json_int_t)c->destroyed,
+			 "waited", (json_int_t)c->waited,
+			 "wait_timeouts", (json_int_t)c->wait_timeouts,
+			 "busy", (json_int_t)c->busy,
+			 "exhausted", (json_int_t)c->exhausted,
+			 "added", (json_int_t)c->added,
+			 "removed", (json_int_t)c->removed,
+			 "replaced", (json_int_t)c->replaced);
+}
+
+json_t *pool_occupancy_json(const struct pool *p, double now)
+{
+	const struct lease *oldest = TAILQ_FIRST(&p->leases);
+
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:o, s:o}",
+			 "pool", p->name,
+			 "state", p->draining ? "draining" : "active",
+			 "total", (json_int_t)p->total,
+			 "free", (json_int_t)p->count[RS_FREE],
+			 "leased", (json_int_t)p->count[RS_LEASED],
+			 "creating", (json_int_t)p->count[RS_CREATING],
+			 "cleaning", (json_int_t)p->count[RS_CLEANING],
+			 "destroying", (json_int_t)p->count[RS_DESTROYING],
+			 "waiters", (json_int_t)p->nwaiters,
+			 "max_size", (json_int_t)p->set.max_size,
+			 "oldest_lease_age", oldest ?
+				 json_seconds(now - oldest->acquired_at) :
+				 json_null(),
+			 "counters", counters_json(&p->stats));
+}
+
+bool pool_can_grow(const struct pool *p)
+{
+	const char *create = json_string_value(p->set.create);
+
+	if (p->draining || !create || strcmp(create, "none") == 0)
+		return false;
+	return p->set.max_size == 0 || (int64_t)p->total < p->set.max_size;
+}
+
+/* ---- resources --------------------------------------------------------- */
+
+struct resource *resource_find(const struct pool *p, const char *name)
+{
+	return hmap_get(&p->by_name, name);
+}
+
+struct resource *resource_attach(struct pool *p, const char *name,
+				 json_t *descriptor, enum res_state state,
+				 int64_t version, double created_at,
+				 double last_used_at, int64_t lease_count)
+{
+	struct resource *r = xcalloc(1, sizeof *r);
+
+	r->pool = p;
+	r->name = xstrdup(name);
+	r->state = state;
+	r->descriptor = descriptor;
+	r->version = version;
+	r->created_at = created_at;
+	r->last_used_at = last_used_at;
+	r->lease_count = lease_count;
+	TAILQ_INSERT_TAIL(&p->lists[state], r, link);
+	p->count[state]++;
+	p->total++;
+	hmap_put(&p->by_name, r->name, r);
+	return r;
+}
+
+struct resource *resource_new(struct pool *p, const char *name,
+			      json_t *descriptor, enum res_state state,
+			      double now)
+{
+	struct resource *r = resource_attach(p, name, descriptor, state, 1,
+					     now, 0, 0);
+
+	store_resource_put(p->pd->store, r);
+	return r;
+}
+
+void resource_change(struct resource *r, enum res_state state,
+		     json_t *descriptor)
+{
+	struct pool *p = r->pool;
+
+	/* The invariant: leased exactly when one live lease holds it. */
+	assert((state == RS_LEASED) == (r->lease != NULL));
+	if (state != r->state) {
+		/* Appending keeps each list in the order its members entered
+		 * the state: the free list is then ordered by idleness. */
+		TAILQ_REMOVE(&p->lists[r->state], r, link);
+		p->count[r->state]--;
+		TAILQ_INSERT_TAIL(&p->lists[state], r, link);
+		p->count[state]++;
+		r->state = state;
+	}
+	if (descriptor) {
+		json_decref(r->descriptor);
+		r->descriptor = descriptor;
+	}
+	r->version++;
+	store_resource_put(p->pd->store, r);
+}
+
+void resource_destroy(struct resource *r)
+{
+	struct pool *p = r->pool;
+
+	assert(r->lease == NULL);
+	store_resource_delete(p->pd->store, r);
+	TAILQ_REMOVE(&p->lists[r->state], r, link);
+	p->count[r->state]--;
+	p->total--;
+	hmap_del(&p->by_name, r->name);
+	p->stats.destroyed++;
+	json_decref(r->descriptor);
+	free(r->name);
+	free(r);
+}
+
+json_t *resource_to_json(const struct resource *r)
+{
+	char c[40], u[40];
+
+	return json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:o, s:I}",
+			 "pool", r->pool->name, "name", r->name,
+			 "state", state_names[r->state],
+			 "descriptor", r->descriptor,
+			 "version", (json_int_t)r->version,
+			 "created_at", time_rfc3339(r->created_at, c, sizeof c),
+			 "last_used_at", r->last_used_at > 0 ?
+				 json_string(time_rfc3339(r->last_used_at, u,
+							  sizeof u)) :
+				 json_null(),
+			 "lease_count", (json_int_t)r->lease_count);
+}
+
+void resource_name_generate(const struct pool *p, char *buf, size_t len)
+{
+	char letters[6];
+
+	do {
+		random_letters(letters, 5);
+		snprintf(buf, len, "%s-%s", p->name, letters);
+	} while (resource_find(p, buf));
+}
+
+bool descriptor_matches(json_t *descriptor, json_t *match)
+{
+	const char *key;
+	json_t *want;
+
+	json_object_foreach(match, key, want) {
+		json_t *have = json_object_get(descriptor, key);
+
+		/* json_equal() compares types first: 1, 1.0 and true differ. */
+		if (!have || !json_equal(have, want))
+			return false;
+	}
+	return true;
+}
+
+struct resource *pool_take_free(struct pool *p, const char *name,
+				json_t *match)
+{
+	struct res_list *free_list = &p->lists[RS_FREE];
+	struct resource *r;
+
+	if (name) {
+		r = resource_find(p, name);
+		return r && r->state == RS_FREE ? r : NULL;
+	}
+	if (p->set.order == ORDER_LIFO) {
+		TAILQ_FOREACH_REVERSE(r, free_list, res_list, link)
+			if (!match || descriptor_matches(r->descriptor, match))
+				return r;
+	} else {
+		TAILQ_FOREACH(r, free_list, link)
+			if (!match || descriptor_matches(r->descriptor, match))
+				return r;
+	}
+	return NULL;
+}

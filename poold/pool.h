@@ -1,0 +1,139 @@
+/*
+ * pool.h - pools and their resources: the state lists, the one function that
+ * moves a resource between states, and the Pool/Resource JSON forms.
+ *
+ * Memory is the source of truth while poold runs (docs/architecture.md);
+ * every change made here is written to the store's open transaction at once,
+ * so SQLite and memory agree whenever the batch commits.
+ */
+#ifndef POOLD_POOL_H
+#define POOLD_POOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "hmap.h"
+
+struct poold;
+struct lease;
+struct waiter;
+
+enum res_state { RS_CREATING, RS_FREE, RS_LEASED, RS_CLEANING, RS_DESTROYING,
+		 RS_NSTATES };
+enum pool_order { ORDER_LIFO, ORDER_FIFO };
+enum on_expire { EXPIRE_RETURN, EXPIRE_DISCARD };
+
+struct pool_settings {
+	int64_t max_size;     /* 0 = no limit */
+	int64_t min_idle;
+	int64_t max_idle;     /* 0 = no limit */
+	int64_t max_waiters;
+	double idle_ttl;      /* 0 = never */
+	double lease_ttl;     /* 0 = no TTL */
+	enum pool_order order;
+	enum on_expire on_expire;
+	json_t *create;       /* owned: "builtin", "none" or {"cmd": ...} */
+	json_t *destroy;      /* owned: null or {"cmd": ...} */
+	json_t *reset;        /* owned: null or {"cmd": ...} */
+};
+
+struct counters {
+	int64_t leases, checkouts, returns, expired, created, create_failed,
+		destroyed, waited, wait_timeouts, busy, exhausted, added,
+		removed, replaced;
+};
+
+struct resource {
+	struct pool *pool;
+	char *name;                  /* owned */
+	enum res_state state;
+	json_t *descriptor;          /* owned */
+	int64_t version;
+	double created_at;
+	double last_used_at;         /* 0 = never leased */
+	int64_t lease_count;
+	struct lease *lease;         /* the one live lease holding it, or NULL */
+	TAILQ_ENTRY(resource) link;  /* in pool->lists[state] */
+};
+
+TAILQ_HEAD(res_list, resource);
+TAILQ_HEAD(waiter_list, waiter);
+TAILQ_HEAD(lease_list, lease);
+
+struct pool {
+	struct poold *pd;
+	char *name;                  /* owned */
+	bool draining;
+	double created_at;
+	struct pool_settings set;
+	/* One list per state; a free list is in the order resources became
+	 * free, so lifo takes the tail and fifo the head. */
+	struct res_list lists[RS_NSTATES];
+	size_t count[RS_NSTATES];
+	size_t total;
+	struct hmap by_name;         /* name -> struct resource */
+	struct waiter_list waiters;  /* FIFO of waiting requests */
+	size_t nwaiters;
+	struct lease_list leases;    /* live leases in grant order */
+	struct counters stats;       /* since start; memory only */
+};
+
+const char *res_state_name(enum res_state s);
+int res_state_parse(const char *s, enum res_state *out);
+
+/* Settings: defaults, and applying a request's fields (pool.create/pool.set
+ * or a stored row). Returns 0, or -1 with a message in err. On error *s is
+ * unchanged. "state" is not a setting; callers handle it. */
+void pool_settings_init(struct pool_settings *s);
+void pool_settings_clear(struct pool_settings *s);
+int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
+			size_t errlen);
+bool pool_setting_known(const char *field);
+
+/* Pools. pool_new registers the pool in pd and writes it to the store;
+ * pool_attach only registers (used when loading). */
+struct pool *pool_find(struct poold *pd, const char *name);
+struct pool *pool_new(struct poold *pd, const char *name,
+		      const struct pool_settings *s, double now);
+struct pool *pool_attach(struct poold *pd, const char *name,
+			 const struct pool_settings *s, bool draining,
+			 double created_at);
+void pool_save(struct pool *p);      /* after changing settings or state */
+void pool_free(struct pool *p);      /* resources too; no store writes */
+void pool_remove(struct pool *p);    /* deletes from store and frees */
+json_t *pool_to_json(const struct pool *p);
+json_t *pool_occupancy_json(const struct pool *p, double now);
+bool pool_can_grow(const struct pool *p);
+
+/* Resources. resource_new writes version 1; resource_attach only links a
+ * loaded row. */
+struct resource *resource_find(const struct pool *p, const char *name);
+struct resource *resource_new(struct pool *p, const char *name,
+			      json_t *descriptor, enum res_state state,
+			      double now);
+struct resource *resource_attach(struct pool *p, const char *name,
+				 json_t *descriptor, enum res_state state,
+				 int64_t version, double created_at,
+				 double last_used_at, int64_t lease_count);
+/* The one function that changes a resource's state or descriptor: moves it
+ * to state, replaces the descriptor when one is given (stolen), adds one to
+ * version and writes it to the store. */
+void resource_change(struct resource *r, enum res_state state,
+		     json_t *descriptor);
+/* Takes the resource out of the pool for good (no lease may hold it). */
+void resource_destroy(struct resource *r);
+json_t *resource_to_json(const struct resource *r);
+
+/* A name "<pool>-<5 random lowercase letters>" not yet taken in p. */
+void resource_name_generate(const struct pool *p, char *buf, size_t len);
+/* True if descriptor has every top-level key of match with an equal value. */
+bool descriptor_matches(json_t *descriptor, json_t *match);
+
+/* The first free resource in pool order that a request may take: the named
+ * one, the first matching one, or any. NULL if none is free. */
+struct resource *pool_take_free(struct pool *p, const char *name,
+				json_t *match);
+
+#endif

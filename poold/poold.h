@@ -1,0 +1,64 @@
+/*
+ * poold.h - the daemon's one state struct, passed everywhere instead of
+ * globals, and its configuration.
+ */
+#ifndef POOLD_POOLD_H
+#define POOLD_POOLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "hmap.h"
+#include "reply.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct store;
+struct conn;
+struct lease;
+
+struct config {
+	char *socket_path;     /* owned */
+	char *db_path;         /* owned */
+	size_t max_line;       /* bytes, '\n' not counted */
+	int max_conns;
+	char *admin_group;     /* owned; NULL = none */
+	gid_t admin_gid;
+	double tick;           /* janitor period, seconds */
+	double expired_keep;   /* how long an expired lease id answers "expired" */
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct poold {
+	struct config cfg;
+	struct event_base *base;
+	struct store *store;
+	struct hmap pools;         /* name -> struct pool */
+	struct hmap leases;        /* live lease id -> struct lease */
+	struct hmap expired;       /* expired lease id -> struct lease (ended) */
+	struct hmap request_ids;   /* "caller\x1frequest_id" -> live lease */
+	struct hmap waiting_ids;   /* same key -> waiter still waiting */
+	size_t nbound;             /* live leases with bind: connection */
+	struct lease **heap;       /* min-heap of leases by expires_at */
+	size_t heap_len, heap_cap;
+	int64_t next_token;        /* fencing tokens; persisted in meta */
+	int64_t next_seq;          /* lease grant order */
+	struct conn_list conns;
+	int nconns;
+	uint64_t next_conn_id;
+	int64_t conns_refused;     /* --max-conns refusals since start */
+	struct reply_batch batch;  /* replies waiting for the commit */
+	double started;            /* monotonic */
+	uid_t uid;                 /* the daemon's own uid: an admin */
+	double last_purge;         /* wall time of the last expired-id sweep */
+	bool stopping;
+	struct event *tick_ev, *sigterm_ev, *sigint_ev;
+	struct evconnlistener *listener;
+};
+
+#endif

@@ -1,0 +1,77 @@
+/* proto.c - see proto.h. */
+#include "proto.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "dispatch.h"
+#include "pool_protocol.h"
+#include "reply.h"
+#include "req.h"
+#include "util.h"
+
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r", line[i]))
+			return false;
+	return true;
+}
+
+static void refuse(struct poold *pd, struct conn *c, json_t *id,
+		   const char *msg)
+{
+	reply_queue(pd, c, id, reply_err_json(id, POOL_ERR_BAD_REQUEST, msg));
+}
+
+void proto_handle_line(struct poold *pd, struct conn *c,
+		       const struct caller *who, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *msg, *id, *op;
+	struct req *r;
+	char text[300];
+
+	if (blank(line, len))
+		return;
+	/* Duplicate keys are refused by the parser itself; NUL characters
+	 * (\u0000) are too, since JSON_ALLOW_NUL is not given. */
+	msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			 &jerr);
+	if (!msg) {
+		snprintf(text, sizeof text, "invalid JSON at byte %d: %s; send "
+			 "one JSON object per line", jerr.position, jerr.text);
+		refuse(pd, c, NULL, text);
+		return;
+	}
+	if (!json_is_object(msg)) {
+		refuse(pd, c, NULL, "a request must be a JSON object such as "
+		       "{\"op\": \"ping\"}");
+		json_decref(msg);
+		return;
+	}
+	id = json_object_get(msg, "id");
+	op = json_object_get(msg, "op");
+	if (id && !json_is_string(id) && !json_is_integer(id) &&
+	    !json_is_null(id)) {
+		refuse(pd, c, id, "field \"id\" must be a string, an integer "
+		       "or null");
+	} else if (!op) {
+		refuse(pd, c, id, "missing field \"op\": say which operation, "
+		       "e.g. {\"op\": \"ping\"}");
+	} else if (!json_is_string(op)) {
+		refuse(pd, c, id, "field \"op\" must be a string");
+	} else {
+		r = xcalloc(1, sizeof *r);
+		r->pd = pd;
+		r->conn = conn_ref(c);
+		r->id = json_incref(id);
+		r->msg = json_incref(msg);
+		r->op = json_string_value(op);
+		r->who = *who;
+		dispatch(r);
+	}
+	json_decref(msg);
+}

@@ -1,0 +1,127 @@
+/* util.c - time, randomness and name rules shared by every module. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+double now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *time_rfc3339(double t, char *buf, size_t len)
+{
+	time_t sec = (time_t)t;
+	int ms = (int)((t - (double)sec) * 1000.0);
+	struct tm tm;
+
+	if (ms > 999)
+		ms = 999;
+	gmtime_r(&sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	return buf;
+}
+
+/* getrandom() on Linux never returns short for <= 256 bytes once the pool is
+ * initialised; loop anyway so a signal cannot leave bytes unset. */
+static void random_bytes(unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = getrandom(buf + got, n - got, 0);
+
+		if (r < 0 && errno != EINTR)
+			abort(); /* no entropy source: ids would be guessable */
+		if (r > 0)
+			got += (size_t)r;
+	}
+}
+
+void random_hex(char *buf, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+
+	if (nbytes > sizeof raw)
+		abort();
+	random_bytes(raw, nbytes);
+	for (size_t i = 0; i < nbytes; i++) {
+		buf[2 * i] = hex[raw[i] >> 4];
+		buf[2 * i + 1] = hex[raw[i] & 15];
+	}
+	buf[2 * nbytes] = '\0';
+}
+
+void random_letters(char *buf, size_t n)
+{
+	unsigned char raw[64];
+
+	if (n > sizeof raw)
+		abort();
+	random_bytes(raw, n);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + raw[i] % 26);
+	buf[n] = '\0';
+}
+
+static bool name_valid(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr(extra, c) != NULL;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool name_valid_pool(const char *s)
+{
+	return name_valid(s, 64, "._-");
+}
+
+bool name_valid_resource(const char *s)
+{
+	return name_valid(s, 128, "._:-");
+}
+
+char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		abort();
+	return d;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p)
+		abort();
+	return p;
+}

@@ -1,0 +1,30 @@
+/*
+ * util.h - small helpers every module needs: wall-clock time and its RFC 3339
+ * form, random ids and names, and the name rules of the contract.
+ */
+#ifndef POOLD_UTIL_H
+#define POOLD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+double now_wall(void);       /* seconds since the epoch, UTC */
+double now_mono(void);       /* monotonic seconds, for uptime */
+
+/* Formats t as "2026-11-22T10:04:05.123Z" into buf (at least 32 bytes). */
+const char *time_rfc3339(double t, char *buf, size_t len);
+
+/* Fills buf with 2*nbytes lowercase hex chars of kernel randomness + NUL. */
+void random_hex(char *buf, size_t nbytes);
+
+/* Fills buf with n random lowercase letters + NUL. */
+void random_letters(char *buf, size_t n);
+
+bool name_valid_pool(const char *s);      /* 1-64 of [A-Za-z0-9._-] */
+bool name_valid_resource(const char *s);  /* 1-128 of [A-Za-z0-9._:-] */
+
+char *xstrdup(const char *s);             /* aborts on out of memory */
+void *xcalloc(size_t n, size_t size);
+
+#endif

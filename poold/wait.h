@@ -1,0 +1,36 @@
+/*
+ * wait.h - taking a resource for a lease or checkout request: a free one, a
+ * newly created one (create-on-empty), or a place in the pool's FIFO queue of
+ * waiters, bounded by max_waiters. Whatever frees capacity calls wait_kick().
+ */
+#ifndef POOLD_WAIT_H
+#define POOLD_WAIT_H
+
+#include "lease.h"
+#include "pool.h"
+#include "req.h"
+
+struct pool;
+struct conn;
+
+/* Answers r with a lease, an error, or keeps it waiting (REQ_KEPT). */
+enum req_status lease_request(struct req *r, struct pool *p,
+			      const struct want *w);
+
+/* Serves the oldest waiters that can now be served. */
+void wait_kick(struct pool *p, double now);
+
+/* Answers and drops every waiter of p (drain, delete). */
+void wait_fail_all(struct pool *p, const char *code, const char *msg);
+
+/* Drops the waiters of a closing connection without an answer. */
+void wait_drop_conn(struct poold *pd, const struct conn *c);
+
+/* Waiters of a pool being freed by a reload: detached, then re-homed. */
+void wait_detach(struct pool *p, struct waiter_list *into);
+void wait_rehome(struct poold *pd, struct waiter_list *from);
+
+/* Frees every waiter without answering (shutdown). */
+void wait_free_all(struct poold *pd);
+
+#endif

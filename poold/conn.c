@@ -96,11 +96,15 @@ void conn_send(struct conn *c, const char *line, size_t len)
 
 static void release_socket(struct conn *c)
 {
-	if (c->bev) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-		conn_unref(c);
-	}
+	struct poold *pd = c->pd;
+
+	if (!c->bev)
+		return;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (c->draining && --pd->ndraining == 0 && pd->stopping)
+		event_base_loopbreak(pd->base); /* the last answer is out */
+	conn_unref(c);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -120,9 +124,10 @@ void conn_close(struct conn *c, const char *reason)
 	/* What was queued before the close still goes out (a too_large
 	 * answer, the answers to lines before an EOF). */
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
 		c->draining = true;
-	else
+		pd->ndraining++;
+	} else
 		release_socket(c);
 	conn_unref(c);
 }

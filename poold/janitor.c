@@ -115,6 +115,7 @@ void janitor_start(struct poold *pd)
 
 void janitor_stop(struct poold *pd)
 {
-	event_free(pd->tick_ev);
+	if (pd->tick_ev)
+		event_free(pd->tick_ev);
 	pd->tick_ev = NULL;
 }

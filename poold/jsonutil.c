@@ -11,6 +11,9 @@ json_t *json_seconds(double s)
 
 	if (modf(s, &whole) == 0.0 && fabs(whole) < 9e15)
 		return json_integer((json_int_t)whole);
+	/* Milliseconds are as precise as any timestamp poold shows. */
+	if (fabs(s) < 9e12)
+		s = round(s * 1000.0) / 1000.0;
 	return json_real(s);
 }
 

@@ -46,7 +46,10 @@ static void stop(struct poold *pd, const char *why)
 	event_del(pd->sigterm_ev);
 	event_del(pd->sigint_ev);
 	/* The loop ends when the last answers are written, or after grace. */
-	event_base_loopexit(pd->base, &grace);
+	if (pd->ndraining == 0)
+		event_base_loopbreak(pd->base);
+	else
+		event_base_loopexit(pd->base, &grace);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -50,6 +50,7 @@ struct poold {
 	int64_t next_seq;          /* lease grant order */
 	struct conn_list conns;
 	int nconns;
+	int ndraining;             /* closed, still writing their last answers */
 	uint64_t next_conn_id;
 	int64_t conns_refused;     /* --max-conns refusals since start */
 	struct reply_batch batch;  /* replies waiting for the commit */

@@ -5,10 +5,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "lease.h"
 #include "log.h"
@@ -59,6 +63,7 @@ static const char *const stmt_sql[S_COUNT] = {
 
 struct store {
 	sqlite3 *db;
+	int lock_fd;         /* flock()ed: one poold per database */
 	sqlite3_stmt *stmt[S_COUNT];
 	bool in_tx;
 	int failed;          /* SQLite code of the first failed write, or 0 */
@@ -129,11 +134,32 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Two daemons on one database would each think they own every lease. SQLite's
+ * own locks are per transaction, so poold holds an flock() on the file for
+ * its whole life (flock and SQLite's fcntl locks do not interact). */
+static int lock_database(struct store *st, const char *path, char *err,
+			 size_t errlen)
+{
+	st->lock_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (st->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "database %s is in use by another poold; "
+			 "stop it first or use another --db", path);
+		return -1;
+	}
+	return 0;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *st = xcalloc(1, sizeof *st);
 	char why[256];
 
+	st->lock_fd = -1;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
@@ -142,6 +168,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
+	if (lock_database(st, path, err, errlen) < 0)
+		goto fail;
 	/* WAL + NORMAL: a commit survives a crash of the daemon; see
 	 * docs/architecture.md. The busy timeout covers another process
 	 * (a backup, sqlite3 CLI) briefly holding the lock. */
@@ -176,6 +204,8 @@ void store_close(struct store *st)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
 	free(st);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "lease.h"
 #include "log.h"
 #include "pool_protocol.h"
@@ -119,6 +120,7 @@ void conn_close(struct conn *c, const char *reason)
 	TAILQ_REMOVE(&pd->conns, c, link);
 	pd->nconns--;
 	wait_drop_conn(pd, c);
+	events_drop_conn(pd, c);
 	lease_end_conn(pd, c->id, now_wall());
 	event_del(c->more);
 	/* What was queued before the close still goes out (a too_large

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "jsonutil.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -206,6 +207,8 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	else
 		p->stats.checkouts++;
 	store_lease_put(pd->store, l);
+	events_emit(pd, w->mode == MODE_POP ? "leased" : "checked_out", p, r,
+		    l);
 	return l;
 }
 
@@ -214,33 +217,40 @@ void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 {
 	struct resource *r = l->res;
 	struct pool *p = r->pool;
+	bool expired = how == END_EXPIRE;
+	const char *event = expired ? "expired" : "returned";
 
 	lease_unlink(pd, l);
 	r->last_used_at = now;
-	if (how == END_EXPIRE) {
+	if (expired) {
 		p->stats.expired++;
 		discard = discard || p->set.on_expire == EXPIRE_DISCARD;
 		l->expires_at = now;
-		store_lease_put(pd->store, l); /* with expired_at set */
-		hmap_put(&pd->expired, l->id, l);
+		store_lease_put(pd->store, l); /* kept, with expired_at set */
 	} else {
 		if (how != END_REMOVED)
 			p->stats.returns++;
 		store_lease_delete(pd->store, l);
-		lease_free(l);
 	}
 	if (how == END_REMOVED) {
 		/* The caller takes the resource away itself. */
 		json_decref(descriptor);
-		return;
-	}
-	if (discard || p->draining) {
+	} else if (discard || p->draining) {
 		json_decref(descriptor);
+		events_emit(pd, event, p, r, l);
+		if (discard)
+			events_emit(pd, "discarded", p, r, l);
 		resource_destroy(r);
-		return;
+	} else {
+		resource_change(r, RS_FREE, descriptor);
+		events_emit(pd, event, p, r, l);
 	}
-	resource_change(r, RS_FREE, descriptor);
-	wait_kick(p, now);
+	if (expired)
+		hmap_put(&pd->expired, l->id, l);
+	else
+		lease_free(l);
+	if (how != END_REMOVED)
+		wait_kick(p, now);
 }
 
 struct lease *lease_for_request(struct req *r, const char *id)

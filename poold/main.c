@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "events.h"
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
@@ -64,6 +65,7 @@ static int start(struct poold *pd)
 	pd->uid = geteuid();
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
+	TAILQ_INIT(&pd->watchers);
 	TAILQ_INIT(&pd->batch.q);
 	pd->store = store_open(pd->cfg.db_path, err, sizeof err);
 	if (!pd->store)
@@ -93,6 +95,7 @@ static void finish(struct poold *pd)
 {
 	listener_close(pd);
 	janitor_stop(pd);
+	events_free(pd);
 	state_free(pd);
 	store_close(pd->store);
 	if (pd->sigterm_ev)

@@ -41,7 +41,8 @@ static enum req_status exec(struct req *r)
 	int limit, n;
 	json_t *list;
 
-	if ((limit = op_limit(r)) < 0 || parse_after(r, &after) < 0)
+	if ((limit = op_limit(r)) < 0 || parse_after(r, &after) < 0 ||
+	    (pool && !op_pool(r)))
 		return REQ_DONE;
 	n = store_lease_page(r->pd->store, pool, after, limit + 1, &ids);
 	if (n < 0) {

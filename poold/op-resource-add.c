@@ -69,6 +69,9 @@ static int check_all(struct req *r, struct pool *p, json_t *items,
 			 "drain (pool.set state active) before adding", p->name);
 		return -1;
 	}
+	json_array_foreach(items, i, item)
+		if (check_item(r, p, seen, i, item, &name) < 0)
+			return -1;
 	if (p->set.max_size > 0 && (int64_t)(p->total + n) > p->set.max_size) {
 		req_fail(r, POOL_ERR_CONFLICT, "adding %zu resources would put "
 			 "pool %s over its max_size %lld (it holds %zu); "
@@ -76,9 +79,6 @@ static int check_all(struct req *r, struct pool *p, json_t *items,
 			 (long long)p->set.max_size, p->total);
 		return -1;
 	}
-	json_array_foreach(items, i, item)
-		if (check_item(r, p, seen, i, item, &name) < 0)
-			return -1;
 	return 0;
 }
 

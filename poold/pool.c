@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "jsonutil.h"
 #include "pool_protocol.h"
 #include "lease.h"
@@ -256,6 +257,7 @@ struct pool *pool_new(struct poold *pd, const char *name,
 void pool_save(struct pool *p)
 {
 	store_pool_put(p->pd->store, p);
+	events_emit(p->pd, "pool_changed", p, NULL, NULL);
 }
 
 void pool_free(struct pool *p)
@@ -281,6 +283,7 @@ void pool_free(struct pool *p)
 void pool_remove(struct pool *p)
 {
 	store_pool_delete(p->pd->store, p->name);
+	events_emit(p->pd, "pool_changed", p, NULL, NULL);
 	pool_free(p);
 }
 
@@ -392,6 +395,7 @@ struct resource *resource_new(struct pool *p, const char *name,
 					     now, 0, 0);
 
 	store_resource_put(p->pd->store, r);
+	events_emit(p->pd, "created", p, r, NULL);
 	return r;
 }
 
@@ -425,6 +429,7 @@ void resource_destroy(struct resource *r)
 
 	assert(r->lease == NULL);
 	store_resource_delete(p->pd->store, r);
+	events_emit(p->pd, "destroyed", p, r, NULL);
 	TAILQ_REMOVE(&p->lists[r->state], r, link);
 	p->count[r->state]--;
 	p->total--;

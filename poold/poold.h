@@ -33,6 +33,7 @@ struct config {
 };
 
 TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(watcher_list, watcher);
 
 struct poold {
 	struct config cfg;
@@ -49,6 +50,7 @@ struct poold {
 	int64_t next_token;        /* fencing tokens; persisted in meta */
 	int64_t next_seq;          /* lease grant order */
 	struct conn_list conns;
+	struct watcher_list watchers; /* connections that sent "watch" */
 	int nconns;
 	int ndraining;             /* closed, still writing their last answers */
 	uint64_t next_conn_id;

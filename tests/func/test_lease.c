@@ -885,9 +885,110 @@ static void test_lease_list(void **state)
 	page = CALL_OK(c, "lease.list", J("{s:s}", "pool", "p"));
 	assert_int_equal(json_array_size(json_object_get(page, "leases")), 2);
 	json_decref(page);
-	CALL_ERR(c, "lease.list", J("{s:s}", "pool", "nope"), POOL_E_NOT_FOUND);
 	for (int k = 0; k < 4; k++)
 		json_decref(ls[k]);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* lease.list naming a pool that does not exist: not_found, as status and
+ * resource.list answer. */
+static void test_lease_list_missing_pool(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+
+	CALL_ERR(c, "status", J("{s:s}", "pool", "nope"), POOL_E_NOT_FOUND);
+	CALL_ERR(c, "resource.list", J("{s:s}", "pool", "nope"), POOL_E_NOT_FOUND);
+	CALL_ERR(c, "lease.list", J("{s:s}", "pool", "nope"), POOL_E_NOT_FOUND);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* Read watch events until one named `event` arrives; fails after 5 s. Returns
+ * it (new ref) after checking the fields every event carries. */
+static json_t *next_event_at(const char *file, int line, raw_conn *w, const char *event)
+{
+	double end = h_now() + 5;
+
+	while (h_now() < end) {
+		char *text = raw_read_line(w, end - h_now());
+		json_t *m;
+
+		if (!text)
+			break;
+		m = json_loads(text, 0, NULL);
+		free(text);
+		if (!json_is_object(m) || !json_is_string(json_object_get(m, "event")) ||
+		    !json_is_string(json_object_get(m, "pool")) ||
+		    h_parse_time(json_string_value(json_object_get(m, "at"))) < 0) {
+			print_error("malformed event\n");
+			_fail(file, line);
+		}
+		if (strcmp(json_string_value(json_object_get(m, "event")), event) == 0)
+			return m;
+		json_decref(m);
+	}
+	print_error("no \"%s\" event within 5 s\n", event);
+	_fail(file, line);
+	return NULL;
+}
+#define next_event(w, e) next_event_at(__FILE__, __LINE__, w, e)
+
+static void test_watch(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *w = raw_connect(d->sock);
+	raw_conn *wq = raw_connect(d->sock);
+	json_t *resp, *l, *e;
+
+	json_decref(CALL_OK(c, "pool.create", J("{s:s}", "pool", "p")));
+	h_pool(c, "q", NULL);
+	resp = raw_req(w, "{\"id\":\"w\",\"op\":\"watch\",\"pool\":\"p\"}");
+	assert_string_equal(json_string_value(json_object_get(resp, "id")), "w");
+	assert_int_equal(json_object_size(resp_result(resp)), 0);
+	json_decref(resp);
+	resp = raw_req(wq, "{\"op\":\"watch\",\"pool\":\"q\"}");
+	resp_result(resp);
+	json_decref(resp);
+
+	/* create-on-empty, then the lease */
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	e = next_event(w, "created");
+	assert_string_equal(JSTR(e, "pool"), "p");
+	json_decref(e);
+	e = next_event(w, "leased");
+	assert_string_equal(JSTR(JOBJ(e, "resource"), "name"), RES_NAME(l));
+	/* the watcher is admin: it sees the lease id */
+	assert_string_equal(JSTR(e, "lease"), LEASE_ID(l));
+	json_decref(e);
+	json_decref(CALL_OK(c, "replace", J("{s:s, s:{}, s:i}", "lease", LEASE_ID(l), "descriptor", "version", 2)));
+	json_decref(next_event(w, "replaced"));
+	ret(c, l);
+	e = next_event(w, "returned");
+	assert_string_equal(JSTR(e, "lease"), LEASE_ID(l));
+	json_decref(e);
+	json_decref(l);
+	l = CALL_OK(c, "checkout", J("{s:s, s:f}", "pool", "p", "ttl", 0.3));
+	json_decref(next_event(w, "checked_out"));
+	json_decref(next_event(w, "expired"));
+	json_decref(l);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	json_decref(CALL_OK(c, "return", J("{s:s, s:b}", "lease", LEASE_ID(l), "discard", 1)));
+	json_decref(next_event(w, "discarded"));
+	json_decref(next_event(w, "destroyed"));
+	json_decref(l);
+	json_decref(CALL_OK(c, "pool.set", J("{s:s, s:i}", "pool", "p", "max_size", 9)));
+	json_decref(next_event(w, "pool_changed"));
+
+	/* nothing happened in q, and the watching connection still answers */
+	assert_true(raw_silent(wq, 0.1));
+	resp = raw_req(wq, "{\"op\":\"ping\",\"id\":5}");
+	resp_result(resp);
+	json_decref(resp);
+	raw_close(w);
+	raw_close(wq);
 	pool_close(c);
 	poold_stop(d);
 }
@@ -970,6 +1071,8 @@ int main(void)
 		FTEST(test_bind_connection),
 		FTEST(test_tokens_increase),
 		FTEST(test_lease_list),
+		FTEST(test_lease_list_missing_pool),
+		FTEST(test_watch),
 		FTEST(test_typed_wrappers),
 	};
 

@@ -335,7 +335,7 @@ static void test_resource_add(void **state)
 	json_t *res, *l;
 	char name[140];
 
-	h_pool(c, "p", "{\"max_size\": 3}");
+	h_pool(c, "p", "{\"max_size\": 4}");
 	res = CALL_OK(c, "resource.add",
 		      J("{s:s, s:[{s:s, s:{s:s}}, {s:s, s:{}}]}", "pool", "p", "resources", "name",
 			"a", "descriptor", "url", "http://a", "name", "b", "descriptor"));
@@ -363,16 +363,16 @@ static void test_resource_add(void **state)
 
 	/* past max_size: conflict, none added */
 	CALL_ERR(c, "resource.add",
-		 J("{s:s, s:[{s:s, s:{}}, {s:s, s:{}}]}", "pool", "p", "resources", "name", "c",
-		   "descriptor", "name", "d", "descriptor"),
+		 J("{s:s, s:[{s:s, s:{}}, {s:s, s:{}}, {s:s, s:{}}]}", "pool", "p", "resources",
+		   "name", "c", "descriptor", "name", "d", "descriptor", "name", "e", "descriptor"),
 		 POOL_E_CONFLICT);
 	assert_string_equal(h_res_state(c, "p", "c"), "");
 	assert_int_equal(h_status_field(c, "p", "total"), 2);
-	h_add(c, "p", "c", NULL);
+	h_add(c, "p", "c", "d", NULL);
 	CALL_ERR(c, "resource.add",
-		 J("{s:s, s:[{s:s, s:{}}]}", "pool", "p", "resources", "name", "d", "descriptor"),
+		 J("{s:s, s:[{s:s, s:{}}]}", "pool", "p", "resources", "name", "e", "descriptor"),
 		 POOL_E_CONFLICT);
-	assert_int_equal(h_status_field(c, "p", "total"), 3);
+	assert_int_equal(h_status_field(c, "p", "total"), 4);
 
 	/* names: 1-128 chars of [A-Za-z0-9._:-]; a missing name is chosen */
 	h_pool(c, "q", NULL);

@@ -32,10 +32,29 @@ json_t *reply_ok_json(json_t *id, json_t *result)
 	return envelope(id, true, "result", json_incref(result));
 }
 
+/* A message may quote the client's bytes (a JSON parse error does), which
+ * need not be UTF-8: those bytes become '?' rather than lose the answer. */
+static json_t *message_string(const char *msg)
+{
+	json_t *s = json_string(msg);
+	char *copy;
+
+	if (s)
+		return s;
+	copy = xstrdup(msg);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
+	s = json_string(copy);
+	free(copy);
+	return s;
+}
+
 json_t *reply_err_json(json_t *id, const char *code, const char *msg)
 {
 	return envelope(id, false, "error",
-			json_pack("{s:s, s:s}", "code", code, "message", msg));
+			json_pack("{s:s, s:o}", "code", code,
+				  "message", message_string(msg)));
 }
 
 static void reply_set_line(struct reply *rp, json_t *body)

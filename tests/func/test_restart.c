@@ -186,18 +186,18 @@ static void test_kill9_mid_stream(void **state)
 	json_int_t max_token = 0;
 
 	h_pool(c, "p", NULL);
-	for (int k = 0; k < 60; k++) {
+	for (int k = 0; k < 400; k++) {
 		char name[16];
 
-		snprintf(name, sizeof(name), "r%02d", k);
+		snprintf(name, sizeof(name), "r%03d", k);
 		json_array_append_new(args, J("{s:s, s:{}}", "name", name, "descriptor"));
 	}
 	json_decref(CALL_OK(c, "resource.add", J("{s:s, s:o}", "pool", "p", "resources", args)));
 
 	r = raw_connect(d->sock);
-	batch = malloc(60 * 80);
+	batch = malloc(300 * 80);
 	assert_non_null(batch);
-	for (int k = 0; k < 60; k++)
+	for (int k = 0; k < 300; k++)
 		off += (size_t)sprintf(batch + off, "{\"id\":%d,\"op\":\"lease\",\"pool\":\"p\",\"ttl\":0}\n", k);
 	assert_int_equal(raw_write(r, batch, off), 0);
 	free(batch);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages poold needs, if any is missing.
+#   scripts/deps.sh build   compiler, CMake and the libraries
+#   scripts/deps.sh test    the above plus cmocka and clang (fuzzing)
+set -euo pipefail
+
+pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev)
+if [ "${1:-build}" = test ]; then
+	pkgs+=(libcmocka-dev clang libclang-rt-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}" >&2
+	echo "deps: run as root: apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -678,6 +678,85 @@ static void test_wait_busy_timeout(void **state)
 	poold_stop(d);
 }
 
+/* A waiter that timed out or whose connection closed leaves the queue: the
+ * next return goes to the next live waiter, or makes the resource free. */
+static void test_waiters_leave_queue(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *a, *b, *gone;
+	json_t *l, *resp;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	a = waiter(d, c, "p", "{\"id\":\"a\",\"op\":\"lease\",\"pool\":\"p\",\"wait\":0.3}", 1);
+	gone = waiter(d, c, "p", "{\"id\":\"g\",\"op\":\"lease\",\"pool\":\"p\",\"wait\":20}", 2);
+	b = waiter(d, c, "p", "{\"id\":\"b\",\"op\":\"lease\",\"pool\":\"p\",\"wait\":20}", 3);
+	resp = raw_recv(a, 5);
+	resp_expect_err(resp, "timeout");
+	assert_string_equal(json_string_value(json_object_get(resp, "id")), "a");
+	json_decref(resp);
+	raw_close(gone);
+	WAIT_UNTIL(h_status_field(c, "p", "waiters") == 1, 5);
+	ret(c, l);
+	json_decref(l);
+	resp = raw_recv(b, 5);
+	assert_string_equal(json_string_value(json_object_get(resp, "id")), "b");
+	l = json_incref(resp_result(resp));
+	json_decref(resp);
+	assert_int_equal(h_status_field(c, "p", "leased"), 1);
+	json_decref(CALL_OK(c, "lease.get", J("{s:s}", "lease", LEASE_ID(l))));
+
+	/* the only waiter hangs up: the next return makes the resource free */
+	gone = waiter(d, c, "p", "{\"id\":\"g2\",\"op\":\"lease\",\"pool\":\"p\",\"wait\":20}", 1);
+	raw_close(gone);
+	WAIT_UNTIL(h_status_field(c, "p", "waiters") == 0, 5);
+	ret(c, l);
+	assert_string_equal(h_res_state(c, "p", "r1"), "free");
+	assert_int_equal(h_status_field(c, "p", "leased"), 0);
+	{
+		json_t *list = CALL_OK(c, "lease.list", NULL);
+
+		assert_int_equal(json_array_size(json_object_get(list, "leases")), 0);
+		json_decref(list);
+	}
+	json_decref(l);
+	raw_close(a);
+	raw_close(b);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* A checkout waiting with match gets only a matching resource. */
+static void test_match_waiter(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *w;
+	json_t *la, *lb, *resp;
+
+	h_pool(c, "p", NULL);
+	json_decref(CALL_OK(c, "resource.add",
+			    J("{s:s, s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}", "pool", "p", "resources",
+			      "name", "a", "descriptor", "gpu", "no", "name", "b", "descriptor", "gpu", "yes")));
+	la = CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "p", "name", "a"));
+	lb = CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "p", "name", "b"));
+	w = waiter(d, c, "p", "{\"id\":1,\"op\":\"checkout\",\"pool\":\"p\",\"match\":{\"gpu\":\"yes\"},\"wait\":10}", 1);
+	ret(c, la);
+	assert_true(raw_silent(w, 0.2));
+	assert_string_equal(h_res_state(c, "p", "a"), "free");
+	ret(c, lb);
+	resp = raw_recv(w, 5);
+	assert_string_equal(JSTR(JOBJ(resp_result(resp), "resource"), "name"), "b");
+	json_decref(resp);
+	json_decref(la);
+	json_decref(lb);
+	raw_close(w);
+	pool_close(c);
+	poold_stop(d);
+}
+
 static void test_request_id(void **state)
 {
 	poold_proc *d = poold_start(NULL);
@@ -1067,6 +1146,8 @@ int main(void)
 		FTEST(test_on_expire_discard),
 		FTEST(test_wait_fifo),
 		FTEST(test_wait_busy_timeout),
+		FTEST(test_waiters_leave_queue),
+		FTEST(test_match_waiter),
 		FTEST(test_request_id),
 		FTEST(test_bind_connection),
 		FTEST(test_tokens_increase),

@@ -630,6 +630,73 @@ static void test_status(void **state)
 	poold_stop(d);
 }
 
+/* min_idle: the daemon creates (builtin) resources in the background, within
+ * max_size, until free + creating >= min_idle. */
+static void test_min_idle(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	json_t *l1, *l2;
+
+	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:i, s:i}", "pool", "m", "min_idle", 2, "max_size", 3)));
+	WAIT_UNTIL(h_status_field(c, "m", "free") == 2, 5);
+	l1 = CALL_OK(c, "lease", J("{s:s}", "pool", "m"));
+	/* refilled to two free, which makes three in all */
+	WAIT_UNTIL(h_status_field(c, "m", "free") == 2 && h_status_field(c, "m", "total") == 3, 5);
+	l2 = CALL_OK(c, "lease", J("{s:s}", "pool", "m"));
+	/* max_size caps it */
+	h_sleep(0.3);
+	assert_int_equal(h_status_field(c, "m", "total"), 3);
+	assert_int_equal(h_status_field(c, "m", "free"), 1);
+	assert_int_equal(h_counter(c, "m", "created"), 3);
+	/* create "none" never creates, whatever min_idle says */
+	h_pool(c, "n", "{\"min_idle\": 2}");
+	h_sleep(0.3);
+	assert_int_equal(h_status_field(c, "n", "total"), 0);
+	json_decref(l1);
+	json_decref(l2);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* max_idle destroys free resources above it, longest idle first; idle_ttl
+ * destroys those unused that long, never below min_idle. */
+static void test_max_idle_idle_ttl(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	json_t *l[3];
+
+	h_pool(c, "x", "{\"max_idle\": 1}");
+	h_add(c, "x", "r1", "r2", "r3", NULL);
+	for (int i = 0; i < 3; i++)
+		l[i] = CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "x", "name", i == 0 ? "r1" : i == 1 ? "r2" : "r3"));
+	for (int i = 0; i < 3; i++) {
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease", JSTR(l[i], "lease"))));
+		json_decref(l[i]);
+		h_sleep(0.02);
+	}
+	WAIT_UNTIL(h_status_field(c, "x", "total") == 1, 5);
+	/* the most recently used one stays */
+	assert_string_equal(h_res_state(c, "x", "r3"), "free");
+
+	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:f, s:i}", "pool", "t", "idle_ttl", 0.5, "min_idle", 1)));
+	WAIT_UNTIL(h_status_field(c, "t", "free") == 1, 5);
+	for (int i = 0; i < 3; i++)
+		l[i] = CALL_OK(c, "lease", J("{s:s}", "pool", "t"));
+	for (int i = 0; i < 3; i++) {
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease", JSTR(l[i], "lease"))));
+		json_decref(l[i]);
+	}
+	assert_true(h_status_field(c, "t", "free") >= 3);
+	WAIT_UNTIL(h_status_field(c, "t", "total") == 1, 5);
+	h_sleep(0.7);
+	assert_int_equal(h_status_field(c, "t", "total"), 1);
+	assert_int_equal(h_status_field(c, "t", "free"), 1);
+	pool_close(c);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +712,8 @@ int main(void)
 		FTEST(test_resource_get_update),
 		FTEST(test_resource_remove),
 		FTEST(test_status),
+		FTEST(test_min_idle),
+		FTEST(test_max_idle_idle_ttl),
 	};
 
 	return RUN_FTESTS(tests);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "events.h"
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
@@ -21,8 +20,6 @@
 #include "pool_protocol.h"
 #include "poold.h"
 #include "reply.h"
-#include "state.h"
-#include "store.h"
 #include "util.h"
 #include "wait.h"
 
@@ -62,22 +59,11 @@ static int start(struct poold *pd)
 {
 	char err[512];
 
-	pd->uid = geteuid();
-	pd->started = now_mono();
-	TAILQ_INIT(&pd->conns);
-	TAILQ_INIT(&pd->watchers);
-	TAILQ_INIT(&pd->batch.q);
-	pd->store = store_open(pd->cfg.db_path, err, sizeof err);
-	if (!pd->store)
-		goto fail;
-	pd->base = event_base_new();
-	if (!pd->base) {
-		snprintf(err, sizeof err, "cannot create the event loop");
-		goto fail;
+	if (poold_open(pd, err, sizeof err) < 0 ||
+	    listener_open(pd, err, sizeof err) < 0) {
+		fprintf(stderr, "poold: %s\n", err);
+		return -1;
 	}
-	if (state_load(pd, err, sizeof err) < 0 ||
-	    listener_open(pd, err, sizeof err) < 0)
-		goto fail;
 	pd->sigterm_ev = evsignal_new(pd->base, SIGTERM, on_signal, pd);
 	pd->sigint_ev = evsignal_new(pd->base, SIGINT, on_signal, pd);
 	event_add(pd->sigterm_ev, NULL);
@@ -86,24 +72,17 @@ static int start(struct poold *pd)
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
 		 pd->cfg.socket_path, pd->cfg.db_path);
 	return 0;
-fail:
-	fprintf(stderr, "poold: %s\n", err);
-	return -1;
 }
 
 static void finish(struct poold *pd)
 {
 	listener_close(pd);
 	janitor_stop(pd);
-	events_free(pd);
-	state_free(pd);
-	store_close(pd->store);
 	if (pd->sigterm_ev)
 		event_free(pd->sigterm_ev);
 	if (pd->sigint_ev)
 		event_free(pd->sigint_ev);
-	if (pd->base)
-		event_base_free(pd->base);
+	poold_close(pd);
 	options_free(&pd->cfg);
 }
 

@@ -64,4 +64,10 @@ struct poold {
 	struct evconnlistener *listener;
 };
 
+/* Opens the store, creates the event loop and loads the state (with crash
+ * recovery). 0, or -1 with a message in err. cfg must be filled. */
+int poold_open(struct poold *pd, char *err, size_t errlen);
+/* Frees what poold_open made and everything loaded since (not cfg). */
+void poold_close(struct poold *pd);
+
 #endif

@@ -27,7 +27,8 @@ double now_mono(void)
 const char *time_rfc3339(double t, char *buf, size_t len)
 {
 	time_t sec = (time_t)t;
-	int ms = (int)((t - (double)sec) * 1000.0);
+	/* Rounded, not truncated: 0.123 is 0.12299... as a double. */
+	int ms = (int)((t - (double)sec) * 1000.0 + 0.5);
 	struct tm tm;
 
 	if (ms > 999)

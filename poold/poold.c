@@ -1,0 +1,45 @@
+/*
+ * poold.c - bringing the daemon's state up and down, apart from the socket
+ * and signals, so that tests can run the whole engine in-process.
+ */
+#include "poold.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "events.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+int poold_open(struct poold *pd, char *err, size_t errlen)
+{
+	pd->uid = geteuid();
+	pd->started = now_mono();
+	TAILQ_INIT(&pd->conns);
+	TAILQ_INIT(&pd->watchers);
+	TAILQ_INIT(&pd->batch.q);
+	pd->store = store_open(pd->cfg.db_path, err, errlen);
+	if (!pd->store)
+		return -1;
+	pd->base = event_base_new();
+	if (!pd->base) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	return state_load(pd, err, errlen);
+}
+
+void poold_close(struct poold *pd)
+{
+	conn_close_all(pd, "shutting down");
+	events_free(pd);
+	state_free(pd);
+	store_close(pd->store);
+	pd->store = NULL;
+	if (pd->base)
+		event_base_free(pd->base);
+	pd->base = NULL;
+}

@@ -1,0 +1,205 @@
+/*
+ * Unit tests of framing (conn.c), the envelope (proto.c) and request
+ * validation (dispatch.c), through a real connection on a socketpair.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+
+static int setup(void **state)
+{
+	*state = fx_open();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx_close(*state);
+	return 0;
+}
+
+static void expect_code(struct fixture *fx, const char *line,
+			const char *code, const char *in_message)
+{
+	json_t *a = fx_call(fx, "%s", line);
+	const char *msg;
+
+	assert_non_null(a);
+	assert_string_equal(fx_code(a), code);
+	if (in_message) {
+		msg = json_string_value(json_object_get(
+			json_object_get(a, "error"), "message"));
+		assert_non_null(msg);
+		assert_non_null(strstr(msg, in_message));
+	}
+	json_decref(a);
+}
+
+static void test_envelope(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *a;
+
+	a = fx_call(fx, "{\"op\":\"ping\",\"id\":\"x\"}");
+	assert_string_equal(json_string_value(json_object_get(a, "id")), "x");
+	json_decref(a);
+	a = fx_call(fx, "{\"op\":\"ping\",\"id\":null}");
+	assert_true(json_is_null(json_object_get(a, "id")));
+	json_decref(a);
+	a = fx_call(fx, "{\"op\":\"ping\"}");
+	assert_null(json_object_get(a, "id"));
+	json_decref(a);
+	a = fx_call(fx, "{\"op\":\"ping\",\"id\":[1]}");
+	assert_string_equal(fx_code(a), "bad_request");
+	assert_true(json_is_array(json_object_get(a, "id")));
+	json_decref(a);
+	expect_code(fx, "{\"op\":\"ping\",\"id\":1.5}", "bad_request", "\"id\"");
+	expect_code(fx, "not json", "bad_request", "invalid JSON");
+	expect_code(fx, "[1,2]", "bad_request", "JSON object");
+	expect_code(fx, "\"ping\"", "bad_request", "JSON object");
+	expect_code(fx, "{}", "bad_request", "missing field \"op\"");
+	expect_code(fx, "{\"op\":7}", "bad_request", "\"op\"");
+	expect_code(fx, "{\"op\":\"nope\"}", "unknown_op", "nope");
+	expect_code(fx, "{\"op\":\"ping\",\"op\":\"ping\"}", "bad_request",
+		    "duplicate");
+	expect_code(fx, "{\"op\":\"ping\",\"x\":\"a\\u0000b\"}", "bad_request",
+		    NULL);
+	expect_code(fx, "{\"op\":\"ping\"} {\"op\":\"ping\"}", "bad_request",
+		    NULL);
+	/* After all that, the connection still works. */
+	expect_code(fx, "{\"op\":\"ping\"}", "ok", NULL);
+}
+
+static void test_fields(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_code(fx, "{\"op\":\"ping\",\"x\":1}", "bad_request",
+		    "unknown field \"x\"");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"tll\":5}",
+		    "bad_request", "unknown field \"tll\"");
+	expect_code(fx, "{\"op\":\"lease\"}", "bad_request",
+		    "missing field \"pool\"");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":5}", "bad_request",
+		    "\"pool\" must be a pool name");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"a b\"}", "bad_request",
+		    "\"pool\"");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":-1}",
+		    "bad_request", "\"ttl\"");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":\"5\"}",
+		    "bad_request", "\"ttl\"");
+	expect_code(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":1.0}",
+		    "bad_request", "\"limit\"");
+	expect_code(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":1e2}",
+		    "bad_request", "\"limit\"");
+	expect_code(fx, "{\"op\":\"replace\",\"lease\":\"x\",\"descriptor\":{},"
+		    "\"version\":0}", "bad_request", "\"version\"");
+	expect_code(fx, "{\"op\":\"return\",\"lease\":\"x\",\"discard\":1}",
+		    "bad_request", "\"discard\"");
+	expect_code(fx, "{\"op\":\"return\",\"lease\":\"x\",\"descriptor\":[]}",
+		    "bad_request", "\"descriptor\"");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"max_size\":-1}",
+		    "bad_request", "\"max_size\"");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"order\":\"x\"}",
+		    "bad_request", "\"order\"");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":"
+		    "{\"cmd\":[\"/bin/true\"]}}", "bad_request", "not supported");
+	/* A refused pool.create created nothing. */
+	expect_code(fx, "{\"op\":\"pool.get\",\"pool\":\"p\"}", "not_found",
+		    NULL);
+}
+
+static void test_pipelined_order(void **state)
+{
+	struct fixture *fx = *state;
+	char line[64];
+
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(line, sizeof line,
+				 "{\"op\":\"ping\",\"id\":%d}\n\n", i);
+
+		fx_send(fx, line, (size_t)n);
+	}
+	for (int i = 0; i < 200; i++) {
+		json_t *a = fx_recv(fx);
+
+		assert_non_null(a);
+		assert_int_equal(json_integer_value(json_object_get(a, "id")), i);
+		json_decref(a);
+	}
+}
+
+static void test_split_line(void **state)
+{
+	struct fixture *fx = *state;
+	const char *line = "{\"op\":\"ping\",\"id\":42}\n";
+	json_t *a;
+
+	/* One byte at a time: the daemon must wait for the newline. */
+	for (const char *p = line; *p; p++) {
+		fx_send(fx, p, 1);
+		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+	}
+	a = fx_recv(fx);
+	assert_int_equal(json_integer_value(json_object_get(a, "id")), 42);
+	json_decref(a);
+}
+
+static void test_too_large(void **state)
+{
+	struct fixture *fx = *state;
+	char *big = malloc(10000);
+	char *line;
+
+	memset(big, ' ', 10000);
+	memcpy(big, "{\"op\":\"ping\",\"x\":\"", 18);
+	fx_send(fx, big, 6000); /* over max_line 4096, no newline yet */
+	line = fx_read_line(fx, 5);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"too_large\""));
+	free(line);
+	/* And the connection is closed: EOF. */
+	assert_null(fx_read_line(fx, 2));
+	free(big);
+	close(fx->client);
+	fx_connect(fx); /* a new connection works */
+	expect_code(fx, "{\"op\":\"ping\"}", "ok", NULL);
+}
+
+static void test_max_line_exact(void **state)
+{
+	struct fixture *fx = *state;
+	size_t max = fx->pd.cfg.max_line;
+	char *line = malloc(max + 2);
+	json_t *a;
+
+	/* Exactly max_line bytes before the newline is accepted. */
+	memset(line, ' ', max);
+	memcpy(line, "{\"op\":\"ping\",\"id\":1}", 20);
+	line[max] = '\n';
+	fx_send(fx, line, max + 1);
+	a = fx_recv(fx);
+	assert_string_equal(fx_code(a), "ok");
+	json_decref(a);
+	free(line);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_envelope, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_split_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_line_exact, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/*
+ * Unit tests of the store: migrations from schema/, refusing a newer schema
+ * or a second daemon, persistence across a restart, start-up recovery, and
+ * a failed commit that leaves memory exactly as the database.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "fixture.h"
+#include "janitor.h"
+#include "store.h"
+
+static json_t *ok(struct fixture *fx, const char *line)
+{
+	json_t *a = fx_call(fx, "%s", line);
+
+	assert_non_null(a);
+	if (strcmp(fx_code(a), "ok") != 0)
+		fail_msg("%s -> %s", line, json_dumps(a, 0));
+	return a;
+}
+
+static void test_migrate_and_refuse_newer(void **state)
+{
+	char dir[] = "/tmp/poold-unit-XXXXXX", path[128], err[256];
+	struct store *st;
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/x.db", dir);
+	st = store_open(path, err, sizeof err);
+	assert_non_null(st);
+	/* A second opener of the same database is refused. */
+	assert_null(store_open(path, err, sizeof err));
+	assert_non_null(strstr(err, "in use by another poold"));
+	store_close(st);
+	/* Reopening applies nothing twice. */
+	st = store_open(path, err, sizeof err);
+	assert_non_null(st);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(store_open(path, err, sizeof err));
+	assert_non_null(strstr(err, "newer"));
+	unlink(path);
+	rmdir(dir);
+	assert_true(store_schema_version() >= 1);
+}
+
+static void test_restart_keeps_everything(void **state)
+{
+	struct fixture *fx = fx_open();
+	char dir[64], lease[40];
+	json_t *a, *res;
+	json_int_t token, version;
+
+	snprintf(dir, sizeof dir, "%s", fx->dir);
+	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\","
+		       "\"max_size\":3,\"order\":\"fifo\",\"lease_ttl\":100}"));
+	json_decref(ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
+		       "\"resources\":[{\"name\":\"a\",\"descriptor\":{\"k\":1}},"
+		       "{\"name\":\"b\",\"descriptor\":{}}]}"));
+	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
+	snprintf(lease, sizeof lease, "%s", json_string_value(
+		json_object_get(fx_result(a), "lease")));
+	token = json_integer_value(json_object_get(fx_result(a), "token"));
+	json_decref(a);
+	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"bind\":\"connection\"}");
+	json_decref(a);
+	fx_shutdown(fx);
+	free(fx);
+
+	fx = fx_open_at(dir);
+	a = ok(fx, "{\"op\":\"pool.get\",\"pool\":\"p\"}");
+	assert_string_equal(json_string_value(json_object_get(fx_result(a),
+			    "order")), "fifo");
+	assert_int_equal(json_integer_value(json_object_get(fx_result(a),
+			 "max_size")), 3);
+	json_decref(a);
+	/* The plain lease is live; the connection-bound one ended. */
+	a = fx_call(fx, "{\"op\":\"lease.get\",\"lease\":\"%s\"}", lease);
+	assert_string_equal(fx_code(a), "ok");
+	res = json_object_get(fx_result(a), "resource");
+	assert_string_equal(json_string_value(json_object_get(res, "name")), "a");
+	version = json_integer_value(json_object_get(res, "version"));
+	assert_int_equal(version, 2);
+	json_decref(a);
+	a = ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
+	res = json_array_get(json_object_get(fx_result(a), "pools"), 0);
+	assert_int_equal(json_integer_value(json_object_get(res, "leased")), 1);
+	assert_int_equal(json_integer_value(json_object_get(res, "free")), 1);
+	json_decref(a);
+	/* The same request_id answers the same lease after the restart. */
+	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
+	assert_string_equal(json_string_value(json_object_get(fx_result(a),
+			    "lease")), lease);
+	json_decref(a);
+	/* Fencing tokens continue upward. */
+	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	assert_true(json_integer_value(json_object_get(fx_result(a), "token")) >
+		    token + 1);
+	json_decref(a);
+	fx_close(fx);
+}
+
+static void test_expired_while_down(void **state)
+{
+	struct fixture *fx = fx_open();
+	char dir[64], lease[40];
+	json_t *a;
+
+	snprintf(dir, sizeof dir, "%s", fx->dir);
+	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":0.2}");
+	snprintf(lease, sizeof lease, "%s", json_string_value(
+		json_object_get(fx_result(a), "lease")));
+	json_decref(a);
+	fx_shutdown(fx);
+	free(fx);
+	usleep(300000);
+	fx = fx_open_at(dir);
+	a = fx_call(fx, "{\"op\":\"renew\",\"lease\":\"%s\"}", lease);
+	assert_string_equal(fx_code(a), "expired");
+	json_decref(a);
+	fx_close(fx);
+}
+
+/* While another connection holds SQLite's write lock, every write fails:
+ * the answer is internal, and memory is exactly as before. */
+static void test_failed_commit_changes_nothing(void **state)
+{
+	struct fixture *fx = fx_open();
+	char path[128];
+	sqlite3 *db;
+	json_t *a, *before, *after;
+
+	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	json_decref(ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
+		       "\"resources\":[{\"name\":\"a\",\"descriptor\":{}}]}"));
+	before = ok(fx, "{\"op\":\"resource.get\",\"pool\":\"p\",\"name\":\"a\"}");
+	snprintf(path, sizeof path, "%s/poold.db", fx->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	a = fx_call(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	assert_string_equal(fx_code(a), "internal");
+	json_decref(a);
+	a = fx_call(fx, "{\"op\":\"pool.create\",\"pool\":\"q\"}");
+	assert_string_equal(fx_code(a), "internal");
+	json_decref(a);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	after = ok(fx, "{\"op\":\"resource.get\",\"pool\":\"p\",\"name\":\"a\"}");
+	assert_true(json_equal(before, after));
+	a = fx_call(fx, "{\"op\":\"pool.get\",\"pool\":\"q\"}");
+	assert_string_equal(fx_code(a), "not_found");
+	json_decref(a);
+	/* And it works again without a restart. */
+	json_decref(ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
+	json_decref(before);
+	json_decref(after);
+	fx_close(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrate_and_refuse_newer),
+		cmocka_unit_test(test_restart_keeps_everything),
+		cmocka_unit_test(test_expired_while_down),
+		cmocka_unit_test(test_failed_commit_changes_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

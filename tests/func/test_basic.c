@@ -123,6 +123,14 @@ static void test_id_echo(void **state)
 		json_decref(resp);
 	}
 
+	/* integers beyond 2^53 come back exactly */
+	resp = raw_req(r, "{\"op\":\"ping\",\"id\":9007199254740993}");
+	assert_true(json_integer_value(json_object_get(resp, "id")) == 9007199254740993LL);
+	json_decref(resp);
+	resp = raw_req(r, "{\"op\":\"ping\",\"id\":-9223372036854775808}");
+	assert_true(json_integer_value(json_object_get(resp, "id")) == INT64_MIN);
+	json_decref(resp);
+
 	/* absent id -> absent in the answer */
 	resp = raw_req(r, "{\"op\":\"ping\"}");
 	resp_result(resp);
@@ -195,7 +203,8 @@ static void test_empty_lines_ignored(void **state)
 	json_t *resp;
 
 	raw_send(r, "\n\n{\"op\":\"ping\",\"id\":1}\n\n\n{\"op\":\"ping\",\"id\":2}\n\n");
-	raw_send(r, "{\"op\":\"ping\",\"id\":3}\n");
+	/* a CRLF line end is whitespace after the object */
+	raw_send(r, "{\"op\":\"ping\",\"id\":3}\r\n");
 	for (int i = 1; i <= 3; i++) {
 		resp = raw_recv(r, 5);
 		resp_result(resp);
@@ -217,6 +226,8 @@ static void test_duplicate_keys(void **state)
 
 	h_pool(c, "p", NULL);
 	expect_raw_err(r, "{\"op\":\"ping\",\"op\":\"ping\"}", "bad_request");
+	/* the same key spelled with an escape is still a duplicate */
+	expect_raw_err(r, "{\"op\":\"ping\",\"o\\u0070\":\"ping\"}", "bad_request");
 	expect_raw_err(r, "{\"op\":\"pool.get\",\"pool\":\"p\",\"pool\":\"p\"}", "bad_request");
 	/* a duplicate inside a descriptor is a duplicate too; nothing is added */
 	expect_raw_err(r,
@@ -438,9 +449,15 @@ static void test_too_large(void **state)
 	json_decref(resp);
 	free(line);
 
-	/* one byte over: too_large, then the connection is closed */
+	/* one byte over: too_large, then the connection is closed; a request
+	 * before it in the same write is answered first */
 	line = ping_of_len(1025);
+	raw_send(r, "{\"op\":\"ping\",\"id\":\"before\"}\n");
 	raw_send(r, line);
+	resp = raw_recv(r, 5);
+	assert_string_equal(json_string_value(json_object_get(resp, "id")), "before");
+	resp_result(resp);
+	json_decref(resp);
 	resp = raw_recv(r, 5);
 	resp_expect_err(resp, "too_large");
 	json_decref(resp);

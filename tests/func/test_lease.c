@@ -1072,6 +1072,156 @@ static void test_watch(void **state)
 	poold_stop(d);
 }
 
+/* Right after expires_at, before any housekeeping ran, the TTL has already run
+ * out "before this request": expired, not ok. */
+static void test_expired_at_the_edge(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	static const char *const ops[] = { "renew", "return", "checkin" };
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		json_t *l = CALL_OK(c, "lease", J("{s:s, s:f}", "pool", "p", "ttl", 0.5));
+		double exp = h_parse_time(JSTR(l, "expires_at"));
+
+		WAIT_UNTIL(h_wall() > exp + 0.02, 3);
+		CALL_ERR(c, ops[i], J("{s:s}", "lease", LEASE_ID(l)), POOL_E_EXPIRED);
+		WAIT_UNTIL(strcmp(h_res_state(c, "p", "r1"), "free") == 0, 3);
+		json_decref(l);
+	}
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* lease is pop-style: checkout's name/match are unknown fields for it. */
+static void test_lease_rejects_checkout_fields(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	const char *msg;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", "r2", NULL);
+	msg = CALL_ERR(c, "lease", J("{s:s, s:s}", "pool", "p", "name", "r2"), POOL_E_BAD_REQUEST);
+	assert_non_null(strstr(msg, "name"));
+	msg = CALL_ERR(c, "lease", J("{s:s, s:{}}", "pool", "p", "match"), POOL_E_BAD_REQUEST);
+	assert_non_null(strstr(msg, "match"));
+	assert_int_equal(h_status_field(c, "p", "leased"), 0);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* A discarded resource makes room: a waiter of a pool that may grow again is
+ * served by create-on-empty. */
+static void test_discard_lets_waiter_grow(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *w;
+	json_t *l, *resp;
+
+	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:i}", "pool", "b", "max_size", 1)));
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "b"));
+	w = waiter(d, c, "b", "{\"id\":1,\"op\":\"lease\",\"pool\":\"b\",\"wait\":5}", 1);
+	json_decref(CALL_OK(c, "return", J("{s:s, s:b}", "lease", LEASE_ID(l), "discard", 1)));
+	resp = raw_recv(w, 5);
+	assert_string_not_equal(JSTR(JOBJ(resp_result(resp), "resource"), "name"), RES_NAME(l));
+	assert_int_equal(h_status_field(c, "b", "total"), 1);
+	assert_int_equal(h_counter(c, "b", "created"), 2);
+	json_decref(resp);
+	json_decref(l);
+	raw_close(w);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* Durations are any finite non-negative number; a huge one is either refused
+ * (bad_request) or honoured, but timestamps stay RFC 3339 and a huge wait
+ * still waits. */
+static void check_expires(json_t *res, const char *what)
+{
+	const char *e = JSTR(res, "expires_at");
+
+	if (h_parse_time(e) < h_wall() + 1e6)
+		fail_msg("%s: expires_at \"%s\" is not a far-future RFC 3339 time", what, e);
+}
+
+static void test_huge_ttl(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	static const double ttls[] = { 1e10, 1e15, 1e300 };
+	json_t *l;
+	pool_error err;
+	json_t *res = NULL;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	for (size_t i = 0; i < sizeof(ttls) / sizeof(ttls[0]); i++) {
+		json_t *args = J("{s:s, s:f}", "pool", "p", "ttl", ttls[i]);
+		char what[64];
+
+		snprintf(what, sizeof(what), "lease ttl %g", ttls[i]);
+		if (pool_call(c, "lease", args, &res, &err) == 0) {
+			check_expires(res, what);
+			l = res;
+			json_decref(args);
+			args = J("{s:s, s:f}", "lease", LEASE_ID(l), "ttl", ttls[i]);
+			snprintf(what, sizeof(what), "renew ttl %g", ttls[i]);
+			if (pool_call(c, "renew", args, &res, &err) == 0) {
+				check_expires(res, what);
+				json_decref(res);
+			} else {
+				assert_int_equal(err.code, POOL_E_BAD_REQUEST);
+			}
+			ret(c, l);
+			json_decref(l);
+		} else {
+			assert_int_equal(err.code, POOL_E_BAD_REQUEST);
+		}
+		json_decref(args);
+	}
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* A huge wait on an exhausted pool waits (or is refused), never a timeout at once. */
+static void test_huge_wait(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	json_t *l;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	{
+		raw_conn *w = raw_connect(d->sock);
+		char *line;
+
+		raw_send(w, "{\"id\":1,\"op\":\"lease\",\"pool\":\"p\",\"wait\":1e300}\n");
+		line = raw_read_line(w, 0.5);
+		if (line) {
+			json_t *resp = json_loads(line, 0, NULL);
+
+			if (strcmp(resp_code(resp), "bad_request") != 0)
+				fail_msg("lease wait 1e300 answered at once: %s", line);
+			json_decref(resp);
+			free(line);
+		} else {
+			assert_int_equal(h_status_field(c, "p", "waiters"), 1);
+			ret(c, l);
+			json_decref(raw_recv(w, 5));
+		}
+		raw_close(w);
+	}
+	json_decref(l);
+	pool_close(c);
+	poold_stop(d);
+}
+
 /* libpool's typed wrappers against the same daemon. */
 static void test_typed_wrappers(void **state)
 {
@@ -1154,6 +1304,11 @@ int main(void)
 		FTEST(test_lease_list),
 		FTEST(test_lease_list_missing_pool),
 		FTEST(test_watch),
+		FTEST(test_expired_at_the_edge),
+		FTEST(test_lease_rejects_checkout_fields),
+		FTEST(test_discard_lets_waiter_grow),
+		FTEST(test_huge_ttl),
+		FTEST(test_huge_wait),
 		FTEST(test_typed_wrappers),
 	};
 

@@ -290,30 +290,64 @@ static void test_restart_rounds(void **state)
 	poold_stop(d);
 }
 
-/* A deleted pool stays deleted; a drained pool stays draining. */
+/* A deleted pool stays deleted (and its tokens are never reused); a drained
+ * pool stays draining and destroys what comes back; on_expire discard applies
+ * to a lease that ran out while the daemon was down. */
 static void test_restart_pool_states(void **state)
 {
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = h_connect(d);
-	json_t *p, *l;
+	json_t *p, *l, *ldr, *ldc, *n;
+	json_int_t top = 0;
+	double exp;
 
 	h_pool(c, "gone", NULL);
 	h_add(c, "gone", "x", NULL);
+	for (int i = 0; i < 3; i++) {
+		l = CALL_OK(c, "lease", J("{s:s}", "pool", "gone"));
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease", LEASE_ID(l))));
+		json_decref(l);
+	}
 	l = CALL_OK(c, "lease", J("{s:s}", "pool", "gone"));
+	top = JINT(l, "token");
 	json_decref(CALL_OK(c, "pool.delete", J("{s:s, s:b}", "pool", "gone", "force", 1)));
 	h_pool(c, "dr", NULL);
-	h_add(c, "dr", "y", NULL);
+	h_add(c, "dr", "y", "z", NULL);
+	ldr = CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "dr", "name", "y"));
 	json_decref(CALL_OK(c, "pool.drain", J("{s:s}", "pool", "dr")));
+	h_pool(c, "dc", "{\"on_expire\": \"discard\"}");
+	h_add(c, "dc", "a", "b", NULL);
+	ldc = CALL_OK(c, "checkout", J("{s:s, s:s, s:f}", "pool", "dc", "name", "b", "ttl", 0.5));
+	exp = h_parse_time(JSTR(ldc, "expires_at"));
 	pool_close(c);
-	poold_kill9_restart(d);
+	poold_kill9(d);
+	WAIT_UNTIL(h_wall() > exp + 0.2, 5);
+	poold_respawn(d);
 	c = h_connect(d);
+
+	assert_string_equal(h_res_state(c, "dc", "b"), "");
+	assert_string_equal(h_res_state(c, "dc", "a"), "free");
+	CALL_ERR(c, "return", J("{s:s}", "lease", LEASE_ID(ldc)), POOL_E_EXPIRED);
 	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "gone"), POOL_E_NOT_FOUND);
 	CALL_ERR(c, "lease.get", J("{s:s}", "lease", LEASE_ID(l)), POOL_E_NOT_FOUND);
 	p = CALL_OK(c, "pool.get", J("{s:s}", "pool", "dr"));
 	assert_string_equal(JSTR(p, "state"), "draining");
 	json_decref(p);
 	CALL_ERR(c, "lease", J("{s:s}", "pool", "dr"), POOL_E_DRAINING);
+	/* the free one of the draining pool is destroyed, the returned one too */
+	WAIT_UNTIL(strcmp(h_res_state(c, "dr", "z"), "") == 0, 5);
+	json_decref(CALL_OK(c, "return", J("{s:s}", "lease", LEASE_ID(ldr))));
+	WAIT_UNTIL(strcmp(h_res_state(c, "dr", "y"), "") == 0, 5);
+
+	/* tokens of the deleted pool are not reused */
+	h_pool(c, "new", NULL);
+	h_add(c, "new", "n1", NULL);
+	n = CALL_OK(c, "lease", J("{s:s}", "pool", "new"));
+	assert_true(JINT(n, "token") > top);
+	json_decref(n);
 	json_decref(l);
+	json_decref(ldr);
+	json_decref(ldc);
 	pool_close(c);
 	poold_stop(d);
 }

@@ -6,6 +6,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,6 +654,89 @@ static void test_max_conns(void **state)
 	poold_stop(d);
 }
 
+/* A request trickling in byte by byte is answered once its line is whole. */
+static void test_byte_by_byte(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	raw_conn *r = raw_connect(d->sock);
+	static const char req[] = "{\"op\":\"ping\",\"id\":\"slow\"}\n";
+	json_t *resp;
+
+	for (size_t i = 0; i + 1 < sizeof(req); i++) {
+		assert_int_equal(raw_write(r, req + i, 1), 0);
+		if (i + 2 < sizeof(req))
+			assert_true(raw_silent(r, 0.005));
+	}
+	resp = raw_recv(r, 5);
+	assert_string_equal(json_string_value(json_object_get(resp, "id")), "slow");
+	resp_result(resp);
+	json_decref(resp);
+	raw_close(r);
+	poold_stop(d);
+}
+
+/* A client pipelining a flood of requests does not starve another client. */
+static void test_flood_does_not_starve(void **state)
+{
+	enum { N = 100000 };
+	poold_proc *d = poold_start(NULL);
+	int ready[2];
+	pid_t pid;
+	char ch;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		raw_conn *a = raw_connect_try(d->sock);
+		static const char line[] = "{\"op\":\"status\"}\n";
+		size_t total = (sizeof(line) - 1) * N, sent = 0;
+		char *data = malloc(total);
+		long got = 0;
+
+		CHILD_CHECK(a && data);
+		for (size_t i = 0; i < N; i++)
+			memcpy(data + i * (sizeof(line) - 1), line, sizeof(line) - 1);
+		CHILD_CHECK(fcntl(a->fd, F_SETFL, O_NONBLOCK) == 0);
+		CHILD_CHECK(write(ready[1], "r", 1) == 1);
+		while (got < N) {
+			struct pollfd pfd = { .fd = a->fd, .events = POLLIN | (sent < total ? POLLOUT : 0) };
+			char buf[65536];
+			ssize_t n;
+
+			CHILD_CHECK(poll(&pfd, 1, 20000) > 0);
+			if ((pfd.revents & POLLOUT) && sent < total) {
+				n = send(a->fd, data + sent, total - sent, MSG_NOSIGNAL);
+				if (n > 0)
+					sent += (size_t)n;
+			}
+			if (pfd.revents & (POLLIN | POLLHUP)) {
+				n = recv(a->fd, buf, sizeof(buf), 0);
+				CHILD_CHECK(n > 0);
+				for (ssize_t i = 0; i < n; i++)
+					got += buf[i] == '\n';
+			}
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &ch, 1), 1);
+	close(ready[0]);
+	h_sleep(0.1);
+	for (int i = 0; i < 5; i++) {
+		raw_conn *b = raw_connect(d->sock);
+		double t0 = h_now();
+
+		expect_usable(b);
+		if (h_now() - t0 > 0.5)
+			fail_msg("a ping took %.2fs while another client floods", h_now() - t0);
+		raw_close(b);
+		h_sleep(0.05);
+	}
+	assert_int_equal(h_wait_child_for(pid, 60), 0);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +754,8 @@ int main(void)
 		FTEST(test_pipelining_in_order),
 		FTEST(test_pipelining_with_waiting_request),
 		FTEST(test_max_conns),
+		FTEST(test_byte_by_byte),
+		FTEST(test_flood_does_not_starve),
 	};
 
 	return RUN_FTESTS(tests);

@@ -5,7 +5,6 @@
  */
 #include "dispatch.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,8 +53,8 @@ static const char *type_error(enum field_type t, json_t *v)
 			"an integer version (>= 1)";
 	case F_SECONDS:
 		return json_is_number(v) && json_number_value(v) >= 0 &&
-		       isfinite(json_number_value(v)) ? NULL :
-			"a non-negative number of seconds";
+		       json_number_value(v) <= POOL_DURATION_MAX ? NULL :
+			"a number of seconds from 0 to 1e9";
 	case F_BOOL:
 		return json_is_boolean(v) ? NULL : "true or false";
 	case F_OBJECT:

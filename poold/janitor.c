@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "provision.h"
 #include "reply.h"
 #include "store.h"
 #include "util.h"
@@ -43,7 +44,8 @@ static void trim_idle(struct pool *p, double now)
 	}
 }
 
-/* Creates (with the builtin creator) until free + creating >= min_idle. */
+/* Creates until free + creating >= min_idle: at once with the builtin
+ * creator, by starting create commands (within max_concurrent) otherwise. */
 static void fill_min_idle(struct pool *p, double now)
 {
 	char name[POOL_RESOURCE_NAME_MAX + 1];
@@ -51,6 +53,12 @@ static void fill_min_idle(struct pool *p, double now)
 
 	while ((int64_t)(p->count[RS_FREE] + p->count[RS_CREATING]) <
 	       p->set.min_idle && pool_can_grow(p)) {
+		if (pool_command(p, "create")) {
+			if (!provision_can_create(p))
+				break;
+			provision_create(p, now);
+			continue;
+		}
 		resource_name_generate(p, name, sizeof name);
 		resource_new(p, name, json_pack("{s:s}", "name", name),
 			     RS_FREE, now);

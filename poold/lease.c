@@ -18,6 +18,7 @@
 #include "jsonutil.h"
 #include "pool.h"
 #include "pool_protocol.h"
+#include "provision.h"
 #include "poold.h"
 #include "req.h"
 #include "store.h"
@@ -241,6 +242,11 @@ void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 		if (discard)
 			events_emit(pd, "discarded", p, r, l);
 		resource_destroy(r);
+	} else if (pool_command(p, "reset")) {
+		/* Clean before anyone else gets it; then it is free. */
+		resource_change(r, RS_CLEANING, descriptor);
+		events_emit(pd, event, p, r, l);
+		provision_pump(p);
 	} else {
 		resource_change(r, RS_FREE, descriptor);
 		events_emit(pd, event, p, r, l);

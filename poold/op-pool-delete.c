@@ -1,17 +1,21 @@
 /*
  * pool.delete: removes a pool. A pool that still holds resources is
  * "conflict" unless force; with force every lease of the pool ends (its
- * holder then gets not_found), waiters get not_found, and the resources go.
+ * holder then gets not_found), waiters get not_found, and the pool is gone
+ * at once; the destroy commands of its resources still run, in the
+ * background.
  */
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "provision.h"
 #include "wait.h"
 
 static enum req_status exec(struct req *r)
 {
 	struct pool *p = op_pool(r);
+	struct resource *res;
 	struct lease *l;
 
 	if (!p)
@@ -26,6 +30,9 @@ static enum req_status exec(struct req *r)
 	wait_fail_all(p, POOL_ERR_NOT_FOUND, "the pool was deleted");
 	while ((l = TAILQ_FIRST(&p->leases)))
 		lease_end(r->pd, l, END_REMOVED, NULL, false, r->now);
+	for (int s = 0; s < RS_NSTATES; s++)
+		TAILQ_FOREACH(res, &p->lists[s], link)
+			provision_orphan(res);
 	pool_remove(p);
 	req_ok(r, json_object());
 	return REQ_DONE;

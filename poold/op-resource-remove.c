@@ -1,12 +1,15 @@
 /*
  * resource.remove: takes a resource out of its pool for good. A leased one
  * needs force (its lease ends; the holder then gets not_found), and so does
- * one that is creating, cleaning or destroying. The freed capacity may let
- * a waiter's create-on-empty go ahead.
+ * one that is creating, cleaning or destroying (its command is stopped and
+ * it is deleted at once). A free or leased one is destroyed: with the
+ * pool's destroy command, if it has one. The freed capacity may let a
+ * waiter's create-on-empty go ahead.
  */
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
+#include "provision.h"
 #include "wait.h"
 
 static enum req_status exec(struct req *r)
@@ -26,7 +29,13 @@ static enum req_status exec(struct req *r)
 	if (res->lease)
 		lease_end(r->pd, res->lease, END_REMOVED, NULL, false, r->now);
 	p->stats.removed++;
-	resource_destroy(res);
+	if (res->state == RS_FREE || res->state == RS_LEASED) {
+		resource_destroy(res); /* runs the destroy command, if any */
+	} else {
+		/* Its own command is stopped; forced means now. */
+		provision_cancel(res);
+		resource_delete(res);
+	}
 	wait_kick(p, r->now);
 	req_ok(r, json_object());
 	return REQ_DONE;

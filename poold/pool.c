@@ -6,7 +6,6 @@
 #include "pool.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "events.h"
 #include "jsonutil.h"
 #include "pool_protocol.h"
+#include "provision.h"
 #include "lease.h"
 #include "poold.h"
 #include "store.h"
@@ -111,37 +111,89 @@ bool pool_setting_known(const char *field)
 	return setting_find(field) != NULL;
 }
 
-/* create takes "builtin"/"none"; destroy and reset take null. The {"cmd"}
- * forms are part of the contract but need the command runner, which this
- * build does not have yet, so they are refused rather than ignored. */
+#define CMD_DEFAULT_TIMEOUT 600
+#define CMD_DEFAULT_CONCURRENCY 4
+
+static int command_fail(char *err, size_t errlen, const char *name,
+			const char *what)
+{
+	snprintf(err, errlen, "field \"%s\": %s", name, what);
+	return -1;
+}
+
+/* Checks {"cmd": ["/abs/path", args...], "timeout"?, "max_concurrent"?}
+ * (no max_concurrent for destroy) and stores it with defaults filled in. */
+static int command_object(const char *name, json_t *v, json_t **slot,
+			  char *err, size_t errlen)
+{
+	bool limited = strcmp(name, "destroy") != 0;
+	json_t *cmd = json_object_get(v, "cmd"), *t, *mc, *arg;
+	const char *key;
+	size_t i;
+
+	json_object_foreach(v, key, arg)
+		if (strcmp(key, "cmd") && strcmp(key, "timeout") &&
+		    (!limited || strcmp(key, "max_concurrent")))
+			return command_fail(err, errlen, name, limited ?
+				"takes only cmd, timeout and max_concurrent" :
+				"takes only cmd and timeout");
+	if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+		return command_fail(err, errlen, name, "\"cmd\" must be a "
+				    "non-empty array of strings");
+	json_array_foreach(cmd, i, arg)
+		if (!json_is_string(arg))
+			return command_fail(err, errlen, name, "\"cmd\" must "
+					    "be an array of strings");
+	if (json_string_value(json_array_get(cmd, 0))[0] != '/')
+		return command_fail(err, errlen, name, "cmd[0] must be an "
+				    "absolute path (commands run without a "
+				    "shell)");
+	t = json_object_get(v, "timeout");
+	if (t && (!json_is_number(t) || json_number_value(t) < 0 ||
+		  json_number_value(t) > POOL_DURATION_MAX))
+		return command_fail(err, errlen, name, "\"timeout\" must be a "
+				    "number of seconds from 0 to 1e9");
+	mc = json_object_get(v, "max_concurrent");
+	if (mc && (!json_is_integer(mc) || json_integer_value(mc) < 1))
+		return command_fail(err, errlen, name, "\"max_concurrent\" "
+				    "must be an integer >= 1");
+	json_decref(*slot);
+	*slot = json_pack("{s:O, s:o}", "cmd", cmd, "timeout",
+			  t ? json_incref(t) : json_integer(CMD_DEFAULT_TIMEOUT));
+	if (limited)
+		json_object_set_new(*slot, "max_concurrent", mc ?
+				    json_incref(mc) :
+				    json_integer(CMD_DEFAULT_CONCURRENCY));
+	return 0;
+}
+
+/* create takes "builtin", "none" or a command; reset and destroy take null
+ * or a command. */
 static int command_apply(const struct setting *st, json_t *v, json_t **slot,
 			 char *err, size_t errlen)
 {
 	bool is_create = strcmp(st->name, "create") == 0;
+	const char *s = json_string_value(v);
 
-	if (is_create && json_is_string(v) &&
-	    (strcmp(json_string_value(v), "builtin") == 0 ||
-	     strcmp(json_string_value(v), "none") == 0)) {
+	if (json_is_object(v))
+		return command_object(st->name, v, slot, err, errlen);
+	if ((is_create && s && (!strcmp(s, "builtin") || !strcmp(s, "none"))) ||
+	    (!is_create && json_is_null(v))) {
 		json_decref(*slot);
 		*slot = json_incref(v);
 		return 0;
 	}
-	if (!is_create && json_is_null(v)) {
-		json_decref(*slot);
-		*slot = json_null();
-		return 0;
-	}
-	if (json_is_object(v)) {
-		snprintf(err, errlen,
-			 "field \"%s\": commands ({\"cmd\": [...]}) are not "
-			 "supported by this poold yet; use %s", st->name,
-			 is_create ? "\"builtin\" or \"none\"" : "null");
-		return -1;
-	}
-	snprintf(err, errlen, "field \"%s\" must be %s", st->name,
-		 is_create ? "\"builtin\", \"none\" or {\"cmd\": [...]}"
-			   : "null or {\"cmd\": [...]}");
-	return -1;
+	return command_fail(err, errlen, st->name, is_create ?
+			    "must be \"builtin\", \"none\" or {\"cmd\": [...]}" :
+			    "must be null or {\"cmd\": [...]}");
+}
+
+json_t *pool_command(const struct pool *p, const char *which)
+{
+	json_t *v = strcmp(which, "create") == 0 ? p->set.create :
+		    strcmp(which, "reset") == 0 ? p->set.reset : p->set.destroy;
+
+	return json_is_object(v) ? v : NULL;
 }
 
 static int setting_apply(const struct setting *st, json_t *v,
@@ -160,9 +212,9 @@ static int setting_apply(const struct setting *st, json_t *v,
 		return 0;
 	case SET_SECONDS:
 		if (!json_is_number(v) || json_number_value(v) < 0 ||
-		    !isfinite(json_number_value(v))) {
-			snprintf(err, errlen, "field \"%s\" must be a "
-				 "non-negative number of seconds", st->name);
+		    json_number_value(v) > POOL_DURATION_MAX) {
+			snprintf(err, errlen, "field \"%s\" must be a number "
+				 "of seconds from 0 to 1e9", st->name);
 			return -1;
 		}
 		*(double *)base = json_number_value(v);
@@ -240,6 +292,7 @@ struct pool *pool_attach(struct poold *pd, const char *name,
 		TAILQ_INIT(&p->lists[i]);
 	hmap_init(&p->by_name);
 	TAILQ_INIT(&p->waiters);
+	TAILQ_INIT(&p->creators);
 	TAILQ_INIT(&p->leases);
 	hmap_put(&pd->pools, p->name, p);
 	return p;
@@ -264,7 +317,8 @@ void pool_free(struct pool *p)
 {
 	struct resource *r;
 
-	assert(p->nwaiters == 0 && TAILQ_EMPTY(&p->leases));
+	assert(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
+	       TAILQ_EMPTY(&p->leases));
 	hmap_del(&p->pd->pools, p->name);
 	for (int i = 0; i < RS_NSTATES; i++) {
 		while ((r = TAILQ_FIRST(&p->lists[i]))) {
@@ -310,7 +364,7 @@ json_t *pool_to_json(const struct pool *p)
 static json_t *counters_json(const struct counters *c)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:I, s:I, s:I, s:I}",
+			 " s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "leases", (json_int_t)c->leases,
 			 "checkouts", (json_int_t)c->checkouts,
 			 "returns", (json_int_t)c->returns,
@@ -324,7 +378,9 @@ static json_t *counters_json(const struct counters *c)
 			 "exhausted", (json_int_t)c->exhausted,
 			 "added", (json_int_t)c->added,
 			 "removed", (json_int_t)c->removed,
-			 "replaced", (json_int_t)c->replaced);
+			 "replaced", (json_int_t)c->replaced,
+			 "reset_failed", (json_int_t)c->reset_failed,
+			 "destroy_failed", (json_int_t)c->destroy_failed);
 }
 
 json_t *pool_occupancy_json(const struct pool *p, double now)
@@ -424,6 +480,21 @@ void resource_change(struct resource *r, enum res_state state,
 }
 
 void resource_destroy(struct resource *r)
+{
+	assert(r->lease == NULL);
+	if (!pool_command(r->pool, "destroy")) {
+		provision_cancel(r);
+		resource_delete(r);
+		return;
+	}
+	if (r->state != RS_DESTROYING) {
+		provision_cancel(r); /* a create or reset that still runs */
+		resource_change(r, RS_DESTROYING, NULL);
+	}
+	provision_destroy(r);
+}
+
+void resource_delete(struct resource *r)
 {
 	struct pool *p = r->pool;
 

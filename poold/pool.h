@@ -42,7 +42,7 @@ struct pool_settings {
 struct counters {
 	int64_t leases, checkouts, returns, expired, created, create_failed,
 		destroyed, waited, wait_timeouts, busy, exhausted, added,
-		removed, replaced;
+		removed, replaced, reset_failed, destroy_failed;
 };
 
 struct resource {
@@ -76,6 +76,8 @@ struct pool {
 	struct hmap by_name;         /* name -> struct resource */
 	struct waiter_list waiters;  /* FIFO of waiting requests */
 	size_t nwaiters;
+	struct waiter_list creators; /* requests waiting for the resource a
+				      * create command makes for them */
 	struct lease_list leases;    /* live leases in grant order */
 	struct counters stats;       /* since start; memory only */
 };
@@ -122,9 +124,17 @@ struct resource *resource_attach(struct pool *p, const char *name,
  * version and writes it to the store. */
 void resource_change(struct resource *r, enum res_state state,
 		     json_t *descriptor);
-/* Takes the resource out of the pool for good (no lease may hold it). */
+/* Takes the resource out of the pool for good (no lease may hold it): with
+ * a destroy command it is destroying until the command succeeds, without
+ * one it is deleted at once. */
 void resource_destroy(struct resource *r);
+/* Deletes it now, whatever its state (no command runs). */
+void resource_delete(struct resource *r);
 json_t *resource_to_json(const struct resource *r);
+
+/* The pool's create, reset or destroy command object ({"cmd", "timeout",
+ * "max_concurrent"}), or NULL when it has none (builtin, none, null). */
+json_t *pool_command(const struct pool *p, const char *which);
 
 /* A name "<pool>-<5 random lowercase letters>" not yet taken in p. */
 void resource_name_generate(const struct pool *p, char *buf, size_t len);

@@ -10,6 +10,8 @@
 
 #include "conn.h"
 #include "events.h"
+#include "jobs.h"
+#include "provision.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -20,6 +22,7 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
 	TAILQ_INIT(&pd->watchers);
+	TAILQ_INIT(&pd->jobs);
 	TAILQ_INIT(&pd->batch.q);
 	pd->store = store_open(pd->cfg.db_path, err, errlen);
 	if (!pd->store)
@@ -29,12 +32,14 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}
+	jobs_init(pd);
 	return state_load(pd, err, errlen);
 }
 
 void poold_close(struct poold *pd)
 {
 	conn_close_all(pd, "shutting down");
+	provision_stop_all(pd);
 	events_free(pd);
 	state_free(pd);
 	store_close(pd->store);

@@ -34,6 +34,7 @@ struct config {
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
+TAILQ_HEAD(job_list, job);
 
 struct poold {
 	struct config cfg;
@@ -51,6 +52,9 @@ struct poold {
 	int64_t next_seq;          /* lease grant order */
 	struct conn_list conns;
 	struct watcher_list watchers; /* connections that sent "watch" */
+	struct job_list jobs;      /* running commands */
+	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
+	struct event *sigchld_ev;
 	int nconns;
 	int ndraining;             /* closed, still writing their last answers */
 	uint64_t next_conn_id;

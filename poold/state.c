@@ -8,6 +8,7 @@
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
+#include "provision.h"
 #include "poold.h"
 #include "store.h"
 #include "util.h"
@@ -88,15 +89,23 @@ static void recover(struct poold *pd, double now)
 		for (r = TAILQ_FIRST(&p->lists[RS_CREATING]); r; r = next) {
 			next = TAILQ_NEXT(r, link);
 			log_warn("resource %s/%s was being created when poold "
-				 "stopped: destroying it", p->name, r->name);
+				 "stopped: destroying it (its command may have "
+				 "half-provisioned it)", p->name, r->name);
 			resource_destroy(r);
 		}
+		TAILQ_FOREACH(r, &p->lists[RS_DESTROYING], link)
+			log_warn("resource %s/%s was being destroyed when "
+				 "poold stopped: destroying it again", p->name,
+				 r->name);
 		for (r = TAILQ_FIRST(&p->lists[RS_DESTROYING]); r; r = next) {
 			next = TAILQ_NEXT(r, link);
 			resource_destroy(r);
 		}
-		while ((r = TAILQ_FIRST(&p->lists[RS_CLEANING])))
-			resource_change(r, RS_FREE, NULL);
+		TAILQ_FOREACH(r, &p->lists[RS_CLEANING], link)
+			log_warn("resource %s/%s was being reset when poold "
+				 "stopped: resetting it again", p->name,
+				 r->name);
+		provision_pump(p);
 	}
 }
 

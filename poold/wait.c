@@ -1,7 +1,9 @@
 /*
- * wait.c - see wait.h. A waiter owns its request until it is answered; the
+ * wait.c - see wait.h. A waiter owns its request until it is answered. The
  * queue is strictly FIFO per pool, except that a waiter whose checkout names
- * or matches a resource is passed over by resources it cannot take.
+ * or matches a resource is passed over by resources it cannot take. A
+ * request for which a create command runs leaves the queue: it waits for
+ * that resource alone, bounded by the command's timeout, not by its wait.
  */
 #include "wait.h"
 
@@ -13,33 +15,20 @@
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "provision.h"
 #include "reply.h"
 #include "util.h"
 
 struct waiter {
-	struct req *req;          /* owned; answered when served or timed out */
+	struct req *req;          /* owned; answered when served or failed */
 	struct pool *pool;
 	struct want want;         /* strings borrowed from req->msg */
 	char *rid_key;            /* owned; key in pd->waiting_ids, or NULL */
-	struct event *timer;      /* owned */
-	TAILQ_ENTRY(waiter) link; /* in pool->waiters */
+	struct event *timer;      /* owned; the wait, while queued */
+	char *creating;           /* owned; the resource created for it, if
+				   * it is in pool->creators */
+	TAILQ_ENTRY(waiter) link; /* in pool->waiters or pool->creators */
 };
-
-/* A free resource the request may take, or a new one when the pool may grow
- * (create-on-empty applies only to requests that name no resource). */
-static struct resource *acquire(struct pool *p, const struct want *w,
-				double now)
-{
-	struct resource *r = pool_take_free(p, w->name, w->match);
-	char name[POOL_RESOURCE_NAME_MAX + 1];
-
-	if (r || w->name || w->match || !pool_can_grow(p))
-		return r;
-	resource_name_generate(p, name, sizeof name);
-	p->stats.created++;
-	return resource_new(p, name, json_pack("{s:s}", "name", name),
-			    RS_CREATING, now);
-}
 
 static void grant_and_answer(struct req *r, struct resource *res,
 			     const struct want *w)
@@ -49,22 +38,64 @@ static void grant_and_answer(struct req *r, struct resource *res,
 	req_ok(r, lease_to_json(l, true));
 }
 
-/* Frees a waiter that is in no queue. */
+/* The builtin creator: a resource made at once. */
+static struct resource *create_builtin(struct pool *p, double now)
+{
+	char name[POOL_RESOURCE_NAME_MAX + 1];
+
+	resource_name_generate(p, name, sizeof name);
+	p->stats.created++;
+	return resource_new(p, name, json_pack("{s:s}", "name", name),
+			    RS_CREATING, now);
+}
+
+static bool may_create(const struct pool *p, const struct want *w)
+{
+	return !w->name && !w->match && pool_can_grow(p);
+}
+
+static struct waiter *waiter_new(struct req *r, struct pool *p,
+				 const struct want *want)
+{
+	struct waiter *w = xcalloc(1, sizeof *w);
+
+	w->req = r;
+	w->pool = p;
+	w->want = *want;
+	if (want->request_id) {
+		w->rid_key = request_id_key(r->who.name, want->request_id);
+		hmap_put(&r->pd->waiting_ids, w->rid_key, w);
+	}
+	return w;
+}
+
+/* Frees a waiter that is in no list. */
 static void waiter_destroy(struct poold *pd, struct waiter *w)
 {
 	if (w->rid_key) {
 		hmap_del(&pd->waiting_ids, w->rid_key);
 		free(w->rid_key);
 	}
-	event_free(w->timer);
+	if (w->timer)
+		event_free(w->timer);
+	free(w->creating);
 	req_free(w->req);
 	free(w);
 }
 
+static void waiter_unlink(struct waiter *w)
+{
+	if (w->creating) {
+		TAILQ_REMOVE(&w->pool->creators, w, link);
+	} else {
+		TAILQ_REMOVE(&w->pool->waiters, w, link);
+		w->pool->nwaiters--;
+	}
+}
+
 static void waiter_free(struct waiter *w)
 {
-	TAILQ_REMOVE(&w->pool->waiters, w, link);
-	w->pool->nwaiters--;
+	waiter_unlink(w);
 	waiter_destroy(w->pool->pd, w);
 }
 
@@ -81,27 +112,30 @@ static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
 	reply_flush(pd);
 }
 
-static enum req_status wait_add(struct req *r, struct pool *p,
-				const struct want *want)
+static void queue(struct waiter *w)
 {
-	struct waiter *w = xcalloc(1, sizeof *w);
 	struct timeval tv;
+	double wait = w->want.wait;
 
-	w->req = r;
-	w->pool = p;
-	w->want = *want;
-	if (want->request_id) {
-		w->rid_key = request_id_key(r->who.name, want->request_id);
-		hmap_put(&r->pd->waiting_ids, w->rid_key, w);
-	}
-	w->timer = evtimer_new(r->pd->base, waiter_timeout, w);
-	tv.tv_sec = (time_t)want->wait;
-	tv.tv_usec = (suseconds_t)((want->wait - (double)tv.tv_sec) * 1e6);
+	w->timer = evtimer_new(w->req->pd->base, waiter_timeout, w);
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
 	evtimer_add(w->timer, &tv);
-	TAILQ_INSERT_TAIL(&p->waiters, w, link);
-	p->nwaiters++;
-	p->stats.waited++;
-	return REQ_KEPT;
+	TAILQ_INSERT_TAIL(&w->pool->waiters, w, link);
+	w->pool->nwaiters++;
+}
+
+/* Starts a create command for w, which then waits for that resource. */
+static void attach_create(struct waiter *w, double now)
+{
+	struct resource *r = provision_create(w->pool, now);
+
+	if (w->timer) {
+		event_free(w->timer);
+		w->timer = NULL;
+	}
+	w->creating = xstrdup(r->name);
+	TAILQ_INSERT_TAIL(&w->pool->creators, w, link);
 }
 
 /* An idempotent retry: the live lease taken with this request_id is the
@@ -138,28 +172,41 @@ static bool answer_retry(struct req *r, struct pool *p, const struct want *w)
 	return false;
 }
 
-enum req_status lease_request(struct req *r, struct pool *p,
-			      const struct want *w)
+/* Answers r at once if it can be answered at once; false if it must wait
+ * (or be refused for not waiting). */
+static bool answer_now(struct req *r, struct pool *p, const struct want *w)
 {
 	struct resource *res;
 
 	if (answer_retry(r, p, w))
-		return REQ_DONE;
+		return true;
 	if (p->draining) {
 		req_fail(r, POOL_ERR_DRAINING, "pool %s is draining: it hands "
 			 "out no new leases (pool.set state active ends it)",
 			 p->name);
-		return REQ_DONE;
+		return true;
 	}
 	if (w->name && !resource_find(p, w->name)) {
 		req_fail(r, POOL_ERR_NOT_FOUND, "pool %s has no resource %s",
 			 p->name, w->name);
-		return REQ_DONE;
+		return true;
 	}
-	res = acquire(p, w, r->now);
-	if (res) {
+	res = pool_take_free(p, w->name, w->match);
+	if (!res && may_create(p, w) && !pool_command(p, "create"))
+		res = create_builtin(p, r->now);
+	if (res)
 		grant_and_answer(r, res, w);
+	return res != NULL;
+}
+
+enum req_status lease_request(struct req *r, struct pool *p,
+			      const struct want *w)
+{
+	if (answer_now(r, p, w))
 		return REQ_DONE;
+	if (may_create(p, w) && provision_can_create(p)) {
+		attach_create(waiter_new(r, p, w), r->now);
+		return REQ_KEPT;
 	}
 	if (w->wait <= 0) {
 		p->stats.exhausted++;
@@ -176,7 +223,17 @@ enum req_status lease_request(struct req *r, struct pool *p,
 			 p->nwaiters, (long long)p->set.max_waiters);
 		return REQ_DONE;
 	}
-	return wait_add(r, p, w);
+	p->stats.waited++;
+	queue(waiter_new(r, p, w));
+	return REQ_KEPT;
+}
+
+/* Serves w with res and frees it. */
+static void serve(struct waiter *w, struct resource *res, double now)
+{
+	w->req->now = now;
+	grant_and_answer(w->req, res, &w->want);
+	waiter_free(w);
 }
 
 void wait_kick(struct pool *p, double now)
@@ -189,22 +246,57 @@ void wait_kick(struct pool *p, double now)
 		if (p->count[RS_FREE] == 0 && !pool_can_grow(p))
 			break;
 		next = TAILQ_NEXT(w, link);
-		res = acquire(p, &w->want, now);
-		if (!res)
-			continue;
-		w->req->now = now;
-		grant_and_answer(w->req, res, &w->want);
+		res = pool_take_free(p, w->want.name, w->want.match);
+		if (res) {
+			serve(w, res, now);
+		} else if (may_create(p, &w->want)) {
+			if (!pool_command(p, "create")) {
+				serve(w, create_builtin(p, now), now);
+			} else if (provision_can_create(p)) {
+				waiter_unlink(w);
+				attach_create(w, now);
+			}
+		}
+	}
+}
+
+void wait_create_done(struct pool *p, const char *name, struct resource *r,
+		      const char *msg)
+{
+	struct waiter *w;
+
+	TAILQ_FOREACH(w, &p->creators, link)
+		if (strcmp(w->creating, name) == 0)
+			break;
+	if (w && r) {
+		serve(w, r, now_wall());
+	} else if (w) {
+		req_fail(w->req, p->draining ? POOL_ERR_DRAINING :
+			 POOL_ERR_CREATE_FAILED, "%s", msg);
 		waiter_free(w);
 	}
+	wait_kick(p, now_wall());
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)
 {
 	struct waiter *w;
 
-	while ((w = TAILQ_FIRST(&p->waiters))) {
+	while ((w = TAILQ_FIRST(&p->waiters)) ||
+	       (w = TAILQ_FIRST(&p->creators))) {
 		req_fail(w->req, code, "%s", msg);
 		waiter_free(w);
+	}
+}
+
+static void drop_from(struct waiter_list *list, const struct conn *c)
+{
+	struct waiter *w, *next;
+
+	for (w = TAILQ_FIRST(list); w; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->req->conn == c)
+			waiter_free(w);
 	}
 }
 
@@ -214,13 +306,8 @@ void wait_drop_conn(struct poold *pd, const struct conn *c)
 	size_t pos = 0;
 
 	while ((p = hmap_next(&pd->pools, &pos))) {
-		struct waiter *w, *next;
-
-		for (w = TAILQ_FIRST(&p->waiters); w; w = next) {
-			next = TAILQ_NEXT(w, link);
-			if (w->req->conn == c)
-				waiter_free(w);
-		}
+		drop_from(&p->waiters, c);
+		drop_from(&p->creators, c);
 	}
 }
 
@@ -228,9 +315,9 @@ void wait_detach(struct pool *p, struct waiter_list *into)
 {
 	struct waiter *w;
 
-	while ((w = TAILQ_FIRST(&p->waiters))) {
-		TAILQ_REMOVE(&p->waiters, w, link);
-		p->nwaiters--;
+	while ((w = TAILQ_FIRST(&p->waiters)) ||
+	       (w = TAILQ_FIRST(&p->creators))) {
+		waiter_unlink(w);
 		w->pool = NULL;
 		TAILQ_INSERT_TAIL(into, w, link);
 	}
@@ -245,16 +332,18 @@ void wait_rehome(struct poold *pd, struct waiter_list *from)
 
 		TAILQ_REMOVE(from, w, link);
 		w->pool = p;
-		if (p) {
+		if (p && w->creating) {
+			TAILQ_INSERT_TAIL(&p->creators, w, link);
+		} else if (p) {
 			TAILQ_INSERT_TAIL(&p->waiters, w, link);
 			p->nwaiters++;
-			continue;
+		} else {
+			/* Its pool is gone from the rolled-back state: the
+			 * pool was created in the failed batch. */
+			req_fail(w->req, POOL_ERR_NOT_FOUND, "pool %s no "
+				 "longer exists", req_str(w->req, "pool"));
+			waiter_destroy(pd, w);
 		}
-		/* Its pool is gone from the rolled-back state: the pool was
-		 * created in the failed batch. */
-		req_fail(w->req, POOL_ERR_NOT_FOUND, "pool %s no longer exists",
-			 req_str(w->req, "pool"));
-		waiter_destroy(pd, w);
 	}
 }
 
@@ -264,6 +353,8 @@ void wait_free_all(struct poold *pd)
 	size_t pos = 0;
 
 	while ((p = hmap_next(&pd->pools, &pos)))
-		while (!TAILQ_EMPTY(&p->waiters))
-			waiter_free(TAILQ_FIRST(&p->waiters));
+		while (!TAILQ_EMPTY(&p->waiters) || !TAILQ_EMPTY(&p->creators))
+			waiter_free(TAILQ_FIRST(&p->waiters) ?
+				    TAILQ_FIRST(&p->waiters) :
+				    TAILQ_FIRST(&p->creators));
 }

@@ -20,6 +20,12 @@ enum req_status lease_request(struct req *r, struct pool *p,
 /* Serves the oldest waiters that can now be served. */
 void wait_kick(struct pool *p, double now);
 
+/* The create command for resource name ended: r is the new free resource,
+ * or NULL if it failed (msg says why). The request it was made for gets
+ * it, or create_failed; then other waiters are served. */
+void wait_create_done(struct pool *p, const char *name, struct resource *r,
+		      const char *msg);
+
 /* Answers and drops every waiter of p (drain, delete). */
 void wait_fail_all(struct pool *p, const char *code, const char *msg);
 

@@ -34,6 +34,9 @@
 #define POOL_RESOURCE_NAME_MAX     128           /* resource names */
 #define POOL_REQUEST_ID_MAX        128
 #define POOL_LEASE_ID_LEN          32            /* hex chars of a lease id */
+#define POOL_DURATION_MAX          1e9           /* seconds (~31 years): the
+						  * largest ttl, wait or
+						  * timeout accepted */
 
 /* Where poold listens and poolctl connects when no --socket is given. */
 #define POOL_SOCKET_ENV    "POOLD_SOCKET"

@@ -89,29 +89,35 @@ static void test_pool_names(void **state)
 	poold_stop(d);
 }
 
-static void test_pool_create_cmd_refused(void **state)
+static void test_pool_command_settings(void **state)
 {
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = h_connect(d);
-	const char *msg;
+	json_t *p;
 
-	/* create {"cmd": [...]} is not supported yet: refused, not half-created */
-	msg = CALL_ERR(c, "pool.create",
-		       J("{s:s, s:{s:[s], s:i}}", "pool", "c", "create", "cmd", "/bin/true",
-			 "timeout", 10),
-		       POOL_E_BAD_REQUEST);
-	assert_true(strlen(msg) > 0);
-	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "c"), POOL_E_NOT_FOUND);
-	/* nor by pool.set on an existing pool */
-	h_pool(c, "p", NULL);
-	CALL_ERR(c, "pool.set", J("{s:s, s:{s:[s]}}", "pool", "p", "create", "cmd", "/bin/true"),
+	/* A bad command is refused whole, and nothing is created. */
+	CALL_ERR(c, "pool.create",
+		 J("{s:s, s:{s:[s]}}", "pool", "c", "create", "cmd", "bin/true"),
 		 POOL_E_BAD_REQUEST);
-	{
-		json_t *p = CALL_OK(c, "pool.get", J("{s:s}", "pool", "p"));
-
-		assert_string_equal(JSTR(p, "create"), "none");
-		json_decref(p);
-	}
+	CALL_ERR(c, "pool.create",
+		 J("{s:s, s:{s:[s], s:i}}", "pool", "c", "create", "cmd", "/bin/true",
+		   "retries", 3),
+		 POOL_E_BAD_REQUEST);
+	CALL_ERR(c, "pool.create",
+		 J("{s:s, s:{s:[s], s:i}}", "pool", "c", "reset", "cmd", "/bin/true",
+		   "max_concurrent", 0),
+		 POOL_E_BAD_REQUEST);
+	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "c"), POOL_E_NOT_FOUND);
+	/* A good one is stored with its defaults filled in. */
+	p = CALL_OK(c, "pool.create",
+		    J("{s:s, s:{s:[s,s]}, s:{s:[s], s:i}}", "pool", "c", "create", "cmd",
+		      "/bin/echo", "{}", "destroy", "cmd", "/bin/true", "timeout", 5));
+	assert_int_equal(JINT(json_object_get(p, "create"), "timeout"), 600);
+	assert_int_equal(JINT(json_object_get(p, "create"), "max_concurrent"), 4);
+	assert_int_equal(JINT(json_object_get(p, "destroy"), "timeout"), 5);
+	assert_null(json_object_get(json_object_get(p, "destroy"), "max_concurrent"));
+	assert_true(json_is_null(json_object_get(p, "reset")));
+	json_decref(p);
 	pool_close(c);
 	poold_stop(d);
 }
@@ -702,7 +708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		FTEST(test_pool_create_defaults),
 		FTEST(test_pool_names),
-		FTEST(test_pool_create_cmd_refused),
+		FTEST(test_pool_command_settings),
 		FTEST(test_pool_get_list_set),
 		FTEST(test_pool_drain),
 		FTEST(test_drain_wakes_waiters),

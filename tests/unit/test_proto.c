@@ -107,7 +107,15 @@ static void test_fields(void **state)
 	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"order\":\"x\"}",
 		    "bad_request", "\"order\"");
 	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":"
-		    "{\"cmd\":[\"/bin/true\"]}}", "bad_request", "not supported");
+		    "{\"cmd\":[\"true\"]}}", "bad_request", "absolute path");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":"
+		    "{\"cmd\":[\"/bin/true\"],\"x\":1}}", "bad_request",
+		    "takes only");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"destroy\":"
+		    "{\"cmd\":[\"/bin/true\"],\"max_concurrent\":2}}",
+		    "bad_request", "takes only cmd and timeout");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"reset\":"
+		    "{\"cmd\":[]}}", "bad_request", "non-empty");
 	/* A refused pool.create created nothing. */
 	expect_code(fx, "{\"op\":\"pool.get\",\"pool\":\"p\"}", "not_found",
 		    NULL);

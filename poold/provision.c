@@ -1,0 +1,418 @@
+/* provision.c - see provision.h. */
+#include "provision.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "jobs.h"
+#include "log.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
+#include "reply.h"
+#include "util.h"
+#include "wait.h"
+
+#define RETRY_MAX 300.0 /* seconds: the longest backoff of a failing destroy */
+
+enum task_kind { T_CREATE, T_RESET, T_DESTROY };
+static const char *const kind_names[] = { "create", "reset", "destroy" };
+
+struct task {
+	struct poold *pd;
+	enum task_kind kind;
+	char *key;            /* owned; "pool\x1fname" in pd->tasks (an
+			       * orphan, whose pool was deleted, has a
+			       * unique key instead) */
+	char *pool, *name;    /* owned */
+	struct job *job;      /* the running command; NULL between retries */
+	struct event *retry;  /* owned; a failed destroy's backoff */
+	int failures;
+	json_t *cmd;          /* orphans only: their own copy of the command */
+	char *descriptor;     /* orphans only */
+};
+
+static char *task_key(const char *pool, const char *name)
+{
+	char *key;
+
+	if (asprintf(&key, "%s\x1f%s", pool, name) < 0)
+		abort();
+	return key;
+}
+
+static struct task *task_find(struct poold *pd, const char *pool,
+			      const char *name)
+{
+	char *key = task_key(pool, name);
+	struct task *t = hmap_get(&pd->tasks, key);
+
+	free(key);
+	return t;
+}
+
+static void task_free(struct task *t)
+{
+	hmap_del(&t->pd->tasks, t->key);
+	if (t->job)
+		job_cancel(t->job);
+	if (t->retry)
+		event_free(t->retry);
+	json_decref(t->cmd);
+	free(t->descriptor);
+	free(t->key);
+	free(t->pool);
+	free(t->name);
+	free(t);
+}
+
+static struct task *task_new(struct poold *pd, enum task_kind kind,
+			     const struct resource *r, bool orphan)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+
+	t->pd = pd;
+	t->kind = kind;
+	t->pool = xstrdup(r->pool->name);
+	t->name = xstrdup(r->name);
+	/* An orphan's key is unique, so no lookup by name ever finds it. */
+	if (orphan && asprintf(&t->key, "%s\x1f%s\x1f%p", t->pool, t->name,
+			       (void *)t) < 0)
+		abort();
+	if (!orphan)
+		t->key = task_key(t->pool, t->name);
+	hmap_put(&pd->tasks, t->key, t);
+	return t;
+}
+
+/* The resource a task works on, if it still exists in the state the task
+ * expects. */
+static struct resource *task_resource(struct task *t, enum res_state want)
+{
+	struct pool *p = pool_find(t->pd, t->pool);
+	struct resource *r = p ? resource_find(p, t->name) : NULL;
+
+	return r && r->state == want ? r : NULL;
+}
+
+int provision_running(const struct pool *p, const char *kind)
+{
+	struct task *t;
+	size_t pos = 0;
+	int n = 0;
+
+	while ((t = hmap_next(&p->pd->tasks, &pos)))
+		if (strcmp(t->pool, p->name) == 0 &&
+		    strcmp(kind_names[t->kind], kind) == 0)
+			n++;
+	return n;
+}
+
+static int64_t max_concurrent(json_t *cmd)
+{
+	return json_integer_value(json_object_get(cmd, "max_concurrent"));
+}
+
+static void start(struct task *t, json_t *cmd, const char *input,
+		  job_done_fn done)
+{
+	t->job = job_start(t->pd, json_object_get(cmd, "cmd"),
+			   json_number_value(json_object_get(cmd, "timeout")),
+			   kind_names[t->kind], t->pool, t->name, input, done, t);
+}
+
+/* What went wrong, for the log and the create_failed message. */
+static void describe_failure(const struct job_result *res, char *buf,
+			     size_t len)
+{
+	const char *tail = res->err_tail;
+	size_t n = strlen(tail);
+
+	while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == ' '))
+		n--;
+	if (res->spawn_failed)
+		snprintf(buf, len, "it could not be started");
+	else if (res->timed_out)
+		snprintf(buf, len, "timed out; stderr: %.*s", (int)n, tail);
+	else if (res->signal)
+		snprintf(buf, len, "killed by signal %d; stderr: %.*s",
+			 res->signal, (int)n, tail);
+	else
+		snprintf(buf, len, "exit status %d; stderr: %.*s", res->status,
+			 (int)n, tail);
+}
+
+/* The output of create (and of reset, if any) is one JSON object. */
+static json_t *parse_descriptor(const struct job_result *res, bool optional,
+				bool *bad)
+{
+	json_t *d;
+
+	*bad = false;
+	if (optional && strspn(res->out, " \t\r\n") == res->out_len)
+		return NULL;
+	d = json_loadb(res->out, res->out_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(d)) {
+		json_decref(d);
+		*bad = true;
+		return NULL;
+	}
+	return d;
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+bool provision_can_create(const struct pool *p)
+{
+	json_t *cmd = pool_command(p, "create");
+
+	return cmd && provision_running(p, "create") < max_concurrent(cmd);
+}
+
+static void create_done(struct poold *pd, void *arg,
+			const struct job_result *res)
+{
+	struct task *t = arg;
+	struct resource *r = task_resource(t, RS_CREATING);
+	struct pool *p = r ? r->pool : NULL;
+	char why[1400], msg[1600];
+	json_t *desc = NULL;
+	bool bad = true;
+
+	t->job = NULL;
+	if (r && res->status == 0 && !res->timed_out)
+		desc = parse_descriptor(res, false, &bad);
+	if (r && bad) {
+		if (res->status == 0 && !res->timed_out)
+			snprintf(why, sizeof why, "it did not print one JSON "
+				 "object on stdout");
+		else
+			describe_failure(res, why, sizeof why);
+		snprintf(msg, sizeof msg, "the create command of pool %s "
+			 "failed for %s: %s", p->name, r->name, why);
+		log_warn("%s", msg);
+		p->stats.create_failed++;
+		events_emit(pd, "create_failed", p, r, NULL);
+		resource_delete(r);
+		wait_create_done(p, t->name, NULL, msg);
+	} else if (r) {
+		p->stats.created++;
+		resource_change(r, RS_FREE, desc);
+		if (p->draining)
+			resource_destroy(r);
+		wait_create_done(p, t->name, p->draining ? NULL : r,
+				 "the pool is draining");
+	}
+	task_free(t);
+	reply_flush(pd);
+}
+
+struct resource *provision_create(struct pool *p, double now)
+{
+	char name[POOL_RESOURCE_NAME_MAX + 1];
+	struct resource *r;
+	struct task *t;
+
+	resource_name_generate(p, name, sizeof name);
+	r = resource_new(p, name, json_object(), RS_CREATING, now);
+	t = task_new(p->pd, T_CREATE, r, false);
+	start(t, pool_command(p, "create"), NULL, create_done);
+	return r;
+}
+
+/* ---- reset ------------------------------------------------------------- */
+
+static void reset_done(struct poold *pd, void *arg,
+		       const struct job_result *res)
+{
+	struct task *t = arg;
+	struct resource *r = task_resource(t, RS_CLEANING);
+	struct pool *p = r ? r->pool : pool_find(pd, t->pool);
+	char why[1400];
+	json_t *desc = NULL;
+	bool bad = true;
+
+	t->job = NULL;
+	if (r && res->status == 0 && !res->timed_out)
+		desc = parse_descriptor(res, true, &bad);
+	if (r && bad) {
+		if (res->status == 0 && !res->timed_out)
+			snprintf(why, sizeof why, "its stdout was not one JSON "
+				 "object");
+		else
+			describe_failure(res, why, sizeof why);
+		log_warn("reset of %s/%s failed, discarding it: %s", p->name,
+			 r->name, why);
+		p->stats.reset_failed++;
+		events_emit(pd, "discarded", p, r, NULL);
+		resource_destroy(r);
+	} else if (r) {
+		resource_change(r, RS_FREE, desc);
+		if (p->draining)
+			resource_destroy(r);
+		else
+			wait_kick(p, now_wall());
+	}
+	task_free(t);
+	if (p)
+		provision_pump(p);
+	reply_flush(pd);
+}
+
+void provision_pump(struct pool *p)
+{
+	json_t *cmd = pool_command(p, "reset");
+	struct resource *r, *next;
+	int running;
+
+	if (!cmd) {
+		/* The reset command was removed: cleaning ends at once. */
+		while ((r = TAILQ_FIRST(&p->lists[RS_CLEANING])) &&
+		       !task_find(p->pd, p->name, r->name))
+			resource_change(r, RS_FREE, NULL);
+		return;
+	}
+	running = provision_running(p, "reset");
+	for (r = TAILQ_FIRST(&p->lists[RS_CLEANING]);
+	     r && running < max_concurrent(cmd); r = next) {
+		char *input;
+		struct task *t;
+
+		next = TAILQ_NEXT(r, link);
+		if (task_find(p->pd, p->name, r->name))
+			continue;
+		t = task_new(p->pd, T_RESET, r, false);
+		input = json_dumps(r->descriptor, JSON_COMPACT);
+		start(t, cmd, input, reset_done);
+		free(input);
+		running++;
+	}
+}
+
+/* ---- destroy ----------------------------------------------------------- */
+
+static void destroy_done(struct poold *pd, void *arg,
+			 const struct job_result *res);
+
+static void destroy_start(struct task *t, json_t *cmd, const char *input)
+{
+	start(t, cmd, input, destroy_done);
+}
+
+static void destroy_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	struct poold *pd = t->pd;
+	struct resource *r;
+	char *input;
+
+	if (t->cmd) { /* an orphan */
+		destroy_start(t, t->cmd, t->descriptor);
+		return;
+	}
+	r = task_resource(t, RS_DESTROYING);
+	if (!r || !pool_command(r->pool, "destroy")) {
+		if (r)
+			resource_delete(r);
+		task_free(t);
+		reply_flush(pd);
+		return;
+	}
+	input = json_dumps(r->descriptor, JSON_COMPACT);
+	destroy_start(t, pool_command(r->pool, "destroy"), input);
+	free(input);
+}
+
+static void destroy_done(struct poold *pd, void *arg,
+			 const struct job_result *res)
+{
+	struct task *t = arg;
+	struct resource *r = t->cmd ? NULL : task_resource(t, RS_DESTROYING);
+	char why[1400];
+	double delay;
+	struct timeval tv;
+
+	t->job = NULL;
+	if (res->status == 0 && !res->timed_out) {
+		log_info("destroyed %s/%s", t->pool, t->name);
+		if (r)
+			resource_delete(r);
+		task_free(t);
+		reply_flush(pd);
+		return;
+	}
+	if (!r && !t->cmd) { /* removed meanwhile */
+		task_free(t);
+		return;
+	}
+	describe_failure(res, why, sizeof why);
+	t->failures++;
+	delay = 1 << (t->failures < 9 ? t->failures : 9);
+	if (delay > RETRY_MAX)
+		delay = RETRY_MAX;
+	log_warn("destroy of %s/%s failed (%d times), retrying in %g s: %s",
+		 t->pool, t->name, t->failures, delay, why);
+	if (r)
+		r->pool->stats.destroy_failed++;
+	if (!t->retry)
+		t->retry = evtimer_new(pd->base, destroy_retry, t);
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = 0;
+	evtimer_add(t->retry, &tv);
+}
+
+void provision_destroy(struct resource *r)
+{
+	char *input;
+	struct task *t;
+
+	if (task_find(r->pool->pd, r->pool->name, r->name))
+		return;
+	t = task_new(r->pool->pd, T_DESTROY, r, false);
+	input = json_dumps(r->descriptor, JSON_COMPACT);
+	destroy_start(t, pool_command(r->pool, "destroy"), input);
+	free(input);
+}
+
+void provision_orphan(struct resource *r)
+{
+	json_t *cmd = pool_command(r->pool, "destroy");
+	struct task *t;
+
+	provision_cancel(r);
+	if (!cmd || r->state == RS_CREATING)
+		return;
+	t = task_new(r->pool->pd, T_DESTROY, r, true);
+	t->cmd = json_deep_copy(cmd);
+	t->descriptor = json_dumps(r->descriptor, JSON_COMPACT);
+	destroy_start(t, t->cmd, t->descriptor);
+}
+
+void provision_cancel(struct resource *r)
+{
+	struct task *t = task_find(r->pool->pd, r->pool->name, r->name);
+	bool creating = t && t->kind == T_CREATE;
+
+	if (!t)
+		return;
+	task_free(t);
+	if (creating)
+		wait_create_done(r->pool, r->name, NULL, "the resource being "
+				 "created for this request was removed");
+}
+
+void provision_stop_all(struct poold *pd)
+{
+	struct task *t;
+	size_t pos = 0;
+
+	while ((t = hmap_next(&pd->tasks, &pos))) {
+		task_free(t);
+		pos = 0;
+	}
+	hmap_free(&pd->tasks);
+	jobs_stop_all(pd); /* orphans: their jobs go with the rest */
+}

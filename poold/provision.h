@@ -1,0 +1,35 @@
+/*
+ * provision.h - the lifecycle commands of resources: a pool's create
+ * command (create-on-empty and warm-up), reset (every returned resource is
+ * cleaning until it succeeds; failure discards it) and destroy (the resource
+ * is destroying until it succeeds; failure is retried with backoff). At most
+ * one command runs per resource; each is tracked by the resource's name, so
+ * a resource removed meanwhile simply makes its command's result moot.
+ */
+#ifndef POOLD_PROVISION_H
+#define POOLD_PROVISION_H
+
+#include <stdbool.h>
+
+struct poold;
+struct pool;
+struct resource;
+
+/* True if p creates with a command and fewer than max_concurrent run. */
+bool provision_can_create(const struct pool *p);
+/* Adds a creating resource and starts the create command for it; when it
+ * ends, wait_create_done() is told. */
+struct resource *provision_create(struct pool *p, double now);
+/* Starts reset commands for cleaning resources, within max_concurrent. */
+void provision_pump(struct pool *p);
+/* Starts (once) the destroy command of a destroying resource. */
+void provision_destroy(struct resource *r);
+/* Stops whatever command runs on r (it is being removed). */
+void provision_cancel(struct resource *r);
+/* A force-deleted pool: its resources' destroy commands still run. */
+void provision_orphan(struct resource *r);
+/* Running creates and resets of p, and destroys failing and retried. */
+int provision_running(const struct pool *p, const char *kind);
+void provision_stop_all(struct poold *pd);
+
+#endif

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "pool.h"
 #include "pool_protocol.h"
+#include "poolfile.h"
 #include "poold.h"
 #include "reply.h"
 #include "util.h"
@@ -43,6 +44,7 @@ static void stop(struct poold *pd, const char *why)
 	reply_flush(pd);
 	event_del(pd->sigterm_ev);
 	event_del(pd->sigint_ev);
+	event_del(pd->sighup_ev);
 	/* The loop ends when the last answers are written, or after grace. */
 	if (pd->ndraining == 0)
 		event_base_loopbreak(pd->base);
@@ -55,11 +57,55 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	stop(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* Applies the pools file; a bad file changes nothing. */
+static int load_pools(struct poold *pd, char *err, size_t errlen)
+{
+	json_t *pools = poolfile_read(pd->cfg.pools_path, err, errlen);
+
+	if (!pools)
+		return -1;
+	poolfile_apply(pd, pools, now_wall());
+	json_decref(pools);
+	reply_flush(pd);
+	return 0;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct poold *pd = arg;
+	char err[768];
+
+	if (!pd->cfg.pools_path) {
+		log_info("SIGHUP: no --pools file to read again");
+		return;
+	}
+	if (load_pools(pd, err, sizeof err) < 0)
+		log_error("SIGHUP: pools file refused, nothing changed: %s",
+			  err);
+	else
+		log_info("SIGHUP: applied %s", pd->cfg.pools_path);
+}
+
+static int check_pools(const char *path)
+{
+	char err[768];
+	json_t *pools = poolfile_read(path, err, sizeof err);
+
+	if (!pools) {
+		fprintf(stderr, "poold: %s\n", err);
+		return 1;
+	}
+	printf("%s: %zu pools, all valid\n", path, json_array_size(pools));
+	json_decref(pools);
+	return 0;
+}
+
 static int start(struct poold *pd)
 {
 	char err[512];
 
 	if (poold_open(pd, err, sizeof err) < 0 ||
+	    (pd->cfg.pools_path && load_pools(pd, err, sizeof err) < 0) ||
 	    listener_open(pd, err, sizeof err) < 0) {
 		fprintf(stderr, "poold: %s\n", err);
 		return -1;
@@ -68,6 +114,8 @@ static int start(struct poold *pd)
 	pd->sigint_ev = evsignal_new(pd->base, SIGINT, on_signal, pd);
 	event_add(pd->sigterm_ev, NULL);
 	event_add(pd->sigint_ev, NULL);
+	pd->sighup_ev = evsignal_new(pd->base, SIGHUP, on_sighup, pd);
+	event_add(pd->sighup_ev, NULL);
 	janitor_start(pd);
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
 		 pd->cfg.socket_path, pd->cfg.db_path);
@@ -82,6 +130,8 @@ static void finish(struct poold *pd)
 		event_free(pd->sigterm_ev);
 	if (pd->sigint_ev)
 		event_free(pd->sigint_ev);
+	if (pd->sighup_ev)
+		event_free(pd->sighup_ev);
 	poold_close(pd);
 	options_free(&pd->cfg);
 }
@@ -96,6 +146,11 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		options_free(&pd.cfg);
 		return rc > 0 ? 0 : 2;
+	}
+	if (pd.cfg.check_pools) {
+		rc = check_pools(pd.cfg.check_pools);
+		options_free(&pd.cfg);
+		return rc;
 	}
 	/* A client that vanishes must cost an EPIPE, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);

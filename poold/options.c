@@ -40,6 +40,11 @@ static const struct opt opt_table[] = {
 	{ "admin-group", OPT_GROUP, OFF(admin_group), 0, 0, "GROUP",
 	  "members of GROUP may use admin ops (besides root and the "
 	  "daemon's own user)" },
+	{ "pools", OPT_STRING, OFF(pools_path), 0, 0, "FILE",
+	  "declare pools in FILE (JSON Lines, one pool per line); SIGHUP "
+	  "applies it again" },
+	{ "check-pools", OPT_STRING, OFF(check_pools), 0, 0, "FILE",
+	  "check a pools file and exit (0 if it is good)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },
@@ -177,5 +182,7 @@ void options_free(struct config *cfg)
 	free(cfg->socket_path);
 	free(cfg->db_path);
 	free(cfg->admin_group);
+	free(cfg->pools_path);
+	free(cfg->check_pools);
 	memset(cfg, 0, sizeof *cfg);
 }

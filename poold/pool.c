@@ -279,13 +279,14 @@ struct pool *pool_find(struct poold *pd, const char *name)
 
 struct pool *pool_attach(struct poold *pd, const char *name,
 			 const struct pool_settings *s, bool draining,
-			 double created_at)
+			 bool declared, double created_at)
 {
 	struct pool *p = xcalloc(1, sizeof *p);
 
 	p->pd = pd;
 	p->name = xstrdup(name);
 	p->draining = draining;
+	p->declared = declared;
 	p->created_at = created_at;
 	settings_copy(&p->set, s);
 	for (int i = 0; i < RS_NSTATES; i++)
@@ -301,7 +302,7 @@ struct pool *pool_attach(struct poold *pd, const char *name,
 struct pool *pool_new(struct poold *pd, const char *name,
 		      const struct pool_settings *s, double now)
 {
-	struct pool *p = pool_attach(pd, name, s, false, now);
+	struct pool *p = pool_attach(pd, name, s, false, false, now);
 
 	pool_save(p);
 	return p;
@@ -346,7 +347,7 @@ json_t *pool_to_json(const struct pool *p)
 	const struct pool_settings *s = &p->set;
 
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:s, s:s,"
-			 " s:O, s:O, s:O}",
+			 " s:O, s:O, s:O, s:b}",
 			 "name", p->name,
 			 "state", p->draining ? "draining" : "active",
 			 "max_size", (json_int_t)s->max_size,
@@ -358,7 +359,7 @@ json_t *pool_to_json(const struct pool *p)
 			 "order", order_names[s->order],
 			 "on_expire", expire_names[s->on_expire],
 			 "create", s->create, "destroy", s->destroy,
-			 "reset", s->reset);
+			 "reset", s->reset, "declared", p->declared);
 }
 
 static json_t *counters_json(const struct counters *c)

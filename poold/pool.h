@@ -66,6 +66,7 @@ struct pool {
 	struct poold *pd;
 	char *name;                  /* owned */
 	bool draining;
+	bool declared;               /* managed by the --pools file */
 	double created_at;
 	struct pool_settings set;
 	/* One list per state; a free list is in the order resources became
@@ -101,7 +102,7 @@ struct pool *pool_new(struct poold *pd, const char *name,
 		      const struct pool_settings *s, double now);
 struct pool *pool_attach(struct poold *pd, const char *name,
 			 const struct pool_settings *s, bool draining,
-			 double created_at);
+			 bool declared, double created_at);
 void pool_save(struct pool *p);      /* after changing settings or state */
 void pool_free(struct pool *p);      /* resources too; no store writes */
 void pool_remove(struct pool *p);    /* deletes from store and frees */

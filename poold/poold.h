@@ -27,6 +27,8 @@ struct config {
 	size_t max_line;       /* bytes, '\n' not counted */
 	int max_conns;
 	char *admin_group;     /* owned; NULL = none */
+	char *pools_path;      /* owned; --pools FILE, or NULL */
+	char *check_pools;     /* owned; --check-pools FILE: check and exit */
 	gid_t admin_gid;
 	double tick;           /* janitor period, seconds */
 	double expired_keep;   /* how long an expired lease id answers "expired" */
@@ -64,7 +66,7 @@ struct poold {
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
 	bool stopping;
-	struct event *tick_ev, *sigterm_ev, *sigint_ev;
+	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 	struct evconnlistener *listener;
 };
 

@@ -518,6 +518,7 @@ static int load_pool(struct poold *pd, sqlite3_stmt *s, char *err,
 	rc = state ? pool_settings_apply(&set, o, err, errlen) : -1;
 	if (rc == 0)
 		pool_attach(pd, name, &set, strcmp(state, "draining") == 0,
+			    json_is_true(json_object_get(o, "declared")),
 			    sqlite3_column_double(s, 2));
 	else
 		snprintf(err, errlen, "pool %s: stored settings unreadable",

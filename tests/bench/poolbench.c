@@ -1113,7 +1113,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	long long total = -1;
-	double import_s = cfg.proto == P_REDIS ? redis_setup(&total) : poold_setup(&total);
+	double import_s = -1;
+	if (cfg.proto == P_REDIS)
+		import_s = redis_setup(&total); /* also loads the scripts */
+	else if (cfg.mode != M_PING || cfg.resources >= 0)
+		import_s = poold_setup(&total);
 	if (import_s >= 0)
 		printf("imported %lld resources in %.2f s\n", total, import_s);
 	long long need = (long long)cfg.clients * (cfg.mode == M_PIPELINED ? cfg.pipeline : 1);

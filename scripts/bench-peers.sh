@@ -121,9 +121,9 @@ print("  %-22s %3d clients %9.0f cycles/s  p50 %7.1f us  p99 %8.1f us  errors %d
     r["errors"], r["server_cpu_pct"]))' >&2
 }
 
-wait_for_socket() {
+wait_for_socket() { # path: up to 60 s (a daemon loading 1,000,000 resources)
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 1200); do
 		[ -S "$1" ] && return 0
 		sleep 0.05
 	done
@@ -222,7 +222,10 @@ if want big && [ "$BIG" = 1 ]; then
 	done
 	stop_pid "$POOLD_PID"
 	if [ "$SYNC_MODES" != default ]; then
+		t0=$(date +%s.%N)
 		start_poold "$WORK/big" --sync full
+		t1=$(date +%s.%N)
+		say "  restart with $NBIG resources (load until the socket is up): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
 		bench "poold-full-1M" --socket "$sock" --clients 64 --poold-pid "$POOLD_PID"
 		stop_pid "$POOLD_PID"
 	fi

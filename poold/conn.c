@@ -35,6 +35,7 @@ struct conn {
 	int refs;                 /* the connection's own + replies + waiters */
 	bool closed;              /* no more input; nothing more is sent */
 	bool draining;            /* closed: still writing what was queued */
+	bool overflowed;          /* left too many answers unread: closing */
 	struct event *more;       /* owned; continues reading after a yield */
 	TAILQ_ENTRY(conn) link;   /* in pd->conns while open */
 };
@@ -89,10 +90,25 @@ void conn_unref(struct conn *c)
 	free(c);
 }
 
+/* A client that never reads must not make the daemon hold its answers
+ * without bound: past --max-output it is dropped. The close itself runs
+ * from the connection's own event, not inside the reply flush. */
 void conn_send(struct conn *c, const char *line, size_t len)
 {
-	if (c && !c->closed)
+	struct evbuffer *out;
+
+	if (!c || c->closed || c->overflowed)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len <= c->pd->cfg.max_output) {
 		bufferevent_write(c->bev, line, len);
+		return;
+	}
+	c->overflowed = true;
+	c->pd->refused.slow_readers++;
+	evbuffer_drain(out, evbuffer_get_length(out));
+	bufferevent_disable(c->bev, EV_READ);
+	event_active(c->more, EV_TIMEOUT, 0);
 }
 
 static void release_socket(struct conn *c)
@@ -144,6 +160,7 @@ static void too_large(struct conn *c)
 {
 	char msg[200];
 
+	c->pd->refused.too_large++;
 	snprintf(msg, sizeof msg, "request line longer than %zu bytes "
 		 "(--max-line); the connection is closed because framing is "
 		 "lost", c->pd->cfg.max_line);
@@ -202,7 +219,35 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_more(evutil_socket_t fd, short what, void *arg)
 {
-	on_read(NULL, arg);
+	struct conn *c = arg;
+
+	if (!c->overflowed) {
+		on_read(NULL, c);
+		return;
+	}
+	conn_ref(c);
+	conn_close(c, "it left more than --max-output bytes of answers "
+		   "unread");
+	reply_flush(c->pd);
+	conn_unref(c);
+}
+
+/* Silent for --idle-timeout: closed, unless it still has a reason to be
+ * silent (a waiting request, a connection-bound lease, a watch). */
+static bool conn_busy(const struct conn *c)
+{
+	struct poold *pd = c->pd;
+	struct lease *l;
+	size_t pos = 0;
+
+	if (wait_has_conn(pd, c) || events_watching(pd, c))
+		return true;
+	if (pd->nbound == 0)
+		return false;
+	while ((l = hmap_next(&pd->leases, &pos)))
+		if (l->bind_conn && l->conn_id == c->id)
+			return true;
+	return false;
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -227,6 +272,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, "socket error");
 		if (c->draining) /* nothing more can be written */
 			release_socket(c);
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		if (conn_busy(c)) {
+			bufferevent_enable(bev, EV_READ); /* re-arms it */
+		} else {
+			c->pd->refused.idle_closed++;
+			conn_close(c, "idle for --idle-timeout");
+		}
 	}
 	reply_flush(c->pd);
 	conn_unref(c);
@@ -241,7 +293,7 @@ void conn_accept(struct poold *pd, int fd)
 			"\"busy\",\"message\":\"too many connections "
 			"(--max-conns); retry later\"}}\n";
 
-		pd->conns_refused++;
+		pd->refused.conns_refused++;
 		log_warn("refused a connection: %d open (--max-conns)",
 			 pd->nconns);
 		if (write(fd, busy, sizeof busy - 1) < 0)
@@ -259,6 +311,11 @@ void conn_accept(struct poold *pd, int fd)
 	c->more = event_new(pd->base, -1, 0, on_more, c);
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (pd->cfg.idle_timeout > 0) {
+		struct timeval idle = { pd->cfg.idle_timeout, 0 };
+
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	}
 	TAILQ_INSERT_TAIL(&pd->conns, c, link);
 	pd->nconns++;
 	log_debug("conn %llu from %s pid %d%s", (unsigned long long)c->id,

@@ -58,6 +58,7 @@ static const char *type_error(enum field_type t, json_t *v)
 	case F_BOOL:
 		return json_is_boolean(v) ? NULL : "true or false";
 	case F_OBJECT:
+	case F_DESCRIPTOR:
 		return json_is_object(v) ? NULL : "a JSON object";
 	case F_ARRAY:
 		return json_is_array(v) ? NULL : "a JSON array";
@@ -114,6 +115,12 @@ static int check_fields(struct req *r, const struct op *op)
 		if ((want = type_error(f->type, v))) {
 			req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\" must be "
 				 "%s", key, want);
+			return -1;
+		}
+		if (f->type == F_DESCRIPTOR &&
+		    descriptor_check(r->pd, v, names, sizeof names) < 0) {
+			req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\": %s", key,
+				 names);
 			return -1;
 		}
 	}

@@ -20,6 +20,7 @@ enum field_type {
 	F_SECONDS,   /* a finite non-negative number */
 	F_BOOL,
 	F_OBJECT,
+	F_DESCRIPTOR, /* an object no larger than --max-descriptor */
 	F_ARRAY,
 	F_ANY,       /* any value: the handler checks it */
 };

@@ -53,6 +53,16 @@ void events_drop_conn(struct poold *pd, const struct conn *c)
 	}
 }
 
+bool events_watching(struct poold *pd, const struct conn *c)
+{
+	struct watcher *w;
+
+	TAILQ_FOREACH(w, &pd->watchers, link)
+		if (w->conn == c)
+			return true;
+	return false;
+}
+
 void events_free(struct poold *pd)
 {
 	while (!TAILQ_EMPTY(&pd->watchers))

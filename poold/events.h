@@ -21,6 +21,7 @@ struct caller;
 void events_watch(struct poold *pd, struct conn *c, const struct caller *who,
 		  const char *pool);
 void events_drop_conn(struct poold *pd, const struct conn *c);
+bool events_watching(struct poold *pd, const struct conn *c);
 void events_free(struct poold *pd);
 
 /* Emits one event; r and l may be NULL. */

@@ -28,7 +28,7 @@ static enum req_status exec(struct req *r)
 
 static const struct field fields[] = {
 	{ "lease", F_STRING, true },
-	{ "descriptor", F_OBJECT, false },
+	{ "descriptor", F_DESCRIPTOR, false },
 	{ "version", F_VERSION, false },
 	{ "discard", F_BOOL, false },
 	{ NULL, 0, false },

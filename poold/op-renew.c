@@ -5,14 +5,24 @@
  */
 #include "jsonutil.h"
 #include "ops.h"
+#include "pool.h"
+#include "pool_protocol.h"
 
 static enum req_status exec(struct req *r)
 {
 	struct lease *l = lease_for_request(r, req_str(r, "lease"));
+	double ttl;
+	char why[200];
 
 	if (!l)
 		return REQ_DONE;
-	lease_renew(r->pd, l, req_num(r, "ttl", l->ttl), r->now);
+	ttl = req_num(r, "ttl", l->ttl);
+	if (pool_ttl_check(&l->res->pool->set, ttl, "ttl", why,
+			   sizeof why) < 0) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", why);
+		return REQ_DONE;
+	}
+	lease_renew(r->pd, l, ttl, r->now);
 	req_ok(r, json_pack("{s:o}", "expires_at", json_time(l->expires_at)));
 	return REQ_DONE;
 }

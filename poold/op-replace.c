@@ -22,7 +22,7 @@ static enum req_status exec(struct req *r)
 
 static const struct field fields[] = {
 	{ "lease", F_STRING, true },
-	{ "descriptor", F_OBJECT, true },
+	{ "descriptor", F_DESCRIPTOR, true },
 	{ "version", F_VERSION, true },
 	{ NULL, 0, false },
 };

@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
+#include "poold.h"
 #include "util.h"
 #include "wait.h"
 
@@ -20,6 +21,7 @@ static int check_item(struct req *r, struct pool *p, struct hmap *seen,
 		      size_t i, json_t *item, const char **name)
 {
 	const char *key;
+	char why[200];
 	json_t *v;
 
 	if (!json_is_object(item)) {
@@ -38,6 +40,11 @@ static int check_item(struct req *r, struct pool *p, struct hmap *seen,
 	if (!json_is_object(json_object_get(item, "descriptor"))) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "resources[%zu].descriptor "
 			 "must be a JSON object", i);
+		return -1;
+	}
+	if (descriptor_check(r->pd, json_object_get(item, "descriptor"), why,
+			     sizeof why) < 0) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "resources[%zu]: %s", i, why);
 		return -1;
 	}
 	v = json_object_get(item, "name");
@@ -67,6 +74,12 @@ static int check_all(struct req *r, struct pool *p, json_t *items,
 	if (p->draining) {
 		req_fail(r, POOL_ERR_DRAINING, "pool %s is draining; end the "
 			 "drain (pool.set state active) before adding", p->name);
+		return -1;
+	}
+	if (n > (size_t)r->pd->cfg.max_batch) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "%zu resources in one "
+			 "resource.add; the limit is %d (--max-batch): send "
+			 "them in several requests", n, r->pd->cfg.max_batch);
 		return -1;
 	}
 	json_array_foreach(items, i, item)

@@ -30,7 +30,7 @@ static enum req_status exec(struct req *r)
 static const struct field fields[] = {
 	{ "pool", F_NAME, true },
 	{ "name", F_RESNAME, true },
-	{ "descriptor", F_OBJECT, true },
+	{ "descriptor", F_DESCRIPTOR, true },
 	{ "version", F_VERSION, true },
 	{ NULL, 0, false },
 };

@@ -8,6 +8,19 @@
 #include "pool.h"
 #include "poold.h"
 
+/* Daemon-wide figures (an extension): connections and every refusal. */
+static json_t *daemon_json(const struct poold *pd)
+{
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "connections", pd->nconns,
+			 "conns_refused", (json_int_t)pd->refused.conns_refused,
+			 "too_large", (json_int_t)pd->refused.too_large,
+			 "bad_requests", (json_int_t)pd->refused.bad_requests,
+			 "too_deep", (json_int_t)pd->refused.too_deep,
+			 "slow_readers", (json_int_t)pd->refused.slow_readers,
+			 "idle_closed", (json_int_t)pd->refused.idle_closed);
+}
+
 static enum req_status exec(struct req *r)
 {
 	json_t *list = json_array();
@@ -27,7 +40,8 @@ static enum req_status exec(struct req *r)
 					      pool_occupancy_json(all[i], r->now));
 		free(all);
 	}
-	req_ok(r, json_pack("{s:o}", "pools", list));
+	req_ok(r, json_pack("{s:o, s:o}", "pools", list, "daemon",
+			    daemon_json(r->pd)));
 	return REQ_DONE;
 }
 

@@ -39,6 +39,7 @@ int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 	const char *bind = req_str(r, "bind");
 	const char *rid = req_str(r, "request_id");
 	const char *owner = req_str(r, "owner");
+	char why[200];
 
 	memset(w, 0, sizeof *w);
 	w->mode = mode;
@@ -63,6 +64,10 @@ int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 	if (owner && strlen(owner) > 256) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"owner\" must be at "
 			 "most 256 characters");
+		return -1;
+	}
+	if (pool_ttl_check(&p->set, w->ttl, "ttl", why, sizeof why) < 0) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", why);
 		return -1;
 	}
 	if (w->name && w->match) {

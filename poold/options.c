@@ -15,7 +15,7 @@
 #include "util.h"
 
 enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_GROUP,
-		OPT_HELP, OPT_VERSION };
+		OPT_SYNC, OPT_HELP, OPT_VERSION };
 
 struct opt {
 	const char *name;
@@ -37,6 +37,21 @@ static const struct opt opt_table[] = {
 	  "longest request line accepted (default 1048576)" },
 	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",
 	  "most client connections at once; beyond it: busy (default 1024)" },
+	{ "max-descriptor", OPT_SIZE, OFF(max_descriptor), 64, 1LL << 30,
+	  "BYTES", "largest descriptor, as compact JSON (default 65536)" },
+	{ "max-depth", OPT_INT, OFF(max_depth), 2, 1000, "N",
+	  "deepest JSON nesting in a request (default 64)" },
+	{ "max-batch", OPT_INT, OFF(max_batch), 1, 10000000, "N",
+	  "most resources in one resource.add (default 10000)" },
+	{ "max-output", OPT_SIZE, OFF(max_output), 4096, 1LL << 40, "BYTES",
+	  "answers a client may leave unread before it is disconnected "
+	  "(default 16777216)" },
+	{ "idle-timeout", OPT_INT, OFF(idle_timeout), 0, 100000000, "SECONDS",
+	  "close connections silent this long that hold no connection-bound "
+	  "lease, wait or watch (default 3600; 0 = never)" },
+	{ "sync", OPT_SYNC, OFF(sync_full), 0, 0, "MODE",
+	  "normal (default: a commit survives a crash of poold) or full "
+	  "(also a power loss: fsync at every commit)" },
 	{ "admin-group", OPT_GROUP, OFF(admin_group), 0, 0, "GROUP",
 	  "members of GROUP may use admin ops (besides root and the "
 	  "daemon's own user)" },
@@ -112,6 +127,14 @@ static int set_option(const struct opt *o, struct config *cfg,
 		}
 		log_threshold = lvl;
 		return 0;
+	case OPT_SYNC:
+		if (strcmp(arg, "normal") && strcmp(arg, "full")) {
+			fprintf(stderr, "poold: --sync wants normal or full, "
+				"not \"%s\"\n", arg);
+			return -1;
+		}
+		cfg->sync_full = strcmp(arg, "full") == 0;
+		return 0;
 	case OPT_GROUP:
 		if (!(g = getgrnam(arg))) {
 			fprintf(stderr, "poold: --admin-group: no group "
@@ -133,7 +156,7 @@ static int set_option(const struct opt *o, struct config *cfg,
 	return -1;
 }
 
-static void set_defaults(struct config *cfg)
+void options_defaults(struct config *cfg)
 {
 	const char *db = getenv(POOL_DB_ENV);
 	char sock[4096];
@@ -143,6 +166,11 @@ static void set_defaults(struct config *cfg)
 	cfg->db_path = xstrdup(db && *db ? db : POOL_DB_DEFAULT);
 	cfg->max_line = POOL_DEFAULT_MAX_LINE;
 	cfg->max_conns = 1024;
+	cfg->max_descriptor = 65536;
+	cfg->max_depth = 64;
+	cfg->max_batch = 10000;
+	cfg->max_output = 16 << 20;
+	cfg->idle_timeout = 3600;
 	cfg->tick = 0.1;
 	cfg->expired_keep = 86400;
 }
@@ -152,7 +180,7 @@ int options_parse(struct config *cfg, int argc, char **argv)
 	struct option longopts[NOPTS + 1];
 	int idx, c, rc;
 
-	set_defaults(cfg);
+	options_defaults(cfg);
 	memset(longopts, 0, sizeof longopts);
 	for (size_t i = 0; i < NOPTS; i++) {
 		longopts[i].name = opt_table[i].name;

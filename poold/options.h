@@ -13,6 +13,8 @@ struct config;
  * version (exit 0), -1 after printing a usage error (exit 2). */
 int options_parse(struct config *cfg, int argc, char **argv);
 void options_usage(FILE *out);
+/* Every option at its default (also for in-process tests). */
+void options_defaults(struct config *cfg);
 void options_free(struct config *cfg);
 
 #endif

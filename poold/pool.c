@@ -90,6 +90,7 @@ static const struct setting settings_table[] = {
 	{ "max_waiters", SET_COUNT,   OFF(max_waiters), NULL },
 	{ "idle_ttl",    SET_SECONDS, OFF(idle_ttl),    NULL },
 	{ "lease_ttl",   SET_SECONDS, OFF(lease_ttl),   NULL },
+	{ "max_lease_ttl", SET_SECONDS, OFF(max_lease_ttl), NULL },
 	{ "order",       SET_ENUM,    OFF(order),       order_names },
 	{ "on_expire",   SET_ENUM,    OFF(on_expire),   expire_names },
 	{ "create",      SET_COMMAND, OFF(create),      NULL },
@@ -235,6 +236,17 @@ static int setting_apply(const struct setting *st, json_t *v,
 	return -1;
 }
 
+int pool_ttl_check(const struct pool_settings *s, double ttl,
+		   const char *what, char *err, size_t errlen)
+{
+	if (s->max_lease_ttl <= 0 || (ttl > 0 && ttl <= s->max_lease_ttl))
+		return 0;
+	snprintf(err, errlen, "%s %g is not allowed: this pool's leases last "
+		 "at most max_lease_ttl %g s (and must have a TTL)", what, ttl,
+		 s->max_lease_ttl);
+	return -1;
+}
+
 int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
 			size_t errlen)
 {
@@ -255,6 +267,10 @@ int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
 		snprintf(err, errlen, "min_idle (%lld) is larger than max_size "
 			 "(%lld); lower min_idle or raise max_size",
 			 (long long)tmp.min_idle, (long long)tmp.max_size);
+		pool_settings_clear(&tmp);
+		return -1;
+	}
+	if (pool_ttl_check(&tmp, tmp.lease_ttl, "lease_ttl", err, errlen) < 0) {
 		pool_settings_clear(&tmp);
 		return -1;
 	}
@@ -346,8 +362,8 @@ json_t *pool_to_json(const struct pool *p)
 {
 	const struct pool_settings *s = &p->set;
 
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:s, s:s,"
-			 " s:O, s:O, s:O, s:b}",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:s,"
+			 " s:s, s:O, s:O, s:O, s:b}",
 			 "name", p->name,
 			 "state", p->draining ? "draining" : "active",
 			 "max_size", (json_int_t)s->max_size,
@@ -355,6 +371,7 @@ json_t *pool_to_json(const struct pool *p)
 			 "max_idle", (json_int_t)s->max_idle,
 			 "idle_ttl", json_seconds(s->idle_ttl),
 			 "lease_ttl", json_seconds(s->lease_ttl),
+			 "max_lease_ttl", json_seconds(s->max_lease_ttl),
 			 "max_waiters", (json_int_t)s->max_waiters,
 			 "order", order_names[s->order],
 			 "on_expire", expire_names[s->on_expire],
@@ -537,6 +554,19 @@ void resource_name_generate(const struct pool *p, char *buf, size_t len)
 		random_letters(letters, 5);
 		snprintf(buf, len, "%s-%s", p->name, letters);
 	} while (resource_find(p, buf));
+}
+
+int descriptor_check(const struct poold *pd, json_t *d, char *err,
+		     size_t errlen)
+{
+	size_t size = json_dumpb(d, NULL, 0, JSON_COMPACT);
+
+	if (size <= pd->cfg.max_descriptor)
+		return 0;
+	snprintf(err, errlen, "the descriptor is %zu bytes as compact JSON; "
+		 "the limit is %zu (--max-descriptor)", size,
+		 pd->cfg.max_descriptor);
+	return -1;
 }
 
 bool descriptor_matches(json_t *descriptor, json_t *match)

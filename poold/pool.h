@@ -32,6 +32,7 @@ struct pool_settings {
 	int64_t max_waiters;
 	double idle_ttl;      /* 0 = never */
 	double lease_ttl;     /* 0 = no TTL */
+	double max_lease_ttl; /* 0 = no limit on a lease's TTL */
 	enum pool_order order;
 	enum on_expire on_expire;
 	json_t *create;       /* owned: "builtin", "none" or {"cmd": ...} */
@@ -94,6 +95,10 @@ void pool_settings_clear(struct pool_settings *s);
 int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
 			size_t errlen);
 bool pool_setting_known(const char *field);
+/* 0 if a lease TTL of ttl (0 = none) fits max_lease_ttl, else -1 with a
+ * message naming what in err. */
+int pool_ttl_check(const struct pool_settings *s, double ttl,
+		   const char *what, char *err, size_t errlen);
 
 /* Pools. pool_new registers the pool in pd and writes it to the store;
  * pool_attach only registers (used when loading). */
@@ -139,6 +144,9 @@ json_t *pool_command(const struct pool *p, const char *which);
 
 /* A name "<pool>-<5 random lowercase letters>" not yet taken in p. */
 void resource_name_generate(const struct pool *p, char *buf, size_t len);
+/* 0 if d fits --max-descriptor, else -1 with a message in err. */
+int descriptor_check(const struct poold *pd, json_t *d, char *err,
+		     size_t errlen);
 /* True if descriptor has every top-level key of match with an equal value. */
 bool descriptor_matches(json_t *descriptor, json_t *match);
 

@@ -25,6 +25,12 @@ struct config {
 	char *socket_path;     /* owned */
 	char *db_path;         /* owned */
 	size_t max_line;       /* bytes, '\n' not counted */
+	size_t max_descriptor; /* bytes of a descriptor as compact JSON */
+	int max_depth;         /* JSON nesting depth of a request */
+	int max_batch;         /* resources per resource.add */
+	size_t max_output;     /* bytes of answers a client has not read */
+	int idle_timeout;      /* seconds; 0 = never close idle connections */
+	int sync_full;         /* --sync full: fsync every commit */
 	int max_conns;
 	char *admin_group;     /* owned; NULL = none */
 	char *pools_path;      /* owned; --pools FILE, or NULL */
@@ -60,7 +66,10 @@ struct poold {
 	int nconns;
 	int ndraining;             /* closed, still writing their last answers */
 	uint64_t next_conn_id;
-	int64_t conns_refused;     /* --max-conns refusals since start */
+	struct {                   /* refusals since start, in status */
+		int64_t conns_refused, too_large, bad_requests, too_deep,
+			slow_readers, idle_closed;
+	} refused;
 	struct reply_batch batch;  /* replies waiting for the commit */
 	double started;            /* monotonic */
 	uid_t uid;                 /* the daemon's own uid: an admin */

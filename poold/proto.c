@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "pool_protocol.h"
+#include "poold.h"
 #include "reply.h"
 #include "req.h"
 #include "util.h"
@@ -23,7 +24,30 @@ static bool blank(const char *line, size_t len)
 static void refuse(struct poold *pd, struct conn *c, json_t *id,
 		   const char *msg)
 {
+	pd->refused.bad_requests++;
 	reply_queue(pd, c, id, reply_err_json(id, POOL_ERR_BAD_REQUEST, msg));
+}
+
+/* Nesting depth of v (jansson itself stops at 2048 levels). */
+static int depth(json_t *v)
+{
+	int deepest = 0, d;
+	const char *key;
+	size_t i;
+	json_t *x;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, x)
+			if ((d = depth(x)) > deepest)
+				deepest = d;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if ((d = depth(x)) > deepest)
+				deepest = d;
+	} else {
+		return 0;
+	}
+	return deepest + 1;
 }
 
 void proto_handle_line(struct poold *pd, struct conn *c,
@@ -49,6 +73,14 @@ void proto_handle_line(struct poold *pd, struct conn *c,
 	if (!json_is_object(msg)) {
 		refuse(pd, c, NULL, "a request must be a JSON object such as "
 		       "{\"op\": \"ping\"}");
+		json_decref(msg);
+		return;
+	}
+	if (depth(msg) > pd->cfg.max_depth) {
+		pd->refused.too_deep++;
+		snprintf(text, sizeof text, "JSON nested deeper than %d levels "
+			 "(--max-depth)", pd->cfg.max_depth);
+		refuse(pd, c, json_object_get(msg, "id"), text);
 		json_decref(msg);
 		return;
 	}

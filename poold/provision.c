@@ -146,16 +146,18 @@ static void describe_failure(const struct job_result *res, char *buf,
 }
 
 /* The output of create (and of reset, if any) is one JSON object. */
-static json_t *parse_descriptor(const struct job_result *res, bool optional,
+static json_t *parse_descriptor(const struct poold *pd,
+				const struct job_result *res, bool optional,
 				bool *bad)
 {
+	char why[200];
 	json_t *d;
 
 	*bad = false;
 	if (optional && strspn(res->out, " \t\r\n") == res->out_len)
 		return NULL;
 	d = json_loadb(res->out, res->out_len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(d)) {
+	if (!json_is_object(d) || descriptor_check(pd, d, why, sizeof why)) {
 		json_decref(d);
 		*bad = true;
 		return NULL;
@@ -184,11 +186,11 @@ static void create_done(struct poold *pd, void *arg,
 
 	t->job = NULL;
 	if (r && res->status == 0 && !res->timed_out)
-		desc = parse_descriptor(res, false, &bad);
+		desc = parse_descriptor(pd, res, false, &bad);
 	if (r && bad) {
 		if (res->status == 0 && !res->timed_out)
 			snprintf(why, sizeof why, "it did not print one JSON "
-				 "object on stdout");
+				 "object (within --max-descriptor) on stdout");
 		else
 			describe_failure(res, why, sizeof why);
 		snprintf(msg, sizeof msg, "the create command of pool %s "
@@ -237,7 +239,7 @@ static void reset_done(struct poold *pd, void *arg,
 
 	t->job = NULL;
 	if (r && res->status == 0 && !res->timed_out)
-		desc = parse_descriptor(res, true, &bad);
+		desc = parse_descriptor(pd, res, true, &bad);
 	if (r && bad) {
 		if (res->status == 0 && !res->timed_out)
 			snprintf(why, sizeof why, "its stdout was not one JSON "

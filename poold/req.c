@@ -4,8 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
+#include "pool_protocol.h"
+#include "poold.h"
 #include "reply.h"
 
 void req_ok(struct req *r, json_t *result)
@@ -24,6 +27,8 @@ void req_fail(struct req *r, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (strcmp(code, POOL_ERR_BAD_REQUEST) == 0)
+		r->pd->refused.bad_requests++;
 	reply_queue(r->pd, r->conn, r->id, reply_err_json(r->id, code, msg));
 }
 

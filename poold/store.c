@@ -154,7 +154,8 @@ static int lock_database(struct store *st, const char *path, char *err,
 	return 0;
 }
 
-struct store *store_open(const char *path, char *err, size_t errlen)
+struct store *store_open(const char *path, bool sync_full, char *err,
+			 size_t errlen)
 {
 	struct store *st = xcalloc(1, sizeof *st);
 	char why[256];
@@ -170,12 +171,14 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	sqlite3_extended_result_codes(st->db, 1);
 	if (lock_database(st, path, err, errlen) < 0)
 		goto fail;
-	/* WAL + NORMAL: a commit survives a crash of the daemon; see
-	 * docs/architecture.md. The busy timeout covers another process
-	 * (a backup, sqlite3 CLI) briefly holding the lock. */
-	if (exec_sql(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = "
-		     "NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = "
-		     "2000", why, sizeof why) < 0) {
+	/* WAL + NORMAL: a commit survives a crash of the daemon; FULL also
+	 * fsyncs the WAL at every commit, so it survives a power loss (see
+	 * docs/reliability.md). The busy timeout covers another process (a
+	 * backup, the sqlite3 CLI) briefly holding the lock. */
+	if (exec_sql(st->db, sync_full ? "PRAGMA journal_mode = WAL; PRAGMA "
+		     "synchronous = FULL; PRAGMA busy_timeout = 2000" :
+		     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+		     "PRAGMA busy_timeout = 2000", why, sizeof why) < 0) {
 		snprintf(err, errlen, "cannot use database %s: %s (is the "
 			 "file and its directory writable?)", path, why);
 		goto fail;

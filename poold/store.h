@@ -23,7 +23,8 @@ struct poold;
 
 /* Opens (creating if needed) and migrates the database. NULL with a message
  * in err on failure. */
-struct store *store_open(const char *path, char *err, size_t errlen);
+struct store *store_open(const char *path, bool sync_full, char *err,
+			 size_t errlen);
 void store_close(struct store *st);
 
 /* The schema version the migrations in schema/ lead to. */

@@ -289,6 +289,28 @@ void wait_fail_all(struct pool *p, const char *code, const char *msg)
 	}
 }
 
+static bool list_has_conn(struct waiter_list *list, const struct conn *c)
+{
+	struct waiter *w;
+
+	TAILQ_FOREACH(w, list, link)
+		if (w->req->conn == c)
+			return true;
+	return false;
+}
+
+bool wait_has_conn(struct poold *pd, const struct conn *c)
+{
+	struct pool *p;
+	size_t pos = 0;
+
+	while ((p = hmap_next(&pd->pools, &pos)))
+		if (list_has_conn(&p->waiters, c) ||
+		    list_has_conn(&p->creators, c))
+			return true;
+	return false;
+}
+
 static void drop_from(struct waiter_list *list, const struct conn *c)
 {
 	struct waiter *w, *next;

@@ -29,6 +29,8 @@ void wait_create_done(struct pool *p, const char *name, struct resource *r,
 /* Answers and drops every waiter of p (drain, delete). */
 void wait_fail_all(struct pool *p, const char *code, const char *msg);
 
+/* True if a request of c is waiting. */
+bool wait_has_conn(struct poold *pd, const struct conn *c);
 /* Drops the waiters of a closing connection without an answer. */
 void wait_drop_conn(struct poold *pd, const struct conn *c);
 

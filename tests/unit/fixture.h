@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "options.h"
 #include "poold.h"
 #include "util.h"
 
@@ -51,12 +52,13 @@ static inline struct fixture *fx_open_at(const char *dir)
 	log_threshold = LOG_ERROR;
 	snprintf(fx->dir, sizeof fx->dir, "%s", dir);
 	snprintf(path, sizeof path, "%s/poold.db", dir);
+	options_defaults(&fx->pd.cfg);
+	free(fx->pd.cfg.db_path);
+	free(fx->pd.cfg.socket_path);
 	fx->pd.cfg.db_path = xstrdup(path);
 	fx->pd.cfg.socket_path = xstrdup("unused");
 	fx->pd.cfg.max_line = 4096;
 	fx->pd.cfg.max_conns = 16;
-	fx->pd.cfg.tick = 0.1;
-	fx->pd.cfg.expired_keep = 3600;
 	if (poold_open(&fx->pd, err, sizeof err) < 0) {
 		fprintf(stderr, "fixture: %s\n", err);
 		abort();
@@ -80,8 +82,7 @@ static inline void fx_shutdown(struct fixture *fx)
 	close(fx->client);
 	event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
 	poold_close(&fx->pd);
-	free(fx->pd.cfg.db_path);
-	free(fx->pd.cfg.socket_path);
+	options_free(&fx->pd.cfg);
 }
 
 static inline void fx_close(struct fixture *fx)

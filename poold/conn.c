@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,8 @@ void conn_close(struct conn *c, const char *reason)
 	/* What was queued before the close still goes out (a too_large
 	 * answer, the answers to lines before an EOF). */
 	bufferevent_disable(c->bev, EV_READ);
+	if (c->overflowed) /* it does not read: nothing more is written */
+		evbuffer_drain(bufferevent_get_output(c->bev), SIZE_MAX);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
 		c->draining = true;
 		pd->ndraining++;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static inline struct fixture *fx_open_at(const char *dir)
 	char err[512], path[128];
 
 	log_threshold = LOG_ERROR;
+	signal(SIGPIPE, SIG_IGN); /* as poold's main() does */
 	snprintf(fx->dir, sizeof fx->dir, "%s", dir);
 	snprintf(path, sizeof path, "%s/poold.db", dir);
 	options_defaults(&fx->pd.cfg);

@@ -196,6 +196,103 @@ static void test_max_line_exact(void **state)
 	free(line);
 }
 
+static json_int_t refused(struct fixture *fx, const char *what)
+{
+	json_t *a = fx_call(fx, "{\"op\":\"status\"}");
+	json_int_t n = json_integer_value(json_object_get(json_object_get(
+		fx_result(a), "daemon"), what));
+
+	json_decref(a);
+	return n;
+}
+
+static void test_limits(void **state)
+{
+	struct fixture *fx = *state;
+	char line[4000];
+	int n;
+
+	fx->pd.cfg.max_depth = 4;
+	fx->pd.cfg.max_descriptor = 100;
+	fx->pd.cfg.max_batch = 2;
+	expect_code(fx, "{\"op\":\"ping\",\"x\":[[[1]]]}", "bad_request",
+		    "unknown field");
+	expect_code(fx, "{\"op\":\"ping\",\"x\":[[[[1]]]]}", "bad_request",
+		    "--max-depth");
+	assert_int_equal(refused(fx, "too_deep"), 1);
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}", "ok", NULL);
+	n = snprintf(line, sizeof line, "{\"op\":\"resource.add\",\"pool\":"
+		     "\"p\",\"resources\":[{\"descriptor\":{\"k\":\"%0120d\"}}]}",
+		     0);
+	assert_true(n < (int)sizeof line);
+	expect_code(fx, line, "bad_request", "--max-descriptor");
+	expect_code(fx, "{\"op\":\"resource.add\",\"pool\":\"p\",\"resources\":"
+		    "[{\"descriptor\":{}},{\"descriptor\":{}},{\"descriptor\":{}}]}",
+		    "bad_request", "--max-batch");
+	expect_code(fx, "{\"op\":\"resource.add\",\"pool\":\"p\",\"resources\":"
+		    "[{\"name\":\"a\",\"descriptor\":{}}]}", "ok", NULL);
+	n = snprintf(line, sizeof line, "{\"op\":\"resource.update\",\"pool\":"
+		     "\"p\",\"name\":\"a\",\"version\":1,\"descriptor\":"
+		     "{\"k\":\"%0120d\"}}", 0);
+	expect_code(fx, line, "bad_request", "--max-descriptor");
+	/* max_lease_ttl bounds every lease's TTL, and requires one. */
+	expect_code(fx, "{\"op\":\"pool.set\",\"pool\":\"p\",\"max_lease_ttl\":"
+		    "60}", "bad_request", "lease_ttl 3600");
+	expect_code(fx, "{\"op\":\"pool.set\",\"pool\":\"p\",\"max_lease_ttl\":"
+		    "60,\"lease_ttl\":30}", "ok", NULL);
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":61}",
+		    "bad_request", "max_lease_ttl");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":0}",
+		    "bad_request", "max_lease_ttl");
+	expect_code(fx, "{\"op\":\"lease\",\"pool\":\"p\"}", "ok", NULL);
+	assert_true(refused(fx, "bad_requests") >= 7);
+}
+
+/* A client that sends but never reads is dropped once its unread answers
+ * pass --max-output; the daemon keeps serving others. */
+static void test_slow_reader(void **state)
+{
+	struct fixture *fx = *state;
+	static const char ping[] = "{\"op\":\"status\"}\n";
+	int sndbuf = 4096;
+
+	fx->pd.cfg.max_output = 8192;
+	setsockopt(fx->client, SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof sndbuf);
+	for (int i = 0; i < 2000 && fx->pd.refused.slow_readers == 0; i++) {
+		if (write(fx->client, ping, sizeof ping - 1) < 0)
+			break;
+		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+	}
+	for (int i = 0; i < 10; i++)
+		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+	assert_int_equal(fx->pd.refused.slow_readers, 1);
+	assert_int_equal(fx->pd.nconns, 0);
+	close(fx->client);
+	fx_connect(fx);
+	expect_code(fx, "{\"op\":\"ping\"}", "ok", NULL);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	int first = fx->client;
+	double until;
+
+	/* Connections accepted from now on time out after 1 s of silence,
+	 * unless they hold a reason to stay: here, a watch. */
+	fx->pd.cfg.idle_timeout = 1;
+	fx_connect(fx);
+	expect_code(fx, "{\"op\":\"watch\"}", "ok", NULL);
+	fx_connect(fx); /* this one says nothing */
+	until = now_mono() + 2.5;
+	while (now_mono() < until)
+		event_base_loop(fx->pd.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(fx->pd.refused.idle_closed, 1);
+	/* The first (no timeout when accepted) and the watcher remain. */
+	assert_int_equal(fx->pd.nconns, 2);
+	close(first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +303,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_split_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_line_exact, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, setup,
 						teardown),
 	};
 

@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "reply.h"
 #include "req.h"
+#include "tls.h"
 #include "util.h"
 #include "wait.h"
 
@@ -37,6 +38,8 @@ struct conn {
 	bool closed;              /* no more input; nothing more is sent */
 	bool draining;            /* closed: still writing what was queued */
 	bool overflowed;          /* left too many answers unread: closing */
+	bool tcp;                 /* came over TCP: must say hello first */
+	const char *doom;         /* static; why it is to be closed, or NULL */
 	struct event *more;       /* owned; continues reading after a yield */
 	TAILQ_ENTRY(conn) link;   /* in pd->conns while open */
 };
@@ -108,8 +111,29 @@ void conn_send(struct conn *c, const char *line, size_t len)
 	c->overflowed = true;
 	c->pd->refused.slow_readers++;
 	evbuffer_drain(out, evbuffer_get_length(out));
+	conn_doom(c, "it left more than --max-output bytes of answers unread");
+}
+
+void conn_doom(struct conn *c, const char *reason)
+{
+	if (c->doom || c->closed)
+		return;
+	c->doom = reason;
 	bufferevent_disable(c->bev, EV_READ);
 	event_active(c->more, EV_TIMEOUT, 0);
+}
+
+bool conn_needs_hello(const struct conn *c)
+{
+	return c && c->tcp && c->who.name[0] == '\0';
+}
+
+void conn_authenticate(struct conn *c, const char *name, bool admin)
+{
+	snprintf(c->who.name, sizeof c->who.name, "%s", name);
+	c->who.admin = admin;
+	log_info("conn %llu is %s%s", (unsigned long long)c->id, name,
+		 admin ? " (admin)" : "");
 }
 
 static void release_socket(struct conn *c)
@@ -132,8 +156,8 @@ void conn_close(struct conn *c, const char *reason)
 	if (c->closed)
 		return;
 	c->closed = true;
-	log_info("conn %llu (%s pid %d) closed: %s", (unsigned long long)c->id,
-		 c->who.name, (int)c->who.pid, reason);
+	log_info("conn %llu (%s) closed: %s", (unsigned long long)c->id,
+		 c->who.name[0] ? c->who.name : "anonymous", reason);
 	TAILQ_REMOVE(&pd->conns, c, link);
 	pd->nconns--;
 	wait_drop_conn(pd, c);
@@ -185,7 +209,7 @@ static bool read_lines(struct conn *c)
 		struct evbuffer_ptr eol;
 		char *line;
 
-		if (c->closed)
+		if (c->closed || c->doom)
 			return false;
 		in = bufferevent_get_input(c->bev);
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
@@ -224,13 +248,12 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (!c->overflowed) {
+	if (!c->doom) {
 		on_read(NULL, c);
 		return;
 	}
 	conn_ref(c);
-	conn_close(c, "it left more than --max-output bytes of answers "
-		   "unread");
+	conn_close(c, c->doom);
 	reply_flush(c->pd);
 	conn_unref(c);
 }
@@ -287,7 +310,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	conn_unref(c);
 }
 
-void conn_accept(struct poold *pd, int fd)
+void conn_accept(struct poold *pd, int fd, bool tcp)
 {
 	struct conn *c;
 
@@ -308,9 +331,20 @@ void conn_accept(struct poold *pd, int fd)
 	c->pd = pd;
 	c->id = ++pd->next_conn_id;
 	c->refs = 2; /* the open connection, and its bufferevent */
-	identify(pd, fd, &c->who);
+	c->tcp = tcp;
+	if (tcp)
+		c->who.uid = (uid_t)-1; /* anonymous until hello */
+	else
+		identify(pd, fd, &c->who);
 	c->who.conn_id = c->id;
-	c->bev = bufferevent_socket_new(pd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = tcp && pd->tls ? tls_accept(pd->base, fd, pd->tls) :
+		 bufferevent_socket_new(pd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		log_error("cannot set up a connection: out of memory or TLS");
+		close(fd);
+		free(c);
+		return;
+	}
 	c->more = event_new(pd->base, -1, 0, on_more, c);
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -321,6 +355,6 @@ void conn_accept(struct poold *pd, int fd)
 	}
 	TAILQ_INSERT_TAIL(&pd->conns, c, link);
 	pd->nconns++;
-	log_debug("conn %llu from %s pid %d%s", (unsigned long long)c->id,
-		  c->who.name, (int)c->who.pid, c->who.admin ? " (admin)" : "");
+	log_debug("conn %llu from %s%s", (unsigned long long)c->id,
+		  tcp ? "TCP" : c->who.name, c->who.admin ? " (admin)" : "");
 }

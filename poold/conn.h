@@ -14,8 +14,17 @@
 struct poold;
 struct conn;
 
-/* Takes over fd (a connected, non-blocking socket). */
-void conn_accept(struct poold *pd, int fd);
+/* Takes over fd (a connected, non-blocking socket): from the Unix socket
+ * (the caller is its peer uid) or from TCP (anonymous until hello). */
+void conn_accept(struct poold *pd, int fd, bool tcp);
+
+/* TCP: true until a hello with a good token. */
+bool conn_needs_hello(const struct conn *c);
+/* TCP: the caller is now name (an admin or not). */
+void conn_authenticate(struct conn *c, const char *name, bool admin);
+/* Closes c once the answers queued so far are written (from c's own event,
+ * never inside the reply flush). */
+void conn_doom(struct conn *c, const char *reason);
 
 struct conn *conn_ref(struct conn *c);
 void conn_unref(struct conn *c);           /* NULL is a harmless no-op */

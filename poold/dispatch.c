@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn.h"
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -139,7 +140,11 @@ void dispatch(struct req *r)
 	const struct op *op = op_find(r->op);
 
 	r->now = now_wall();
-	if (!op) {
+	if (conn_needs_hello(r->conn) && strcmp(r->op, "hello") != 0) {
+		req_fail(r, POOL_ERR_FORBIDDEN, "on TCP the first request must "
+			 "be {\"op\": \"hello\", \"token\": \"...\"}");
+		conn_doom(r->conn, "its first request was not hello");
+	} else if (!op) {
 		req_fail(r, POOL_ERR_UNKNOWN_OP, "no operation \"%s\" (see "
 			 "docs/protocol.md for the list)", r->op);
 	} else if ((op->flags & OP_ADMIN) && !r->who.admin) {

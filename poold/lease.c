@@ -186,8 +186,11 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	l->mode = w->mode;
 	l->token = pd->next_token++;
 	store_token_put(pd->store, pd->next_token);
-	snprintf(owner, sizeof owner, "uid:%u pid:%d", (unsigned)who->uid,
-		 (int)who->pid);
+	if (who->uid == (uid_t)-1) /* a TCP caller: its token's name */
+		snprintf(owner, sizeof owner, "%s", who->name);
+	else
+		snprintf(owner, sizeof owner, "uid:%u pid:%d",
+			 (unsigned)who->uid, (int)who->pid);
 	l->owner = xstrdup(w->owner ? w->owner : owner);
 	l->caller = xstrdup(who->name);
 	l->bind_conn = w->bind_conn;

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <event2/listener.h>
 #include <libgen.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,7 +22,13 @@
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		      struct sockaddr *sa, int len, void *arg)
 {
-	conn_accept(arg, fd);
+	conn_accept(arg, fd, false);
+}
+
+static void on_accept_tcp(struct evconnlistener *l, evutil_socket_t fd,
+			  struct sockaddr *sa, int len, void *arg)
+{
+	conn_accept(arg, fd, true);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -97,8 +106,81 @@ int listener_open(struct poold *pd, char *err, size_t errlen)
 	return 0;
 }
 
+static bool loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+			>> 24) == 127;
+	return sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+		&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host and port (in buf). */
+static int split_hostport(const char *s, char *buf, size_t len,
+			  const char **host, const char **port)
+{
+	char *colon;
+
+	snprintf(buf, len, "%s", s);
+	colon = strrchr(buf, ':');
+	if (!colon || colon == buf || !colon[1])
+		return -1;
+	*colon = '\0';
+	*port = colon + 1;
+	*host = buf;
+	if (buf[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		*host = buf + 1;
+	}
+	return 0;
+}
+
+int listener_open_tcp(struct poold *pd, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM }, *ai;
+	const char *host, *port;
+	char buf[300];
+	int rc;
+
+	if (split_hostport(pd->cfg.listen, buf, sizeof buf, &host, &port) < 0) {
+		snprintf(err, errlen, "--listen wants HOST:PORT, not \"%s\"",
+			 pd->cfg.listen);
+		return -1;
+	}
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "--listen %s: %s", pd->cfg.listen,
+			 gai_strerror(rc));
+		return -1;
+	}
+	if (!loopback(ai->ai_addr) && !pd->cfg.listen_public) {
+		snprintf(err, errlen, "--listen %s is not a loopback address; "
+			 "add --listen-public to serve the network",
+			 pd->cfg.listen);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	pd->tcp_listener = evconnlistener_new_bind(pd->base, on_accept_tcp, pd,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		128, ai->ai_addr, (int)ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (!pd->tcp_listener) {
+		snprintf(err, errlen, "cannot listen on %s: %s", pd->cfg.listen,
+			 strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(pd->tcp_listener, on_accept_error);
+	log_info("listening on TCP %s%s", pd->cfg.listen,
+		 pd->tls ? " with TLS" : "");
+	return 0;
+}
+
 void listener_close(struct poold *pd)
 {
+	if (pd->tcp_listener) {
+		evconnlistener_free(pd->tcp_listener);
+		pd->tcp_listener = NULL;
+	}
 	if (!pd->listener)
 		return;
 	evconnlistener_free(pd->listener);

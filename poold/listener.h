@@ -10,6 +10,8 @@
 struct poold;
 
 int listener_open(struct poold *pd, char *err, size_t errlen);
+/* --listen HOST:PORT; a non-loopback address needs --listen-public. */
+int listener_open_tcp(struct poold *pd, char *err, size_t errlen);
 void listener_close(struct poold *pd);  /* also removes the socket file */
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "janitor.h"
 #include "listener.h"
@@ -21,6 +22,7 @@
 #include "poolfile.h"
 #include "poold.h"
 #include "reply.h"
+#include "tls.h"
 #include "util.h"
 #include "wait.h"
 
@@ -75,10 +77,20 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	struct poold *pd = arg;
 	char err[768];
 
-	if (!pd->cfg.pools_path) {
-		log_info("SIGHUP: no --pools file to read again");
-		return;
+	if (pd->cfg.tokens_path) {
+		struct auth *a = auth_load(pd->cfg.tokens_path, err, sizeof err);
+
+		if (a) {
+			auth_free(pd->auth);
+			pd->auth = a;
+			log_info("SIGHUP: tokens read again");
+		} else {
+			log_error("SIGHUP: tokens file refused, the old tokens "
+				  "stay: %s", err);
+		}
 	}
+	if (!pd->cfg.pools_path)
+		return;
 	if (load_pools(pd, err, sizeof err) < 0)
 		log_error("SIGHUP: pools file refused, nothing changed: %s",
 			  err);
@@ -104,9 +116,14 @@ static int start(struct poold *pd)
 {
 	char err[512];
 
-	if (poold_open(pd, err, sizeof err) < 0 ||
+	if ((pd->cfg.tokens_path &&
+	     !(pd->auth = auth_load(pd->cfg.tokens_path, err, sizeof err))) ||
+	    (pd->cfg.tls_cert && !(pd->tls = tls_context(pd->cfg.tls_cert,
+				pd->cfg.tls_key, err, sizeof err))) ||
+	    poold_open(pd, err, sizeof err) < 0 ||
 	    (pd->cfg.pools_path && load_pools(pd, err, sizeof err) < 0) ||
-	    listener_open(pd, err, sizeof err) < 0) {
+	    listener_open(pd, err, sizeof err) < 0 ||
+	    (pd->cfg.listen && listener_open_tcp(pd, err, sizeof err) < 0)) {
 		fprintf(stderr, "poold: %s\n", err);
 		return -1;
 	}
@@ -133,6 +150,9 @@ static void finish(struct poold *pd)
 	if (pd->sighup_ev)
 		event_free(pd->sighup_ev);
 	poold_close(pd);
+	auth_free(pd->auth);
+	if (pd->tls)
+		tls_context_free(pd->tls);
 	options_free(&pd->cfg);
 }
 

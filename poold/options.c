@@ -15,7 +15,7 @@
 #include "util.h"
 
 enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_GROUP,
-		OPT_SYNC, OPT_HELP, OPT_VERSION };
+		OPT_SYNC, OPT_FLAG, OPT_HELP, OPT_VERSION };
 
 struct opt {
 	const char *name;
@@ -60,6 +60,17 @@ static const struct opt opt_table[] = {
 	  "applies it again" },
 	{ "check-pools", OPT_STRING, OFF(check_pools), 0, 0, "FILE",
 	  "check a pools file and exit (0 if it is good)" },
+	{ "listen", OPT_STRING, OFF(listen), 0, 0, "HOST:PORT",
+	  "also listen on TCP (off by default); callers must say hello with "
+	  "a token from --tokens first" },
+	{ "listen-public", OPT_FLAG, OFF(listen_public), 0, 0, NULL,
+	  "allow --listen on an address that is not loopback" },
+	{ "tokens", OPT_STRING, OFF(tokens_path), 0, 0, "FILE",
+	  "TCP callers' tokens: lines \"NAME TOKEN [admin]\"; mode 600" },
+	{ "tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "FILE",
+	  "serve TCP with TLS using this PEM certificate chain" },
+	{ "tls-key", OPT_STRING, OFF(tls_key), 0, 0, "FILE",
+	  "the private key of --tls-cert (PEM)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },
@@ -127,6 +138,9 @@ static int set_option(const struct opt *o, struct config *cfg,
 		}
 		log_threshold = lvl;
 		return 0;
+	case OPT_FLAG:
+		*(int *)((char *)cfg + o->offset) = 1;
+		return 0;
 	case OPT_SYNC:
 		if (strcmp(arg, "normal") && strcmp(arg, "full")) {
 			fprintf(stderr, "poold: --sync wants normal or full, "
@@ -175,6 +189,24 @@ void options_defaults(struct config *cfg)
 	cfg->expired_keep = 86400;
 }
 
+/* Options that only make sense together. */
+static int check_combinations(const struct config *cfg)
+{
+	const char *why = NULL;
+
+	if (cfg->listen && !cfg->tokens_path)
+		why = "--listen needs --tokens FILE: TCP callers authenticate "
+		      "with a token";
+	else if (!cfg->listen && (cfg->tls_cert || cfg->tls_key))
+		why = "--tls-cert and --tls-key apply to --listen";
+	else if (!cfg->tls_cert != !cfg->tls_key)
+		why = "--tls-cert and --tls-key go together";
+	if (!why)
+		return 0;
+	fprintf(stderr, "poold: %s\n", why);
+	return -1;
+}
+
 int options_parse(struct config *cfg, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 1];
@@ -202,7 +234,7 @@ int options_parse(struct config *cfg, int argc, char **argv)
 			"'poold --help'\n", argv[optind]);
 		return -1;
 	}
-	return 0;
+	return check_combinations(cfg);
 }
 
 void options_free(struct config *cfg)
@@ -211,6 +243,10 @@ void options_free(struct config *cfg)
 	free(cfg->db_path);
 	free(cfg->admin_group);
 	free(cfg->pools_path);
+	free(cfg->listen);
+	free(cfg->tokens_path);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	free(cfg->check_pools);
 	memset(cfg, 0, sizeof *cfg);
 }

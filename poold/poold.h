@@ -20,6 +20,7 @@ struct evconnlistener;
 struct store;
 struct conn;
 struct lease;
+struct auth;
 
 struct config {
 	char *socket_path;     /* owned */
@@ -34,6 +35,11 @@ struct config {
 	int max_conns;
 	char *admin_group;     /* owned; NULL = none */
 	char *pools_path;      /* owned; --pools FILE, or NULL */
+	char *listen;          /* owned; --listen HOST:PORT, or NULL */
+	int listen_public;     /* a non-loopback --listen is allowed */
+	char *tokens_path;     /* owned; --tokens FILE */
+	char *tls_cert;        /* owned; --tls-cert FILE (PEM chain) */
+	char *tls_key;         /* owned; --tls-key FILE */
 	char *check_pools;     /* owned; --check-pools FILE: check and exit */
 	gid_t admin_gid;
 	double tick;           /* janitor period, seconds */
@@ -77,6 +83,9 @@ struct poold {
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 	struct evconnlistener *listener;
+	struct evconnlistener *tcp_listener;
+	struct auth *auth;         /* the --tokens file, for TCP callers */
+	void *tls;                 /* SSL_CTX *, when --tls-cert is given */
 };
 
 /* Opens the store, creates the event loop and loads the state (with crash

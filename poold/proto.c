@@ -21,11 +21,14 @@ static bool blank(const char *line, size_t len)
 	return true;
 }
 
+/* On TCP nothing but a good hello may come first: anything else closes. */
 static void refuse(struct poold *pd, struct conn *c, json_t *id,
 		   const char *msg)
 {
 	pd->refused.bad_requests++;
 	reply_queue(pd, c, id, reply_err_json(id, POOL_ERR_BAD_REQUEST, msg));
+	if (conn_needs_hello(c))
+		conn_doom(c, "its first request was not hello");
 }
 
 /* Nesting depth of v (jansson itself stops at 2048 levels). */

@@ -4,7 +4,8 @@
 #   scripts/deps.sh test    the above plus cmocka and clang (fuzzing)
 set -euo pipefail
 
-pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev)
+pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
+	libssl-dev)
 if [ "${1:-build}" = test ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-dev)
 fi

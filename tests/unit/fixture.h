@@ -40,7 +40,7 @@ static inline void fx_connect(struct fixture *fx)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	conn_accept(&fx->pd, sv[0]);
+	conn_accept(&fx->pd, sv[0], false);
 	fx->client = sv[1];
 	fx->len = 0;
 }

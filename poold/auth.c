@@ -1,0 +1,140 @@
+/* auth.c - see auth.h. */
+#include "auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+#define TOKEN_MAX 256
+
+struct entry {
+	char name[48];
+	char token[TOKEN_MAX + 1];
+	bool admin;
+};
+
+struct auth {
+	struct entry *entries;   /* owned */
+	size_t n;
+};
+
+void auth_free(struct auth *a)
+{
+	if (!a)
+		return;
+	/* Tokens are secrets: do not leave them in freed memory. */
+	explicit_bzero(a->entries, a->n * sizeof *a->entries);
+	free(a->entries);
+	free(a);
+}
+
+static int parse_line(char *line, struct entry *e, char *why, size_t len)
+{
+	char *save = NULL, *name = strtok_r(line, " \t\r\n", &save);
+	char *token = strtok_r(NULL, " \t\r\n", &save);
+	char *flag = strtok_r(NULL, " \t\r\n", &save);
+
+	if (!name || !token) {
+		snprintf(why, len, "want \"NAME TOKEN [admin]\"");
+		return -1;
+	}
+	if (strlen(name) >= sizeof e->name || strlen(token) > TOKEN_MAX ||
+	    strlen(token) < 16) {
+		snprintf(why, len, "NAME must be under 48 characters and TOKEN "
+			 "16 to %d", TOKEN_MAX);
+		return -1;
+	}
+	if ((flag && strcmp(flag, "admin") != 0) ||
+	    strtok_r(NULL, " \t\r\n", &save)) {
+		snprintf(why, len, "only the word \"admin\" may follow TOKEN");
+		return -1;
+	}
+	snprintf(e->name, sizeof e->name, "%s", name);
+	snprintf(e->token, sizeof e->token, "%s", token);
+	e->admin = flag != NULL;
+	return 0;
+}
+
+struct auth *auth_load(const char *path, char *err, size_t errlen)
+{
+	struct auth *a = xcalloc(1, sizeof *a);
+	FILE *f = fopen(path, "r");
+	char *line = NULL, why[128];
+	size_t cap = 0, room = 0;
+	int lineno = 0;
+	struct stat st;
+
+	if (!f || fstat(fileno(f), &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s can be read by others (mode %03o); "
+			 "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		if (line[strspn(line, " \t\r\n")] == '\0' ||
+		    line[strspn(line, " \t")] == '#')
+			continue;
+		if (a->n == room) {
+			room = room ? room * 2 : 8;
+			a->entries = realloc(a->entries, room * sizeof *a->entries);
+			if (!a->entries)
+				abort();
+		}
+		memset(&a->entries[a->n], 0, sizeof *a->entries);
+		if (parse_line(line, &a->entries[a->n], why, sizeof why) < 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			goto fail;
+		}
+		a->n++;
+	}
+	fclose(f);
+	explicit_bzero(line, cap);
+	free(line);
+	return a;
+fail:
+	if (f)
+		fclose(f);
+	if (line)
+		explicit_bzero(line, cap);
+	free(line);
+	auth_free(a);
+	return NULL;
+}
+
+/* Both buffers are zero-padded to TOKEN_MAX + 1: every byte is compared,
+ * whatever the contents. */
+static bool same(const char *a, const char *b)
+{
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < TOKEN_MAX + 1; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return diff == 0;
+}
+
+const char *auth_check(const struct auth *a, const char *token, bool *admin)
+{
+	char given[TOKEN_MAX + 1];
+	const struct entry *found = NULL;
+
+	memset(given, 0, sizeof given);
+	if (strlen(token) > TOKEN_MAX)
+		return NULL;
+	memcpy(given, token, strlen(token));
+	for (size_t i = 0; i < a->n; i++)
+		if (same(given, a->entries[i].token) && !found)
+			found = &a->entries[i];
+	explicit_bzero(given, sizeof given);
+	if (!found)
+		return NULL;
+	*admin = found->admin;
+	return found->name;
+}

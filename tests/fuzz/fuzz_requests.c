@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "janitor.h"
 #include "log.h"
+#include "options.h"
 #include "poold.h"
 #include "util.h"
 
@@ -57,13 +58,15 @@ static void daemon_open(void)
 	char err[512];
 
 	memset(&pd, 0, sizeof pd);
+	/* The daemon's own defaults for every limit, as the real poold. */
+	options_defaults(&pd.cfg);
+	free(pd.cfg.db_path);
+	free(pd.cfg.socket_path);
 	pd.cfg.db_path = xstrdup(db_path);
 	pd.cfg.socket_path = xstrdup("unused");
 	/* Small enough that a 4 KiB input can also be too_large. */
 	pd.cfg.max_line = 2048;
 	pd.cfg.max_conns = 16;
-	pd.cfg.tick = 0.1;
-	pd.cfg.expired_keep = 3600;
 	if (poold_open(&pd, err, sizeof err) < 0) {
 		fprintf(stderr, "fuzz_requests: poold_open: %s\n", err);
 		abort();
@@ -75,8 +78,7 @@ static void daemon_close(void)
 {
 	janitor_stop(&pd);
 	poold_close(&pd);
-	free(pd.cfg.db_path);
-	free(pd.cfg.socket_path);
+	options_free(&pd.cfg);
 	remove_db();
 }
 
@@ -142,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	conn_accept(&pd, sv[0]);
+	conn_accept(&pd, sv[0], false); /* as on the Unix socket */
 
 	/* Write everything, letting the daemon read and answer meanwhile. */
 	while (off < size && !eof) {

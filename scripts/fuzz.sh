@@ -2,7 +2,8 @@
 # fuzz.sh [SECONDS] - build the libFuzzer target with clang (ASan+UBSan) into
 # build-fuzz and run it for SECONDS (default 60) on tests/fuzz/corpus with
 # tests/fuzz/requests.dict. New interesting inputs go to build-fuzz/corpus
-# (kept between runs). Debug with -O1: the daemon's assert()s stay on. A crash leaves crash-* in build-fuzz/artifacts and
+# (kept between runs). Debug with -O1: the daemon's assert()s stay on.
+# A crash leaves crash-* in build-fuzz/artifacts and
 # makes this script exit non-zero. Replay one with:
 #   POOL_FUZZ_RESET=1 build-fuzz/tests/fuzz/fuzz_requests build-fuzz/artifacts/crash-...
 set -eu

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
 	libssl-dev)
 if [ "${1:-build}" = test ]; then
-	pkgs+=(libcmocka-dev clang libclang-rt-dev)
+	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl)
 fi
 
 missing=()

@@ -1,0 +1,244 @@
+/*
+ * Black-box tests of TCP: --listen with tokens (hello first, forbidden and
+ * closed otherwise; the caller is the token's name; admin tokens), the
+ * token file's mode, loopback-only without --listen-public, and TLS with a
+ * real TLS client (openssl s_client).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[] = "/tmp/poold-tcp-XXXXXX";
+static char tokens[300], listen_arg[64];
+static int port;
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static raw_conn *tcp_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	raw_conn *r = calloc(1, sizeof *r);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	r->fd = fd;
+	return r;
+}
+
+static poold_proc *start_tcp(const char *extra1, const char *extra2)
+{
+	port = free_port();
+	snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", port);
+	return poold_start("--listen", listen_arg, "--tokens", tokens, extra1,
+			   extra2, NULL);
+}
+
+static void test_hello_first(void **state)
+{
+	poold_proc *d = start_tcp(NULL, NULL);
+	raw_conn *r;
+	json_t *a;
+
+	/* Anything but hello first: forbidden, and closed (the rest of the
+	 * pipelined lines is not answered). */
+	r = tcp_connect();
+	raw_send(r, "{\"op\":\"ping\"}\n{\"op\":\"ping\"}\n");
+	a = raw_recv(r, 5);
+	resp_expect_err(a, "forbidden");
+	json_decref(a);
+	assert_true(raw_wait_eof(r, 5));
+	raw_close(r);
+	/* Not even a malformed line is let through. */
+	r = tcp_connect();
+	raw_send(r, "nonsense\n");
+	a = raw_recv(r, 5);
+	resp_expect_err(a, "bad_request");
+	json_decref(a);
+	assert_true(raw_wait_eof(r, 5));
+	raw_close(r);
+	/* A wrong token, or none. */
+	r = tcp_connect();
+	a = raw_req(r, "{\"op\":\"hello\",\"token\":\"wrong-wrong-wrong-wrong\"}");
+	resp_expect_err(a, "forbidden");
+	json_decref(a);
+	assert_true(raw_wait_eof(r, 5));
+	raw_close(r);
+	r = tcp_connect();
+	a = raw_req(r, "{\"op\":\"hello\"}");
+	resp_expect_err(a, "forbidden");
+	json_decref(a);
+	raw_close(r);
+	poold_stop(d);
+}
+
+static void test_callers_by_token(void **state)
+{
+	poold_proc *d = start_tcp(NULL, NULL);
+	raw_conn *alice = tcp_connect(), *bob = tcp_connect();
+	char line[200];
+	json_t *a, *res;
+
+	a = raw_req(alice, "{\"op\":\"hello\",\"token\":\"alice-secret-token-0001\"}");
+	res = resp_result(a);
+	assert_string_equal(JSTR(res, "caller"), "alice");
+	assert_true(json_is_true(json_object_get(res, "admin")));
+	json_decref(a);
+	a = raw_req(bob, "{\"op\":\"hello\",\"token\":\"bob-secret-token-000002\"}");
+	assert_string_equal(JSTR(resp_result(a), "caller"), "bob");
+	assert_true(json_is_false(json_object_get(resp_result(a), "admin")));
+	json_decref(a);
+	/* bob is no admin; alice is. */
+	a = raw_req(bob, "{\"op\":\"pool.create\",\"pool\":\"p\"}");
+	resp_expect_err(a, "forbidden");
+	json_decref(a);
+	json_decref(raw_req(alice, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	/* bob's lease is bob's: its owner is his name, alice (admin) may
+	 * return it, and he may not return alice's. */
+	a = raw_req(bob, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	res = resp_result(a);
+	assert_string_equal(JSTR(res, "owner"), "bob");
+	snprintf(line, sizeof line, "{\"op\":\"return\",\"lease\":\"%s\"}",
+		 JSTR(res, "lease"));
+	json_decref(a);
+	a = raw_req(alice, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	res = resp_result(a);
+	{
+		char other[200];
+		json_t *b;
+
+		snprintf(other, sizeof other, "{\"op\":\"return\",\"lease\":\"%s\"}",
+			 JSTR(res, "lease"));
+		b = raw_req(bob, other);
+		resp_expect_err(b, "forbidden");
+		json_decref(b);
+	}
+	json_decref(a);
+	a = raw_req(alice, line);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	raw_close(alice);
+	raw_close(bob);
+	poold_stop(d);
+}
+
+static int run(const char *cmd, char *out, size_t outlen)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+static void test_refusals_at_start(void **state)
+{
+	char cmd[2048], out[2048], loose[320];
+
+	/* A token file others can read is refused. */
+	snprintf(loose, sizeof loose, "%s/loose", dir);
+	snprintf(cmd, sizeof cmd, "cp %s %s && chmod 644 %s && %s --socket "
+		 "%s/a.sock --db %s/a.db --listen 127.0.0.1:1 --tokens %s 2>&1",
+		 tokens, loose, loose, POOLD_BIN, dir, dir, loose);
+	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_non_null(strstr(out, "chmod 600"));
+	/* Not loopback without --listen-public. */
+	snprintf(cmd, sizeof cmd, "%s --socket %s/a.sock --db %s/a.db --listen "
+		 "0.0.0.0:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
+	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_non_null(strstr(out, "--listen-public"));
+	/* --listen without tokens. */
+	snprintf(cmd, sizeof cmd, "%s --listen 127.0.0.1:1 2>&1", POOLD_BIN);
+	assert_int_equal(run(cmd, out, sizeof out), 2);
+	assert_non_null(strstr(out, "--tokens"));
+}
+
+static void test_tls(void **state)
+{
+	char cmd[2048], out[4096], cert[320], key[320];
+	poold_proc *d;
+
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes "
+		 "-keyout %s -out %s -days 1 -subj /CN=localhost 2>&1", key,
+		 cert);
+	assert_int_equal(run(cmd, out, sizeof out), 0);
+	port = free_port();
+	snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", port);
+	d = poold_start("--listen", listen_arg, "--tokens", tokens, "--tls-cert",
+			cert, "--tls-key", key, NULL);
+	snprintf(cmd, sizeof cmd, "printf '%%s\\n%%s\\n' "
+		 "'{\"op\":\"hello\",\"token\":\"alice-secret-token-0001\"}' "
+		 "'{\"id\":2,\"op\":\"status\"}' | timeout 10 openssl s_client "
+		 "-quiet -connect 127.0.0.1:%d 2>/dev/null", port);
+	run(cmd, out, sizeof out);
+	assert_non_null(strstr(out, "\"caller\":\"alice\""));
+	assert_non_null(strstr(out, "\"id\":2,\"ok\":true"));
+	poold_stop(d);
+}
+
+static int group_setup(void **state)
+{
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
+	f = fopen(tokens, "w");
+	if (!f)
+		return -1;
+	fputs("# NAME TOKEN [admin]\nalice alice-secret-token-0001 admin\n"
+	      "bob bob-secret-token-000002\n", f);
+	fclose(f);
+	return chmod(tokens, 0600);
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FTEST(test_hello_first),
+		FTEST(test_callers_by_token),
+		FTEST(test_refusals_at_start),
+		FTEST(test_tls),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -19,6 +19,7 @@ enum setting_kind { S_COUNT, S_DURATION, S_CHOICE, S_CREATE, S_COMMAND };
 	X(MAX_IDLE, "max-idle", "max_idle", S_COUNT, "N", "destroy free ones above this (0: no limit)") \
 	X(IDLE_TTL, "idle-ttl", "idle_ttl", S_DURATION, "DURATION", "destroy free ones unused this long (0: never)") \
 	X(LEASE_TTL, "lease-ttl", "lease_ttl", S_DURATION, "DURATION", "default lease TTL (0: none)") \
+	X(MAX_LEASE_TTL, "max-lease-ttl", "max_lease_ttl", S_DURATION, "DURATION", "longest TTL a lease may have (0: no limit)") \
 	X(MAX_WAITERS, "max-waiters", "max_waiters", S_COUNT, "N", "bound of the waiter queue (0: no waiting)") \
 	X(ORDER, "order", "order", S_CHOICE, "lifo|fifo", "which free resource goes first")        \
 	X(ON_EXPIRE, "on-expire", "on_expire", S_CHOICE, "return|discard", "what an expired lease does") \

@@ -285,7 +285,8 @@ static void test_pool_commands(void **state)
 	json_t *p;
 
 	SH_OK(d, "poolctl pool create spark --max-size 10 --min-idle 0 --max-idle 4 "
-		 "--idle-ttl 1h --lease-ttl 30m --max-waiters 7 --order fifo --on-expire discard "
+		 "--idle-ttl 1h --lease-ttl 30m --max-lease-ttl 2h --max-waiters 7 --order fifo "
+		 "--on-expire discard "
 		 "--create none --destroy null --reset null --json");
 	p = OUT_JSON();
 	assert_string_equal(JSTR(p, "name"), "spark");
@@ -294,6 +295,7 @@ static void test_pool_commands(void **state)
 	assert_int_equal(JINT(p, "max_waiters"), 7);
 	assert_true(json_number_value(json_object_get(p, "idle_ttl")) == 3600);
 	assert_true(json_number_value(json_object_get(p, "lease_ttl")) == 1800);
+	assert_true(json_number_value(json_object_get(p, "max_lease_ttl")) == 7200);
 	assert_string_equal(JSTR(p, "order"), "fifo");
 	assert_string_equal(JSTR(p, "on_expire"), "discard");
 	assert_string_equal(JSTR(p, "create"), "none");
@@ -312,6 +314,17 @@ static void test_pool_commands(void **state)
 	json_decref(p);
 	SH_OK(d, "poolctl pool set spark --min-idle 0 --create none -q");
 	assert_string_equal(OUT, "");
+
+	/* commands: inline JSON or @FILE; null turns one off */
+	SH_OK(d, "echo '{\"cmd\": [\"/bin/true\"], \"timeout\": 5}' > %s/reset.json && "
+		 "poolctl pool set spark --reset @%s/reset.json --destroy '{\"cmd\": [\"/bin/true\"]}' "
+		 "--max-lease-ttl 0 --json", d->dir, d->dir);
+	p = OUT_JSON();
+	assert_int_equal(JINT(JOBJ(p, "reset"), "timeout"), 5);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(JOBJ(p, "destroy"),
+									     "cmd"), 0)), "/bin/true");
+	json_decref(p);
+	SH_OK(d, "poolctl pool set spark --reset null --destroy null -q");
 
 	SH_OK(d, "poolctl pool get spark");
 	HAS(OUT, "lease_ttl");

@@ -3,7 +3,8 @@
 # (Debug) into build-crashloop and run the crash loop with KILLS kill -9s of
 # the daemon (default 1000; the test suite runs 50). Set
 # POOL_CRASHLOOP_SEED to replay a run's random choices (each run prints its
-# seed). Exit status 0 only if every check passed.
+# seed), POOL_CRASHLOOP_SYNC=full to run poold with --sync full.
+# Exit status 0 only if every check passed.
 set -eu
 kills=${1:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -24,7 +24,9 @@
  *    another was acknowledged has a larger token;
  *  - the database passes PRAGMA integrity_check and holds at most one live
  *    lease per resource, each on a leased resource, none of them returned.
- * It prints its counts. scripts/crashloop.sh runs the long form.
+ * It prints its counts. scripts/crashloop.sh runs the long form;
+ * POOL_CRASHLOOP_KILLS, POOL_CRASHLOOP_SEED and POOL_CRASHLOOP_SYNC (passed
+ * to poold --sync) change the run.
  */
 #include "harness.h"
 #include "h_sqlite.h"
@@ -695,8 +697,9 @@ static void check_db(const char *path, struct logs *lg, int nlive, long long max
 static void test_crashloop(void **state)
 {
 	const char *env = getenv("POOL_CRASHLOOP_KILLS");
+	const char *sync = getenv("POOL_CRASHLOOP_SYNC"); /* normal (default) or full */
 	int kills = env && atoi(env) > 0 ? atoi(env) : 50;
-	poold_proc *d = poold_start(NULL);
+	poold_proc *d = sync && *sync ? poold_start("--sync", sync, NULL) : poold_start(NULL);
 	pool_client *c = h_connect(d);
 	char stopfile[400], logpath[CLIENTS][400];
 	pid_t pid[CLIENTS];
@@ -709,8 +712,8 @@ static void test_crashloop(void **state)
 
 	if (getenv("POOL_CRASHLOOP_SEED"))
 		seed = (unsigned)strtoul(getenv("POOL_CRASHLOOP_SEED"), NULL, 10);
-	fprintf(stderr, "crashloop: %d kills, %d clients, seed %u (POOL_CRASHLOOP_SEED)\n", kills,
-		CLIENTS, seed);
+	fprintf(stderr, "crashloop: %d kills, %d clients, --sync %s, seed %u (POOL_CRASHLOOP_SEED)\n",
+		kills, CLIENTS, sync && *sync ? sync : "normal", seed);
 	for (int p = 0; p < NPOOLS; p++) {
 		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
 		for (int r = 0; r < RES_PER_POOL; r++) {

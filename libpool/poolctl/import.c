@@ -18,7 +18,7 @@
 #include "pool_protocol.h"
 #include "poolctl.h"
 
-#define BATCH_ITEMS 4000
+#define BATCH_ITEMS 4000         /* poold's --max-batch is 10000 by default */
 #define BATCH_BYTES (512 * 1024) /* half of poold's default --max-line */
 
 struct import {
@@ -31,6 +31,7 @@ struct import {
 	long long size;       /* of the file, for the progress bar; 0 if unknown */
 	long long read;       /* bytes read so far */
 	bool progress;        /* draw a progress bar on stderr */
+	size_t max_items;     /* items per request: ours, or the daemon's if smaller */
 };
 
 static bool valid_name(const char *s)
@@ -95,39 +96,48 @@ static void draw_progress(struct import *im)
 		fprintf(stderr, "\r%lld added", im->added);
 }
 
-/* Which item of the refused batch the daemon's message is about, or -1:
- * "resources[i]..." or "resource NAME already exists". */
-static long culprit(const struct import *im, const pool_error *err)
+/* Which item of the refused items [from, to) the daemon's message is about,
+ * relative to from, or -1: "resources[i]..." or "resource NAME already exists". */
+static long culprit(const struct import *im, size_t from, size_t to, const pool_error *err)
 {
 	const char *p = strstr(err->message, "resources[");
-	json_t *item;
-	size_t i;
 
 	if (p)
 		return strtol(p + strlen("resources["), NULL, 10);
 	if (err->code != POOL_E_EXISTS)
 		return -1;
-	json_array_foreach(im->items, i, item) {
-		const char *name = json_string_value(json_object_get(item, "name"));
+	for (size_t i = from; i < to; i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(im->items, i),
+								     "name"));
 		size_t n = name ? strlen(name) : 0;
 		const char *at = name ? strstr(err->message, name) : NULL;
 
 		if (at && at[n] == ' ' && at > err->message && at[-1] == ' ')
-			return (long)i;
+			return (long)(i - from);
 	}
 	return -1;
 }
 
-/* Sends the first n items of the batch; 0, or -1 with err set. */
-static int send_items(struct import *im, size_t n, pool_error *err)
+/* The --max-batch limit a refusal names, or 0 if it is not about that. */
+static long batch_limit(const pool_error *err)
+{
+	const char *p = strstr(err->message, "the limit is ");
+
+	if (err->code != POOL_E_BAD_REQUEST || !p || !strstr(err->message, "--max-batch"))
+		return 0;
+	return strtol(p + strlen("the limit is "), NULL, 10);
+}
+
+/* Sends items [from, to) of the batch; 0, or -1 with err set. */
+static int send_items(struct import *im, size_t from, size_t to, pool_error *err)
 {
 	json_t *part = im->items;
 	long long added = 0;
 	int rc;
 
-	if (n < json_array_size(im->items)) {
+	if (from > 0 || to < json_array_size(im->items)) {
 		part = json_array();
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = from; i < to; i++)
 			json_array_append(part, json_array_get(im->items, i));
 	}
 	rc = pool_resource_add(im->ctx->client, im->pool, part, &added, err);
@@ -138,33 +148,56 @@ static int send_items(struct import *im, size_t n, pool_error *err)
 	return rc;
 }
 
+/* Says which line stopped the import and how far it got. */
+static int report(struct import *im, size_t from, size_t to, long k, const pool_error *err)
+{
+	if (im->progress)
+		fputc('\n', stderr);
+	if (k >= 0 && from + (size_t)k < to)
+		fprintf(stderr, "poolctl: line %ld: ", im->lines[from + (size_t)k]);
+	else
+		fprintf(stderr, "poolctl: lines %ld-%ld: ", im->lines[from], im->lines[to - 1]);
+	fprintf(stderr, "%s\npoolctl: %lld resources were added before it; nothing after\n",
+		err->message, im->added);
+	return ctl_exit_code(err->code);
+}
+
+/*
+ * Sends items [from, to). A daemon with a smaller --max-batch than ours says
+ * so: the rest goes in batches of its size. A refused item is reported after
+ * the items before it were sent on their own. 0, or an exit code.
+ */
+static int send_range(struct import *im, size_t from, size_t to)
+{
+	pool_error err, err2;
+	long k, limit;
+	int rc = 0;
+
+	if (send_items(im, from, to, &err) == 0)
+		return 0;
+	limit = batch_limit(&err);
+	if (limit > 0 && (size_t)limit < to - from) {
+		im->max_items = (size_t)limit;
+		for (size_t s = from; s < to && rc == 0; s += (size_t)limit)
+			rc = send_range(im, s, s + (size_t)limit < to ? s + (size_t)limit : to);
+		return rc;
+	}
+	k = err.code == POOL_E_UNREACHABLE ? -1 : culprit(im, from, to, &err);
+	if (k > 0 && from + (size_t)k < to && send_items(im, from, from + (size_t)k, &err2) < 0)
+		k = -1;
+	return report(im, from, to, k, &err);
+}
+
 /* Sends the batch and empties it; 0, or an exit code after saying why. */
 static int flush(struct import *im)
 {
-	size_t n = json_array_size(im->items);
-	pool_error err, err2;
-	long k;
+	int rc = send_range(im, 0, json_array_size(im->items));
 
-	if (n == 0)
-		return 0;
-	if (send_items(im, n, &err) < 0) {
-		k = err.code == POOL_E_UNREACHABLE ? -1 : culprit(im, &err);
-		if (k > 0 && (size_t)k < n && send_items(im, (size_t)k, &err2) < 0)
-			k = -1;
-		if (im->progress)
-			fputc('\n', stderr);
-		if (k >= 0 && (size_t)k < n)
-			fprintf(stderr, "poolctl: line %ld: ", im->lines[k]);
-		else
-			fprintf(stderr, "poolctl: lines %ld-%ld: ", im->lines[0], im->lines[n - 1]);
-		fprintf(stderr, "%s\npoolctl: %lld resources were added before it; nothing after\n",
-			err.message, im->added);
-		return ctl_exit_code(err.code);
-	}
 	json_array_clear(im->items);
 	im->bytes = 0;
-	draw_progress(im);
-	return 0;
+	if (rc == 0)
+		draw_progress(im);
+	return rc;
 }
 
 /* Adds one line to the batch, sending the batch when it is full. */
@@ -195,7 +228,7 @@ static int take_line(struct import *im, char *line, size_t len, long lineno)
 	im->lines[json_array_size(im->items)] = lineno;
 	json_array_append_new(im->items, item);
 	im->bytes += len;
-	return json_array_size(im->items) >= BATCH_ITEMS ? flush(im) : 0;
+	return json_array_size(im->items) >= im->max_items ? flush(im) : 0;
 }
 
 static int import_stream(struct import *im, FILE *f)
@@ -220,7 +253,7 @@ static int import_stream(struct import *im, FILE *f)
 
 int import_file(struct ctl *ctx, const char *pool, const char *path)
 {
-	struct import im = { .ctx = ctx, .pool = pool };
+	struct import im = { .ctx = ctx, .pool = pool, .max_items = BATCH_ITEMS };
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	struct stat st;
 	int rc;

@@ -854,6 +854,28 @@ static void test_import(void **state)
 	finish(d, c);
 }
 
+/* A daemon that takes fewer resources per request than poolctl sends. */
+static void test_import_small_batches(void **state)
+{
+	poold_proc *d = poold_start("--max-batch", "100", NULL);
+	pool_client *c = h_connect(d);
+	char path[400];
+
+	h_pool(c, "p", NULL);
+	h_pool(c, "q", NULL);
+	snprintf(path, sizeof(path), "%s/small.jsonl", d->dir);
+	write_lines(path, 1000, 0);
+	SH_OK(d, "poolctl resource add p --file %s", path);
+	HAS(OUT, "added 1000 resources");
+	assert_int_equal(h_status_field(c, "p", "total"), 1000);
+	write_lines(path, 1000, 550);
+	SH_RC(1, d, "poolctl resource add q --file %s", path);
+	HAS(ERR, "line 550");
+	HAS(ERR, "549 resources were added before it");
+	assert_int_equal(h_status_field(c, "q", "total"), 549);
+	finish(d, c);
+}
+
 /* ---- run -------------------------------------------------------------------- */
 
 static void test_run_basics(void **state)
@@ -1098,6 +1120,7 @@ int main(void)
 		FTEST(test_status_watch_ping),
 		FTEST(test_unreachable),
 		FTEST(test_import),
+		FTEST(test_import_small_batches),
 		FTEST(test_run_basics),
 		FTEST(test_run_sigterm),
 		FTEST(test_run_renews),

@@ -102,7 +102,8 @@ void out_lease(const json_t *lease)
 	free(desc);
 }
 
-char *out_shell_quote(const char *s)
+/* s as one single-quoted shell word (' becomes '\''), malloc'd. */
+static char *shell_quote(const char *s)
 {
 	size_t n = 3;
 	char *q, *p;
@@ -154,7 +155,7 @@ char *out_scalar_text(const json_t *v)
 
 static void print_export(const char *name, const char *value)
 {
-	char *q = out_shell_quote(value);
+	char *q = shell_quote(value);
 
 	if (q)
 		printf("export %s=%s\n", name, q);

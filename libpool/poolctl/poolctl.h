@@ -102,8 +102,8 @@ int arg_duration(struct ctl *ctx, const char *opt, const char *val, double *out)
 /* Reads a JSON object from "JSON", "@FILE" or "@-"; 0 with *out a new
  * reference, or CTL_USAGE after saying why. */
 int arg_object(struct ctl *ctx, const char *opt, const char *val, json_t **out);
-/* Applies a lease-taking option to o: 1 if key was one, 0 if not, CTL_USAGE
- * (negative is impossible) after a bad value. */
+/* Applies v to o if it is a lease-taking option: returns 1 when applied, 0
+ * when v is another option, CTL_USAGE after saying why its value is bad. */
 int arg_lease_opt(struct ctl *ctx, pool_lease_opts *o, const struct ctl_optval *v);
 
 /* ---- duration.c --------------------------------------------------------- */
@@ -131,8 +131,6 @@ const char *out_str(const json_t *obj, const char *key);
 /* Seconds from now until (positive) or since (negative) an RFC 3339 time;
  * NAN when s is not one. */
 double out_seconds_until(const char *rfc3339);
-/* s with ' quoted for a single-quoted shell word, into a malloc'd string. */
-char *out_shell_quote(const char *s);
 /* The environment variable name POOL_DESC_<KEY> of a descriptor key, into
  * buf; false when key has nothing usable. */
 bool out_desc_env_name(const char *key, char *buf, size_t len);

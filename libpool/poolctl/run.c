@@ -227,14 +227,29 @@ static void lose(struct runner *r, const char *why)
  * else (no connection, a timeout, a daemon restarting) is retried with
  * backoff while the lease is still valid by our own clock.
  */
+static int renew_call(struct runner *r, pool_error *err)
+{
+	if (!r->ctx->client && !reconnect(r, err))
+		return -1;
+	return pool_renew(r->ctx->client, pool_lease_id(r->lease), -1, NULL, err);
+}
+
 static void renew(struct runner *r)
 {
 	double now = mono();
+	bool had_connection = r->ctx->client != NULL;
 	pool_error err;
 	char why[1100];
+	int rc = renew_call(r, &err);
 
-	if ((r->ctx->client || reconnect(r, &err)) &&
-	    pool_renew(r->ctx->client, pool_lease_id(r->lease), -1, NULL, &err) == 0) {
+	/* A connection poold closed while it sat idle (--idle-timeout) is no
+	 * trouble: connect again at once, and only then count a failure. */
+	if (rc < 0 && had_connection && err.code == POOL_E_UNREACHABLE) {
+		pool_close(r->ctx->client);
+		r->ctx->client = NULL;
+		rc = renew_call(r, &err);
+	}
+	if (rc == 0) {
 		r->expires = now + r->ttl;
 		r->next_renew = now + r->ttl / 3;
 		r->backoff = 0;

@@ -1034,6 +1034,23 @@ static void test_run_renews(void **state)
 	finish(d, c);
 }
 
+/* poold closes idle connections; run connects again without a fuss. */
+static void test_run_idle_timeout(void **state)
+{
+	poold_proc *d = poold_start("--idle-timeout", "1", NULL);
+	pool_client *c = h_connect(d);
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	SH_OK(d, "poolctl run p --ttl 4.5 -- sleep 3.5");
+	assert_null(strstr(ERR, "failed"));
+	pool_close(c); /* idle for longer than a second: closed by poold too */
+	c = h_connect(d);
+	assert_int_equal(h_counter(c, "p", "expired"), 0);
+	assert_int_equal(h_counter(c, "p", "returns"), 1);
+	finish(d, c);
+}
+
 static void test_run_discard_on_failure(void **state)
 {
 	pool_client *c;
@@ -1124,6 +1141,7 @@ int main(void)
 		FTEST(test_run_basics),
 		FTEST(test_run_sigterm),
 		FTEST(test_run_renews),
+		FTEST(test_run_idle_timeout),
 		FTEST(test_run_discard_on_failure),
 		FTEST(test_run_lost),
 		FTEST(test_run_daemon_gone),

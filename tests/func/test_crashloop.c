@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@
 #define MAX_LEASES 200000
 
 static const char *const pools[NPOOLS] = { "cp0", "cp1" };
+static pid_t client_pid[CLIENTS]; /* running clients; the teardown kills them */
 
 /* ---- the clients (forked; no cmocka here) ---------------------------------- */
 
@@ -730,11 +732,16 @@ static void test_crashloop(void **state)
 		snprintf(logpath[k], sizeof logpath[k], "%s/client%d.log", d->dir, k);
 		pid[k] = fork();
 		assert_true(pid[k] >= 0);
+		client_pid[k] = pid[k];
 		if (pid[k] == 0) {
 			struct client cl = { .k = k, .sock = d->sock, .stopfile = stopfile,
 					     .seed = seed + 7919u * (unsigned)(k + 1),
 					     .give_up = h_wall() + 120.0 + kills * 2.0 };
 
+			/* Never outlive a test that failed half-way. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
 			cl.log = fopen(logpath[k], "w");
 			CHILD_CHECK(cl.log != NULL);
 			client_main(&cl);
@@ -761,8 +768,10 @@ static void test_crashloop(void **state)
 		h_now() - t0, down);
 
 	fclose(fopen(stopfile, "w"));
-	for (int k = 0; k < CLIENTS; k++)
+	for (int k = 0; k < CLIENTS; k++) {
 		assert_int_equal(h_wait_child_for(pid[k], 60.0), 0);
+		client_pid[k] = 0;
+	}
 
 	/* One more crash, then check everything. */
 	poold_kill9_restart(d);
@@ -803,10 +812,22 @@ static void test_crashloop(void **state)
 	poold_stop(d);
 }
 
+/* Teardown: clients a failed test left behind, then the daemon. */
+static int crashloop_teardown(void **state)
+{
+	for (int k = 0; k < CLIENTS; k++)
+		if (client_pid[k] > 0) {
+			kill(client_pid[k], SIGKILL);
+			waitpid(client_pid[k], NULL, 0);
+			client_pid[k] = 0;
+		}
+	return harness_teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		FTEST(test_crashloop),
+		cmocka_unit_test_teardown(test_crashloop, crashloop_teardown),
 	};
 
 	return RUN_FTESTS(tests);

@@ -21,6 +21,10 @@
 #   BENCH_KEEP=DIR          copy every JSON line and log to DIR
 set -euo pipefail
 
+# scripts/bench-peers.sh --table RESULTS.jsonl: only print the table again.
+if [ "${1:-}" = --table ]; then
+	TABLE_ONLY=$2
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-/tmp/build-bench}
 T=${BENCH_SECONDS:-10}
@@ -37,6 +41,125 @@ if awk -v t="$T" 'BEGIN { exit !(t > 10 || t <= 0) }'; then
 fi
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 say() { printf '%s\n' "$*" >&2; }
+
+# The table and the targets of issue 7, from the JSON lines of a run.
+print_table() {
+	python3 - "$1" <<'PY'
+import json, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+runs = [r for r in rows if r["tool"] in ("poolbench", "pgbench")]
+imports = [r for r in rows if r["tool"] == "import"]
+
+def get(label, clients):
+    for r in runs:
+        if r["label"] == label and r["clients"] == clients:
+            return r
+    return None
+
+def rate(label, clients):
+    r = get(label, clients)
+    return r["cycles_per_s"] if r else None
+
+def op(r, name, field):
+    o = r["ops"].get(name) if r else None
+    return o.get(field) if o else None
+
+def fmt(v, f="%.0f"):
+    return "-" if v is None else f % v
+
+print()
+print("| system | clients | cycles/s | lease p50 µs | lease p99 µs | cycle p99 µs | server CPU | CPU µs/cycle | peak RSS MB | × Redis | × Redis AOF | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+seen = []
+for r in runs:
+    if r["label"] not in seen:
+        seen.append(r["label"])
+for label in seen:
+    for r in runs:
+        if r["label"] != label:
+            continue
+        c = r["clients"]
+        first = "ping" if r.get("mode") == "ping" else ("checkout" if r.get("mode") == "checkout" else "lease")
+        red, aof = rate("redis", c), rate("redis-aof", c)
+        cpu = r.get("server_cpu_pct")
+        rss = r.get("server_vmhwm_kb")
+        name = label
+        if r.get("mode") == "pipelined":
+            name += " (×%d in flight)" % r["pipeline"]
+        cpu = cpu if cpu is not None and cpu >= 0 else None
+        per = cpu * 1e4 / r["cycles_per_s"] if cpu is not None and r["cycles_per_s"] else None
+        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            name, c, fmt(r["cycles_per_s"]), fmt(op(r, first, "p50_us"), "%.1f"),
+            fmt(op(r, first, "p99_us"), "%.1f"), fmt(op(r, "cycle", "p99_us"), "%.1f"),
+            fmt(cpu, "%.0f%%"), fmt(per, "%.1f"),
+            fmt(rss / 1024 if rss else None, "%.1f"),
+            fmt(r["cycles_per_s"] / red if red else None, "%.2f"),
+            fmt(r["cycles_per_s"] / aof if aof else None, "%.2f"), r.get("errors", 0)))
+for i in imports:
+    print("\nimport of %d resources (%s): %.2f s" % (i["resources"], i["how"], i["seconds"]))
+
+# The targets of issue 7.
+modes = [l[len("poold-"):] for l in seen if l in ("poold-normal", "poold-full", "poold-default")]
+normal = "poold-normal" if "poold-normal" in seen else ("poold-default" if "poold-default" in seen else None)
+full = "poold-full" if "poold-full" in seen else None
+checks = []
+def check(what, value, goal, ok):
+    checks.append((what, value, goal, ok))
+if normal:
+    n64, r64, ping64 = rate(normal, 64), rate("redis", 64), rate("ping", 64)
+    if n64 and r64:
+        check("64 clients, sync normal: ≥ 1.2× Redis", "%.2f×" % (n64 / r64), "1.2×", n64 >= 1.2 * r64)
+        p, q = op(get(normal, 64), "lease", "p99_us"), op(get("redis", 64), "lease", "p99_us")
+        if p and q:
+            check("64 clients: lease p99 ≤ Redis's", "%.0f µs vs %.0f µs" % (p, q), "≤ 1.0×", p <= q)
+    if n64 and ping64:
+        check("64 clients, sync normal: ≥ 60% of ping-pong", "%.0f%%" % (100 * n64 / ping64), "60%", n64 >= 0.6 * ping64)
+    p50 = op(get(normal, 1), "lease", "p50_us")
+    if p50:
+        check("1 client: lease p50 < 60 µs", "%.1f µs" % p50, "60 µs", p50 < 60)
+    big = normal + "-1M"
+    for c in (1, 8, 64):
+        a, b = rate(normal, c), rate(big, c)
+        if a and b:
+            check("1M resources, %d clients: within 20%% of 1,000" % c, "%.0f%%" % (100 * b / a), "≥ 80%", b >= 0.8 * a)
+    rss = max([r.get("server_vmhwm_kb", 0) for r in runs if r["label"].endswith("-1M")] or [0])
+    if rss:
+        check("1M resources: poold peak RSS < 300 MB", "%.0f MB" % (rss / 1024), "300 MB", rss < 300 * 1024)
+    for i in imports:
+        check("import of 1M resources < 20 s (%s)" % i["how"], "%.1f s" % i["seconds"], "20 s", i["seconds"] < 20)
+    alone, crowd = get(normal + "-alone", 1), get(normal + "-crowd", 1)
+    if alone and crowd:
+        rss = crowd.get("server_vmhwm_kb", 0)
+        k = "%d idle + %d waiters" % (crowd["idle"], crowd["waiters"])
+        check(k + ": poold peak RSS < 200 MB", "%.0f MB" % (rss / 1024), "200 MB", rss < 200 * 1024)
+        a, b = op(alone, "lease", "p99_us"), op(crowd, "lease", "p99_us")
+        if a and b:
+            check(k + ": lease p99 within 2×", "%.0f → %.0f µs (%.2f×)" % (a, b, b / a), "≤ 2×", b <= 2 * a)
+if full:
+    f64, n64 = rate(full, 64), rate(normal, 64) if normal else None
+    if f64 and n64:
+        check("64 clients, sync full: ≥ 50% of sync normal", "%.0f%%" % (100 * f64 / n64), "50%", f64 >= 0.5 * n64)
+    a64 = rate("redis-aof", 64)
+    if f64 and a64:
+        check("64 clients, sync full: ≥ Redis appendfsync always", "%.2f×" % (f64 / a64), "1.0×", f64 >= a64)
+    pg64 = rate("pg", 64)
+    if f64 and pg64:
+        check("64 clients, sync full: ≥ 5× PostgreSQL", "%.2f×" % (f64 / pg64), "5×", f64 >= 5 * pg64)
+elif normal == "poold-default":
+    check("sync full targets", "poold has no --sync", "-", False)
+if checks:
+    print("\n| target (issue 7) | measured | goal | |")
+    print("|---|---:|---:|---|")
+    for what, value, goal, ok in checks:
+        print("| %s | %s | %s | %s |" % (what, value, goal, "met" if ok else "**missed**"))
+PY
+}
+
+if [ -n "${TABLE_ONLY:-}" ]; then
+	print_table "$TABLE_ONLY"
+	exit 0
+fi
 
 # ---- what it needs ----------------------------------------------------------
 need_pkgs=()
@@ -325,111 +448,4 @@ if want pg; then
 	PGDATA_DIR=
 fi
 
-# ---- the table and the targets ----------------------------------------------------
-python3 - "$RESULTS" <<'PY'
-import json, sys
-
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-runs = [r for r in rows if r["tool"] in ("poolbench", "pgbench")]
-imports = [r for r in rows if r["tool"] == "import"]
-
-def get(label, clients):
-    for r in runs:
-        if r["label"] == label and r["clients"] == clients:
-            return r
-    return None
-
-def rate(label, clients):
-    r = get(label, clients)
-    return r["cycles_per_s"] if r else None
-
-def op(r, name, field):
-    o = r["ops"].get(name) if r else None
-    return o.get(field) if o else None
-
-def fmt(v, f="%.0f"):
-    return "-" if v is None else f % v
-
-print()
-print("| system | clients | cycles/s | lease p50 µs | lease p99 µs | cycle p99 µs | server CPU | peak RSS MB | × Redis | × Redis AOF | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-seen = []
-for r in runs:
-    if r["label"] not in seen:
-        seen.append(r["label"])
-for label in seen:
-    for r in runs:
-        if r["label"] != label:
-            continue
-        c = r["clients"]
-        first = "ping" if r.get("mode") == "ping" else ("checkout" if r.get("mode") == "checkout" else "lease")
-        red, aof = rate("redis", c), rate("redis-aof", c)
-        cpu = r.get("server_cpu_pct")
-        rss = r.get("server_vmhwm_kb")
-        name = label
-        if r.get("mode") == "pipelined":
-            name += " (×%d in flight)" % r["pipeline"]
-        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
-            name, c, fmt(r["cycles_per_s"]), fmt(op(r, first, "p50_us"), "%.1f"),
-            fmt(op(r, first, "p99_us"), "%.1f"), fmt(op(r, "cycle", "p99_us"), "%.1f"),
-            fmt(cpu if cpu is not None and cpu >= 0 else None, "%.0f%%"),
-            fmt(rss / 1024 if rss else None, "%.1f"),
-            fmt(r["cycles_per_s"] / red if red else None, "%.2f"),
-            fmt(r["cycles_per_s"] / aof if aof else None, "%.2f"), r.get("errors", 0)))
-for i in imports:
-    print("\nimport of %d resources (%s): %.2f s" % (i["resources"], i["how"], i["seconds"]))
-
-# The targets of issue 7.
-modes = [l[len("poold-"):] for l in seen if l in ("poold-normal", "poold-full", "poold-default")]
-normal = "poold-normal" if "poold-normal" in seen else ("poold-default" if "poold-default" in seen else None)
-full = "poold-full" if "poold-full" in seen else None
-checks = []
-def check(what, value, goal, ok):
-    checks.append((what, value, goal, ok))
-if normal:
-    n64, r64, ping64 = rate(normal, 64), rate("redis", 64), rate("ping", 64)
-    if n64 and r64:
-        check("64 clients, sync normal: ≥ 1.2× Redis", "%.2f×" % (n64 / r64), "1.2×", n64 >= 1.2 * r64)
-        p, q = op(get(normal, 64), "lease", "p99_us"), op(get("redis", 64), "lease", "p99_us")
-        if p and q:
-            check("64 clients: lease p99 ≤ Redis's", "%.0f µs vs %.0f µs" % (p, q), "≤ 1.0×", p <= q)
-    if n64 and ping64:
-        check("64 clients, sync normal: ≥ 60% of ping-pong", "%.0f%%" % (100 * n64 / ping64), "60%", n64 >= 0.6 * ping64)
-    p50 = op(get(normal, 1), "lease", "p50_us")
-    if p50:
-        check("1 client: lease p50 < 60 µs", "%.1f µs" % p50, "60 µs", p50 < 60)
-    big = normal + "-1M"
-    for c in (1, 8, 64):
-        a, b = rate(normal, c), rate(big, c)
-        if a and b:
-            check("1M resources, %d clients: within 20%% of 1,000" % c, "%.0f%%" % (100 * b / a), "≥ 80%", b >= 0.8 * a)
-    rss = max([r.get("server_vmhwm_kb", 0) for r in runs if r["label"].endswith("-1M")] or [0])
-    if rss:
-        check("1M resources: poold peak RSS < 300 MB", "%.0f MB" % (rss / 1024), "300 MB", rss < 300 * 1024)
-    for i in imports:
-        check("import of 1M resources < 20 s (%s)" % i["how"], "%.1f s" % i["seconds"], "20 s", i["seconds"] < 20)
-    alone, crowd = get(normal + "-alone", 1), get(normal + "-crowd", 1)
-    if alone and crowd:
-        rss = crowd.get("server_vmhwm_kb", 0)
-        check("10k idle + 10k waiters: poold peak RSS < 200 MB", "%.0f MB" % (rss / 1024), "200 MB", rss < 200 * 1024)
-        a, b = op(alone, "lease", "p99_us"), op(crowd, "lease", "p99_us")
-        if a and b:
-            check("10k idle + 10k waiters: lease p99 within 2×", "%.0f → %.0f µs (%.2f×)" % (a, b, b / a), "≤ 2×", b <= 2 * a)
-if full:
-    f64, n64 = rate(full, 64), rate(normal, 64) if normal else None
-    if f64 and n64:
-        check("64 clients, sync full: ≥ 50% of sync normal", "%.0f%%" % (100 * f64 / n64), "50%", f64 >= 0.5 * n64)
-    a64 = rate("redis-aof", 64)
-    if f64 and a64:
-        check("64 clients, sync full: ≥ Redis appendfsync always", "%.2f×" % (f64 / a64), "1.0×", f64 >= a64)
-    pg64 = rate("pg", 64)
-    if f64 and pg64:
-        check("64 clients, sync full: ≥ 5× PostgreSQL", "%.2f×" % (f64 / pg64), "5×", f64 >= 5 * pg64)
-elif normal == "poold-default":
-    check("sync full targets", "poold has no --sync", "-", False)
-if checks:
-    print("\n| target (issue 7) | measured | goal | |")
-    print("|---|---:|---:|---|")
-    for what, value, goal, ok in checks:
-        print("| %s | %s | %s | %s |" % (what, value, goal, "met" if ok else "**missed**"))
-PY
+print_table "$RESULTS"

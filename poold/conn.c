@@ -240,7 +240,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 	if (read_lines(c) && !c->closed)
 		event_active(c->more, EV_TIMEOUT, 0);
-	reply_flush(c->pd);
+	reply_later(c->pd);
 	conn_unref(c);
 }
 
@@ -253,6 +253,7 @@ static void on_more(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	conn_ref(c);
+	reply_flush(c->pd); /* its last answers go out before the close */
 	conn_close(c, c->doom);
 	reply_flush(c->pd);
 	conn_unref(c);

@@ -110,7 +110,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct poold *pd = arg;
 
 	janitor_run(pd, now_wall());
-	reply_flush(pd);
+	reply_later(pd);
 }
 
 void janitor_start(struct poold *pd)

@@ -1,9 +1,11 @@
 /*
  * resource.remove: takes a resource out of its pool for good. A leased one
  * needs force (its lease ends; the holder then gets not_found), and so does
- * one that is creating, cleaning or destroying (its command is stopped and
- * it is deleted at once). A free or leased one is destroyed: with the
- * pool's destroy command, if it has one. The freed capacity may let a
+ * one that is creating, cleaning or destroying: its command is stopped and
+ * it is deleted at once; for a creating or cleaning one the destroy
+ * command, if any, then runs in the background, while forcing a destroying
+ * one ends its destroy retries. A free or leased one is destroyed: it is destroying while
+ * the pool's destroy command, if any, runs. The freed capacity may let a
  * waiter's create-on-empty go ahead.
  */
 #include "ops.h"
@@ -31,9 +33,16 @@ static enum req_status exec(struct req *r)
 	p->stats.removed++;
 	if (res->state == RS_FREE || res->state == RS_LEASED) {
 		resource_destroy(res); /* runs the destroy command, if any */
-	} else {
-		/* Its own command is stopped; forced means now. */
+	} else if (res->state == RS_DESTROYING) {
+		/* Forcing a destroy that keeps failing means giving up on
+		 * it: its retries end, the operator takes it from here. */
 		provision_cancel(res);
+		resource_delete(res);
+	} else {
+		/* Forced means now: its create or reset stops, and the
+		 * destroy command (something half made may need undoing)
+		 * runs in the background. */
+		provision_orphan(res);
 		resource_delete(res);
 	}
 	wait_kick(p, r->now);

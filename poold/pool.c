@@ -427,7 +427,7 @@ bool pool_can_grow(const struct pool *p)
 {
 	const char *create = json_string_value(p->set.create);
 
-	if (p->draining || !create || strcmp(create, "none") == 0)
+	if (p->draining || (create && strcmp(create, "none") == 0))
 		return false;
 	return p->set.max_size == 0 || (int64_t)p->total < p->set.max_size;
 }

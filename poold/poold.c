@@ -12,12 +12,15 @@
 #include "events.h"
 #include "jobs.h"
 #include "provision.h"
+#include "reply.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
 
 int poold_open(struct poold *pd, char *err, size_t errlen)
 {
+	struct event_config *ec;
+
 	pd->uid = geteuid();
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
@@ -27,19 +30,35 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	pd->store = store_open(pd->cfg.db_path, pd->cfg.sync_full, err, errlen);
 	if (!pd->store)
 		return -1;
-	pd->base = event_base_new();
-	if (!pd->base) {
+	ec = event_config_new();
+
+	/* The coarse clock libevent uses by default may fire a timer a few
+	 * milliseconds early; a command's timeout must not be shorter than
+	 * configured. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	pd->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!pd->base || event_base_priority_init(pd->base, PRIO_COUNT) < 0) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}
+	reply_init(pd);
 	jobs_init(pd);
 	return state_load(pd, err, errlen);
 }
 
 void poold_close(struct poold *pd)
 {
+	if (!pd->store || !pd->base) { /* poold_open failed early */
+		store_close(pd->store);
+		if (pd->base)
+			event_base_free(pd->base);
+		return;
+	}
 	conn_close_all(pd, "shutting down");
 	provision_stop_all(pd);
+	reply_flush(pd);
+	reply_free(pd);
 	events_free(pd);
 	state_free(pd);
 	store_close(pd->store);

@@ -46,6 +46,11 @@ struct config {
 	double expired_keep;   /* how long an expired lease id answers "expired" */
 };
 
+/* Event priorities: everything runs at the default, the group commit after
+ * it (see reply_later()). */
+#define PRIO_COUNT 3
+#define PRIO_FLUSH 2
+
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
 TAILQ_HEAD(job_list, job);
@@ -77,6 +82,8 @@ struct poold {
 			slow_readers, idle_closed;
 	} refused;
 	struct reply_batch batch;  /* replies waiting for the commit */
+	struct event *flush_ev;    /* runs reply_flush() after the turn's
+				    * other events (lowest priority) */
 	double started;            /* monotonic */
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */

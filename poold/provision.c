@@ -54,9 +54,23 @@ static struct task *task_find(struct poold *pd, const char *pool,
 	return t;
 }
 
-static void task_free(struct task *t)
+/* A task whose command has ended leaves the map first, so that what its
+ * result triggers (a destroy that cancels the resource's task) cannot free
+ * it under the callback; a destroy to retry goes back in. */
+static void task_unlist(struct task *t)
 {
 	hmap_del(&t->pd->tasks, t->key);
+}
+
+static void task_relist(struct task *t)
+{
+	hmap_put(&t->pd->tasks, t->key, t);
+}
+
+static void task_free(struct task *t)
+{
+	if (hmap_get(&t->pd->tasks, t->key) == t)
+		hmap_del(&t->pd->tasks, t->key);
 	if (t->job)
 		job_cancel(t->job);
 	if (t->retry)
@@ -133,6 +147,11 @@ static void describe_failure(const struct job_result *res, char *buf,
 
 	while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == ' '))
 		n--;
+	/* The end of stderr says most; keep the message within an answer. */
+	if (n > 600) {
+		tail += n - 600;
+		n = 600;
+	}
 	if (res->spawn_failed)
 		snprintf(buf, len, "it could not be started");
 	else if (res->timed_out)
@@ -185,6 +204,7 @@ static void create_done(struct poold *pd, void *arg,
 	bool bad = true;
 
 	t->job = NULL;
+	task_unlist(t);
 	if (r && res->status == 0 && !res->timed_out)
 		desc = parse_descriptor(pd, res, false, &bad);
 	if (r && bad) {
@@ -209,7 +229,7 @@ static void create_done(struct poold *pd, void *arg,
 				 "the pool is draining");
 	}
 	task_free(t);
-	reply_flush(pd);
+	reply_later(pd);
 }
 
 struct resource *provision_create(struct pool *p, double now)
@@ -238,6 +258,7 @@ static void reset_done(struct poold *pd, void *arg,
 	bool bad = true;
 
 	t->job = NULL;
+	task_unlist(t);
 	if (r && res->status == 0 && !res->timed_out)
 		desc = parse_descriptor(pd, res, true, &bad);
 	if (r && bad) {
@@ -261,7 +282,7 @@ static void reset_done(struct poold *pd, void *arg,
 	task_free(t);
 	if (p)
 		provision_pump(p);
-	reply_flush(pd);
+	reply_later(pd);
 }
 
 void provision_pump(struct pool *p)
@@ -320,7 +341,7 @@ static void destroy_retry(evutil_socket_t fd, short what, void *arg)
 		if (r)
 			resource_delete(r);
 		task_free(t);
-		reply_flush(pd);
+		reply_later(pd);
 		return;
 	}
 	input = json_dumps(r->descriptor, JSON_COMPACT);
@@ -338,12 +359,13 @@ static void destroy_done(struct poold *pd, void *arg,
 	struct timeval tv;
 
 	t->job = NULL;
+	task_unlist(t);
 	if (res->status == 0 && !res->timed_out) {
 		log_info("destroyed %s/%s", t->pool, t->name);
 		if (r)
 			resource_delete(r);
 		task_free(t);
-		reply_flush(pd);
+		reply_later(pd);
 		return;
 	}
 	if (!r && !t->cmd) { /* removed meanwhile */
@@ -359,6 +381,7 @@ static void destroy_done(struct poold *pd, void *arg,
 		 t->pool, t->name, t->failures, delay, why);
 	if (r)
 		r->pool->stats.destroy_failed++;
+	task_relist(t);
 	if (!t->retry)
 		t->retry = evtimer_new(pd->base, destroy_retry, t);
 	tv.tv_sec = (time_t)delay;
@@ -385,7 +408,7 @@ void provision_orphan(struct resource *r)
 	struct task *t;
 
 	provision_cancel(r);
-	if (!cmd || r->state == RS_CREATING)
+	if (!cmd)
 		return;
 	t = task_new(r->pool->pd, T_DESTROY, r, true);
 	t->cmd = json_deep_copy(cmd);

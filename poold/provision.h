@@ -26,7 +26,9 @@ void provision_pump(struct pool *p);
 void provision_destroy(struct resource *r);
 /* Stops whatever command runs on r (it is being removed). */
 void provision_cancel(struct resource *r);
-/* A force-deleted pool: its resources' destroy commands still run. */
+/* r is leaving its pool at once (pool.delete or resource.remove with
+ * force): whatever runs on it stops, and its destroy command, if the pool
+ * has one, runs in the background without it. */
 void provision_orphan(struct resource *r);
 /* Running creates and resets of p, and destroys failing and retried. */
 int provision_running(const struct pool *p, const char *kind);

@@ -4,6 +4,7 @@
  */
 #include "reply.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,34 @@ static void batch_fail(struct poold *pd, const char *why)
 		reply_set_line(rp, body);
 		json_decref(body);
 	}
+}
+
+#define BATCH_MAX 256 /* replies that force a flush without waiting */
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	reply_flush(arg);
+}
+
+void reply_init(struct poold *pd)
+{
+	pd->flush_ev = event_new(pd->base, -1, 0, on_flush, pd);
+	event_priority_set(pd->flush_ev, PRIO_FLUSH);
+}
+
+void reply_free(struct poold *pd)
+{
+	if (pd->flush_ev)
+		event_free(pd->flush_ev);
+	pd->flush_ev = NULL;
+}
+
+void reply_later(struct poold *pd)
+{
+	if (pd->batch.len >= BATCH_MAX)
+		reply_flush(pd);
+	else if (pd->batch.len > 0 || store_in_tx(pd->store))
+		event_active(pd->flush_ev, EV_TIMEOUT, 0);
 }
 
 void reply_flush(struct poold *pd)

@@ -32,8 +32,17 @@ json_t *reply_err_json(json_t *id, const char *code, const char *msg);
 /* Queues a reply (body stolen) for conn; conn NULL drops it. */
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 
-/* Commits the store's transaction, then sends every queued reply. Called at
- * the end of every event callback that may have handled a request. */
+/* Commits the store's transaction, then sends every queued reply. */
 void reply_flush(struct poold *pd);
+
+/* Group commit: called at the end of every event callback that may have
+ * handled a request. The flush then runs once every other ready event of
+ * this turn of the loop has been handled (it has the lowest priority), so
+ * the requests of many connections share one commit. A large batch is
+ * flushed at once, so a client that pipelines without pause cannot hold
+ * the others' answers back. */
+void reply_later(struct poold *pd);
+void reply_init(struct poold *pd);   /* after the event base exists */
+void reply_free(struct poold *pd);
 
 #endif

@@ -21,7 +21,7 @@ void req_ok(struct req *r, json_t *result)
 
 void req_fail(struct req *r, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -109,7 +109,7 @@ static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
 		 "pool %s came free; wait longer or raise max_size",
 		 w->want.wait, w->pool->name);
 	waiter_free(w);
-	reply_flush(pd);
+	reply_later(pd);
 }
 
 static void queue(struct waiter *w)

@@ -102,6 +102,8 @@ static void collect(poold_proc *d)
 
 /* Runs the script and returns its exit status; OUT and ERR hold its output. */
 static int sh_as(poold_proc *d, bool nobody, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int sh_as(poold_proc *d, bool nobody, const char *fmt, ...)
 {
 	char script[8192];
 	va_list ap;

@@ -158,6 +158,8 @@ static inline json_t *fx_recv(struct fixture *fx)
 
 /* Sends one line (a '\n' is added) and returns the parsed answer. */
 static inline json_t *fx_call(struct fixture *fx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline json_t *fx_call(struct fixture *fx, const char *fmt, ...)
 {
 	char line[8192];
 	va_list ap;

@@ -33,6 +33,8 @@ static int teardown(void **state)
 /* Calls and asserts the code; returns the result (caller decrefs the
  * answer through *answer). */
 static json_t *call(struct fixture *fx, const char *code, json_t **answer,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static json_t *call(struct fixture *fx, const char *code, json_t **answer,
 		    const char *fmt, ...)
 {
 	char line[4096];

@@ -27,7 +27,8 @@ void auth_free(struct auth *a)
 	if (!a)
 		return;
 	/* Tokens are secrets: do not leave them in freed memory. */
-	explicit_bzero(a->entries, a->n * sizeof *a->entries);
+	if (a->entries)
+		explicit_bzero(a->entries, a->n * sizeof *a->entries);
 	free(a->entries);
 	free(a);
 }

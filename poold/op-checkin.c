@@ -20,10 +20,7 @@ static enum req_status exec(struct req *r)
 	}
 	if (req_has(r, "version") && op_check_version(r, l->res) < 0)
 		return REQ_DONE;
-	lease_end(r->pd, l, END_RETURN, json_incref(desc),
-		  req_bool(r, "discard", false), r->now);
-	req_ok(r, json_object());
-	return REQ_DONE;
+	return op_give_back(r, l);
 }
 
 static const struct field fields[] = {

@@ -6,16 +6,10 @@
  * neither is given.
  */
 #include "ops.h"
-#include "wait.h"
 
 static enum req_status exec(struct req *r)
 {
-	struct pool *p = op_pool(r);
-	struct want w;
-
-	if (!p || op_want(r, p, MODE_CHECKOUT, &w) < 0)
-		return REQ_DONE;
-	return lease_request(r, p, &w);
+	return op_take(r, MODE_CHECKOUT);
 }
 
 static const struct field fields[] = {

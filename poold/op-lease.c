@@ -5,16 +5,10 @@
  * lease_ttl, 0 means none. A live request_id answers the same lease again.
  */
 #include "ops.h"
-#include "wait.h"
 
 static enum req_status exec(struct req *r)
 {
-	struct pool *p = op_pool(r);
-	struct want w;
-
-	if (!p || op_want(r, p, MODE_POP, &w) < 0)
-		return REQ_DONE;
-	return lease_request(r, p, &w);
+	return op_take(r, MODE_POP);
 }
 
 static const struct field fields[] = {

@@ -9,14 +9,8 @@
 static enum req_status exec(struct req *r)
 {
 	struct lease *l = lease_for_request(r, req_str(r, "lease"));
-	json_t *desc = req_get(r, "descriptor");
 
-	if (!l)
-		return REQ_DONE;
-	lease_end(r->pd, l, END_RETURN, json_incref(desc),
-		  req_bool(r, "discard", false), r->now);
-	req_ok(r, json_object());
-	return REQ_DONE;
+	return l ? op_give_back(r, l) : REQ_DONE;
 }
 
 static const struct field fields[] = {

@@ -33,8 +33,9 @@ struct resource *op_resource(struct req *r, struct pool *p)
 	return res;
 }
 
-int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
-	    struct want *w)
+/* Fills w from a lease or checkout request. 0, or -1 after answering. */
+static int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
+		   struct want *w)
 {
 	const char *bind = req_str(r, "bind");
 	const char *rid = req_str(r, "request_id");
@@ -76,6 +77,24 @@ int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 		return -1;
 	}
 	return 0;
+}
+
+enum req_status op_take(struct req *r, enum lease_mode mode)
+{
+	struct pool *p = op_pool(r);
+	struct want w;
+
+	if (!p || op_want(r, p, mode, &w) < 0)
+		return REQ_DONE;
+	return lease_request(r, p, &w);
+}
+
+enum req_status op_give_back(struct req *r, struct lease *l)
+{
+	lease_end(r->pd, l, END_RETURN, json_incref(req_get(r, "descriptor")),
+		  req_bool(r, "discard", false), r->now);
+	req_ok(r, json_object());
+	return REQ_DONE;
 }
 
 int op_limit(struct req *r)

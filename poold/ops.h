@@ -24,9 +24,11 @@ extern const struct op op_lease, op_return, op_checkout, op_replace,
 struct pool *op_pool(struct req *r);
 struct resource *op_resource(struct req *r, struct pool *p);
 
-/* Fills w from a lease or checkout request. 0, or -1 after answering. */
-int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
-	    struct want *w);
+/* lease and checkout: the pool, the request's options, then take a
+ * resource, create one, or wait. */
+enum req_status op_take(struct req *r, enum lease_mode mode);
+/* return and checkin: end l with the request's descriptor and discard. */
+enum req_status op_give_back(struct req *r, struct lease *l);
 
 /* The request's "limit" for a page, or -1 after answering. */
 int op_limit(struct req *r);

@@ -5,10 +5,12 @@
  * removed, and the exit status is 0.
  */
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -112,10 +114,28 @@ static int check_pools(const char *path)
 	return 0;
 }
 
+/* Enough descriptors for --max-conns plus the database, listeners and
+ * command pipes: raise the soft limit toward the hard one, as far as it
+ * goes. */
+static void raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_conns + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warn("only %llu file descriptors: fewer than --max-conns %d "
+			 "connections may be served", (unsigned long long)
+			 rl.rlim_cur, cfg->max_conns);
+}
+
 static int start(struct poold *pd)
 {
 	char err[512];
 
+	raise_fd_limit(&pd->cfg);
 	if ((pd->cfg.tokens_path &&
 	     !(pd->auth = auth_load(pd->cfg.tokens_path, err, sizeof err))) ||
 	    (pd->cfg.tls_cert && !(pd->tls = tls_context(pd->cfg.tls_cert,
@@ -174,6 +194,12 @@ int main(int argc, char **argv)
 	}
 	/* A client that vanishes must cost an EPIPE, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	/* glibc returns freed memory at the top of the heap to the kernel
+	 * once 128 KiB are free; the churn of a request (JSON, SQLite pages)
+	 * then costs a brk() down and up again on many requests. Keep a
+	 * margin instead. */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 	if (start(&pd) < 0) {
 		finish(&pd);
 		return 1;

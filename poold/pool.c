@@ -340,8 +340,7 @@ void pool_free(struct pool *p)
 	for (int i = 0; i < RS_NSTATES; i++) {
 		while ((r = TAILQ_FIRST(&p->lists[i]))) {
 			TAILQ_REMOVE(&p->lists[i], r, link);
-			json_decref(r->descriptor);
-			free(r->name);
+			free(r->descriptor);
 			free(r);
 		}
 	}
@@ -434,20 +433,22 @@ bool pool_can_grow(const struct pool *p)
 
 /* ---- resources --------------------------------------------------------- */
 
+static char *descriptor_text(json_t *d);
+
 struct resource *resource_find(const struct pool *p, const char *name)
 {
 	return hmap_get(&p->by_name, name);
 }
 
 struct resource *resource_attach(struct pool *p, const char *name,
-				 json_t *descriptor, enum res_state state,
+				 char *descriptor, enum res_state state,
 				 int64_t version, double created_at,
 				 double last_used_at, int64_t lease_count)
 {
-	struct resource *r = xcalloc(1, sizeof *r);
+	struct resource *r = xcalloc(1, sizeof *r + strlen(name) + 1);
 
 	r->pool = p;
-	r->name = xstrdup(name);
+	strcpy(r->name, name);
 	r->state = state;
 	r->descriptor = descriptor;
 	r->version = version;
@@ -465,8 +466,8 @@ struct resource *resource_new(struct pool *p, const char *name,
 			      json_t *descriptor, enum res_state state,
 			      double now)
 {
-	struct resource *r = resource_attach(p, name, descriptor, state, 1,
-					     now, 0, 0);
+	struct resource *r = resource_attach(p, name, descriptor_text(descriptor),
+					     state, 1, now, 0, 0);
 
 	store_resource_put(p->pd->store, r);
 	events_emit(p->pd, "created", p, r, NULL);
@@ -490,8 +491,8 @@ void resource_change(struct resource *r, enum res_state state,
 		r->state = state;
 	}
 	if (descriptor) {
-		json_decref(r->descriptor);
-		r->descriptor = descriptor;
+		free(r->descriptor);
+		r->descriptor = descriptor_text(descriptor);
 	}
 	r->version++;
 	store_resource_put(p->pd->store, r);
@@ -524,8 +525,7 @@ void resource_delete(struct resource *r)
 	p->total--;
 	hmap_del(&p->by_name, r->name);
 	p->stats.destroyed++;
-	json_decref(r->descriptor);
-	free(r->name);
+	free(r->descriptor);
 	free(r);
 }
 
@@ -533,10 +533,10 @@ json_t *resource_to_json(const struct resource *r)
 {
 	char c[40], u[40];
 
-	return json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:o, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:I}",
 			 "pool", r->pool->name, "name", r->name,
 			 "state", state_names[r->state],
-			 "descriptor", r->descriptor,
+			 "descriptor", resource_descriptor(r),
 			 "version", (json_int_t)r->version,
 			 "created_at", time_rfc3339(r->created_at, c, sizeof c),
 			 "last_used_at", r->last_used_at > 0 ?
@@ -569,19 +569,41 @@ int descriptor_check(const struct poold *pd, json_t *d, char *err,
 	return -1;
 }
 
-bool descriptor_matches(json_t *descriptor, json_t *match)
+/* Steals d; returns its compact text. */
+static char *descriptor_text(json_t *d)
 {
+	char *text = json_dumps(d, JSON_COMPACT);
+
+	json_decref(d);
+	if (!text)
+		abort(); /* out of memory: d is always an object */
+	return text;
+}
+
+json_t *resource_descriptor(const struct resource *r)
+{
+	json_t *d = json_loads(r->descriptor, 0, NULL);
+
+	return d ? d : json_object(); /* a corrupt row: show it empty */
+}
+
+bool descriptor_matches(const struct resource *r, json_t *match)
+{
+	json_t *d = resource_descriptor(r), *want;
 	const char *key;
-	json_t *want;
+	bool all = true;
 
 	json_object_foreach(match, key, want) {
-		json_t *have = json_object_get(descriptor, key);
+		json_t *have = json_object_get(d, key);
 
 		/* json_equal() compares types first: 1, 1.0 and true differ. */
-		if (!have || !json_equal(have, want))
-			return false;
+		if (!have || !json_equal(have, want)) {
+			all = false;
+			break;
+		}
 	}
-	return true;
+	json_decref(d);
+	return all;
 }
 
 struct resource *pool_take_free(struct pool *p, const char *name,
@@ -596,11 +618,11 @@ struct resource *pool_take_free(struct pool *p, const char *name,
 	}
 	if (p->set.order == ORDER_LIFO) {
 		TAILQ_FOREACH_REVERSE(r, free_list, res_list, link)
-			if (!match || descriptor_matches(r->descriptor, match))
+			if (!match || descriptor_matches(r, match))
 				return r;
 	} else {
 		TAILQ_FOREACH(r, free_list, link)
-			if (!match || descriptor_matches(r->descriptor, match))
+			if (!match || descriptor_matches(r, match))
 				return r;
 	}
 	return NULL;

@@ -48,15 +48,18 @@ struct counters {
 
 struct resource {
 	struct pool *pool;
-	char *name;                  /* owned */
 	enum res_state state;
-	json_t *descriptor;          /* owned */
+	/* The descriptor is kept as compact JSON text, not a json_t: a
+	 * million resources then fit in a fraction of the memory, and the
+	 * store and the commands take the text as it is. */
+	char *descriptor;            /* owned */
 	int64_t version;
 	double created_at;
 	double last_used_at;         /* 0 = never leased */
 	int64_t lease_count;
 	struct lease *lease;         /* the one live lease holding it, or NULL */
 	TAILQ_ENTRY(resource) link;  /* in pool->lists[state] */
+	char name[];                 /* inline: one allocation per resource */
 };
 
 TAILQ_HEAD(res_list, resource);
@@ -122,7 +125,7 @@ struct resource *resource_new(struct pool *p, const char *name,
 			      json_t *descriptor, enum res_state state,
 			      double now);
 struct resource *resource_attach(struct pool *p, const char *name,
-				 json_t *descriptor, enum res_state state,
+				 char *descriptor, enum res_state state,
 				 int64_t version, double created_at,
 				 double last_used_at, int64_t lease_count);
 /* The one function that changes a resource's state or descriptor: moves it
@@ -137,6 +140,8 @@ void resource_destroy(struct resource *r);
 /* Deletes it now, whatever its state (no command runs). */
 void resource_delete(struct resource *r);
 json_t *resource_to_json(const struct resource *r);
+/* The descriptor as a JSON object (new reference). */
+json_t *resource_descriptor(const struct resource *r);
 
 /* The pool's create, reset or destroy command object ({"cmd", "timeout",
  * "max_concurrent"}), or NULL when it has none (builtin, none, null). */
@@ -147,8 +152,9 @@ void resource_name_generate(const struct pool *p, char *buf, size_t len);
 /* 0 if d fits --max-descriptor, else -1 with a message in err. */
 int descriptor_check(const struct poold *pd, json_t *d, char *err,
 		     size_t errlen);
-/* True if descriptor has every top-level key of match with an equal value. */
-bool descriptor_matches(json_t *descriptor, json_t *match);
+/* True if r's descriptor has every top-level key of match with an equal
+ * value. */
+bool descriptor_matches(const struct resource *r, json_t *match);
 
 /* The first free resource in pool order that a request may take: the named
  * one, the first matching one, or any. NULL if none is free. */

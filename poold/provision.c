@@ -301,16 +301,13 @@ void provision_pump(struct pool *p)
 	running = provision_running(p, "reset");
 	for (r = TAILQ_FIRST(&p->lists[RS_CLEANING]);
 	     r && running < max_concurrent(cmd); r = next) {
-		char *input;
 		struct task *t;
 
 		next = TAILQ_NEXT(r, link);
 		if (task_find(p->pd, p->name, r->name))
 			continue;
 		t = task_new(p->pd, T_RESET, r, false);
-		input = json_dumps(r->descriptor, JSON_COMPACT);
-		start(t, cmd, input, reset_done);
-		free(input);
+		start(t, cmd, r->descriptor, reset_done);
 		running++;
 	}
 }
@@ -330,7 +327,6 @@ static void destroy_retry(evutil_socket_t fd, short what, void *arg)
 	struct task *t = arg;
 	struct poold *pd = t->pd;
 	struct resource *r;
-	char *input;
 
 	if (t->cmd) { /* an orphan */
 		destroy_start(t, t->cmd, t->descriptor);
@@ -344,9 +340,7 @@ static void destroy_retry(evutil_socket_t fd, short what, void *arg)
 		reply_later(pd);
 		return;
 	}
-	input = json_dumps(r->descriptor, JSON_COMPACT);
-	destroy_start(t, pool_command(r->pool, "destroy"), input);
-	free(input);
+	destroy_start(t, pool_command(r->pool, "destroy"), r->descriptor);
 }
 
 static void destroy_done(struct poold *pd, void *arg,
@@ -391,15 +385,12 @@ static void destroy_done(struct poold *pd, void *arg,
 
 void provision_destroy(struct resource *r)
 {
-	char *input;
 	struct task *t;
 
 	if (task_find(r->pool->pd, r->pool->name, r->name))
 		return;
 	t = task_new(r->pool->pd, T_DESTROY, r, false);
-	input = json_dumps(r->descriptor, JSON_COMPACT);
-	destroy_start(t, pool_command(r->pool, "destroy"), input);
-	free(input);
+	destroy_start(t, pool_command(r->pool, "destroy"), r->descriptor);
 }
 
 void provision_orphan(struct resource *r)
@@ -412,7 +403,7 @@ void provision_orphan(struct resource *r)
 		return;
 	t = task_new(r->pool->pd, T_DESTROY, r, true);
 	t->cmd = json_deep_copy(cmd);
-	t->descriptor = json_dumps(r->descriptor, JSON_COMPACT);
+	t->descriptor = xstrdup(r->descriptor);
 	destroy_start(t, t->cmd, t->descriptor);
 }
 

@@ -610,17 +610,17 @@ static void test_create_timeout_kills_group(void **state)
 	double t0;
 
 	script(d, "term.sh",
-	       "(trap '' TERM; exec sleep 1000) &\n"
+	       "(trap '' TERM; exec sleep 100) &\n"
 	       "echo $! >\"$D/term.child\"\n"
 	       "echo \"still provisioning\" >&2\n"
-	       "sleep 1000\n");
+	       "sleep 100\n");
 	script(d, "stuck.sh",
 	       "trap '' TERM\n"
-	       "sleep 1000 &\n"
+	       "sleep 100 &\n"
 	       "echo $! >\"$D/stuck.child\"\n"
 	       "echo $$ >\"$D/stuck.leader\"\n"
 	       "echo \"stuck\" >&2\n"
-	       "while :; do sleep 1; done\n");
+	       "i=0; while [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done\n");
 	json_decref(mkpool(c, "term", J("{s:o}", "create", cmdv(0.5, 0, at(d, "term.sh"), NULL))));
 	json_decref(mkpool(c, "stuck", J("{s:o}", "create", cmdv(0.5, 0, at(d, "stuck.sh"), NULL))));
 
@@ -1369,7 +1369,7 @@ static void test_examples_end_to_end(void **state)
 	snprintf(root, sizeof(root), "%s/clusters", d->dir);
 
 	json_decref(mkpool(c, "demo", J("{s:o, s:o, s:o, s:i}",
-		"create", cmdv(30, 2, create, "--root", root, "--delay", "0.2", NULL),
+		"create", cmdv(30, 2, create, "--root", root, "--delay", "0.2", "--lifetime", "120", NULL),
 		"reset", cmdv(30, 2, reset, "--root", root, NULL),
 		"destroy", cmdv(30, 0, destroy, "--root", root, NULL),
 		"min_idle", 1)));
@@ -1433,7 +1433,7 @@ static void test_examples_end_to_end(void **state)
 
 	/* A cluster that died while idle fails its reset: discarded. */
 	json_decref(mkpool(c, "demo2", J("{s:o, s:o, s:o}",
-		"create", cmdv(30, 2, create, "--root", root, NULL),
+		"create", cmdv(30, 2, create, "--root", root, "--lifetime", "120", NULL),
 		"reset", cmdv(30, 2, reset, "--root", root, NULL),
 		"destroy", cmdv(30, 0, destroy, "--root", root, NULL))));
 	l1 = lease(c, "demo2");

@@ -458,6 +458,34 @@ static void test_create_success(void **state)
 	poold_stop(d);
 }
 
+/* A resource being created counts toward max_size. */
+static void test_creating_counts_toward_max_size(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = connect_to(d);
+	raw_conn *r;
+	json_t *resp;
+
+	json_decref(mkpool(c, "p", J("{s:o, s:i}", "create",
+				     cmdv(30, 0, script(d, "create.sh", WAIT_GO("go") "echo '{}'\n"), NULL),
+				     "max_size", 1)));
+	r = raw_lease(d, "p", 30);
+	WAIT_UNTIL(st(c, "p", "creating") == 1, 5);
+	CALL_ERR(c, "lease", J("{s:s}", "pool", "p"), POOL_E_EXHAUSTED);
+	CALL_ERR(c, "resource.add", J("{s:s, s:[{s:s, s:{}}]}", "pool", "p", "resources", "name", "extra",
+				      "descriptor"), POOL_E_CONFLICT);
+	assert_int_equal(st(c, "p", "total"), 1);
+	touch(at(d, "go"));
+	resp = raw_recv(r, 10);
+	resp_result(resp);
+	json_decref(resp);
+	raw_close(r);
+	assert_int_equal(st(c, "p", "leased"), 1);
+	assert_int_equal(h_counter(c, "p", "created"), 1);
+	pool_close(c);
+	poold_stop(d);
+}
+
 /* A short stderr, and a long one (past the 1 KiB the daemon keeps) whose
  * last line says what went wrong. */
 #define FAILING_CREATE_SH                                                      \
@@ -1458,6 +1486,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		FTEST(test_command_settings),
 		FTEST(test_create_success),
+		FTEST(test_creating_counts_toward_max_size),
 		FTEST(test_create_failure),
 		FTEST(test_create_failure_long_stderr),
 		FTEST(test_create_bad_output),

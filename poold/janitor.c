@@ -17,6 +17,7 @@
 #include "wait.h"
 
 #define PURGE_EVERY 60.0 /* seconds between sweeps of old expired ids */
+#define CHECKPOINT_EVERY 1.0 /* seconds between WAL checkpoints */
 
 static double idle_since(const struct resource *r)
 {
@@ -109,8 +110,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct poold *pd = arg;
 
-	janitor_run(pd, now_wall());
-	reply_later(pd);
+	double now = now_wall();
+
+	janitor_run(pd, now);
+	if (now - pd->last_checkpoint < CHECKPOINT_EVERY) {
+		reply_later(pd);
+		return;
+	}
+	reply_flush(pd); /* a checkpoint never runs inside a batch */
+	store_checkpoint(pd->store);
+	pd->last_checkpoint = now;
 }
 
 void janitor_start(struct poold *pd)

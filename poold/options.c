@@ -49,6 +49,9 @@ static const struct opt opt_table[] = {
 	{ "idle-timeout", OPT_INT, OFF(idle_timeout), 0, 100000000, "SECONDS",
 	  "close connections silent this long that hold no connection-bound "
 	  "lease, wait or watch (default 3600; 0 = never)" },
+	{ "max-db-size", OPT_SIZE, OFF(max_db_size), 0, 1LL << 50, "BYTES",
+	  "largest the database may grow; past it writes fail with "
+	  "internal, as on a full disk (default 0: no limit)" },
 	{ "sync", OPT_SYNC, OFF(sync_full), 0, 0, "MODE",
 	  "normal (default: a commit survives a crash of poold) or full "
 	  "(also a power loss: fsync at every commit)" },

@@ -27,7 +27,8 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	TAILQ_INIT(&pd->watchers);
 	TAILQ_INIT(&pd->jobs);
 	TAILQ_INIT(&pd->batch.q);
-	pd->store = store_open(pd->cfg.db_path, pd->cfg.sync_full, err, errlen);
+	pd->store = store_open(pd->cfg.db_path, pd->cfg.sync_full,
+			       pd->cfg.max_db_size, err, errlen);
 	if (!pd->store)
 		return -1;
 	ec = event_config_new();

@@ -32,6 +32,7 @@ struct config {
 	size_t max_output;     /* bytes of answers a client has not read */
 	int idle_timeout;      /* seconds; 0 = never close idle connections */
 	int sync_full;         /* --sync full: fsync every commit */
+	size_t max_db_size;    /* bytes; 0 = no limit */
 	int max_conns;
 	char *admin_group;     /* owned; NULL = none */
 	char *pools_path;      /* owned; --pools FILE, or NULL */
@@ -87,6 +88,7 @@ struct poold {
 	double started;            /* monotonic */
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
+	double last_checkpoint;    /* wall time of the last WAL checkpoint */
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 	struct evconnlistener *listener;

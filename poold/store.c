@@ -154,8 +154,33 @@ static int lock_database(struct store *st, const char *path, char *err,
 	return 0;
 }
 
-struct store *store_open(const char *path, bool sync_full, char *err,
-			 size_t errlen)
+/* --max-db-size: past it a write fails with SQLITE_FULL, as on a full
+ * disk, and the batch fails cleanly. */
+static int limit_size(sqlite3 *db, int64_t max_bytes, char *err,
+		      size_t errlen)
+{
+	char sql[80];
+
+	if (max_bytes <= 0)
+		return 0;
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+		 (long long)(max_bytes / 4096 > 0 ? max_bytes / 4096 : 1));
+	return exec_sql(db, sql, err, errlen);
+}
+
+void store_checkpoint(struct store *st)
+{
+	int log = 0, done = 0;
+
+	if (st->in_tx)
+		return;
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				      &log, &done) != SQLITE_OK)
+		log_warn("WAL checkpoint failed: %s", sqlite3_errmsg(st->db));
+}
+
+struct store *store_open(const char *path, bool sync_full,
+			 int64_t max_bytes, char *err, size_t errlen)
 {
 	struct store *st = xcalloc(1, sizeof *st);
 	char why[256];
@@ -173,12 +198,16 @@ struct store *store_open(const char *path, bool sync_full, char *err,
 		goto fail;
 	/* WAL + NORMAL: a commit survives a crash of the daemon; FULL also
 	 * fsyncs the WAL at every commit, so it survives a power loss (see
-	 * docs/reliability.md). The busy timeout covers another process (a
-	 * backup, the sqlite3 CLI) briefly holding the lock. */
-	if (exec_sql(st->db, sync_full ? "PRAGMA journal_mode = WAL; PRAGMA "
-		     "synchronous = FULL; PRAGMA busy_timeout = 2000" :
-		     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-		     "PRAGMA busy_timeout = 2000", why, sizeof why) < 0) {
+	 * docs/reliability.md). Locking stays NORMAL although poold is the
+	 * only writer (it holds the flock): EXCLUSIVE would save a few lock
+	 * calls per commit, but would lock out readers such as `sqlite3
+	 * .backup` of the live database. The janitor checkpoints the WAL
+	 * outside of any request (store_checkpoint), not inside a commit. */
+	snprintf(why, sizeof why, "PRAGMA journal_mode = WAL; PRAGMA "
+		 "synchronous = %s; PRAGMA wal_autocheckpoint = 0; PRAGMA "
+		 "busy_timeout = 2000", sync_full ? "FULL" : "NORMAL");
+	if (exec_sql(st->db, why, why, sizeof why) < 0 ||
+	    limit_size(st->db, max_bytes, why, sizeof why) < 0) {
 		snprintf(err, errlen, "cannot use database %s: %s (is the "
 			 "file and its directory writable?)", path, why);
 		goto fail;
@@ -408,7 +437,7 @@ int store_commit(struct store *st, char *err, size_t errlen)
 			 sqlite3_errmsg(st->db));
 	if (rc) {
 		snprintf(err, errlen, "%s%s", st->failure,
-			 (rc & 0xff) == SQLITE_FULL ? " (the disk is full)" : "");
+			 (rc & 0xff) == SQLITE_FULL ? " (the disk, or --max-db-size, is full)" : "");
 		if (sqlite3_get_autocommit(st->db) == 0)
 			step_simple(st, S_ROLLBACK);
 	}

@@ -23,8 +23,8 @@ struct poold;
 
 /* Opens (creating if needed) and migrates the database. NULL with a message
  * in err on failure. */
-struct store *store_open(const char *path, bool sync_full, char *err,
-			 size_t errlen);
+struct store *store_open(const char *path, bool sync_full,
+			 int64_t max_bytes, char *err, size_t errlen);
 void store_close(struct store *st);
 
 /* The schema version the migrations in schema/ lead to. */
@@ -40,6 +40,8 @@ void store_leases_purge_expired(struct store *st, double before);
 void store_token_put(struct store *st, int64_t next_token);
 
 bool store_in_tx(const struct store *st);
+/* Copies the WAL back into the database file (never inside a batch). */
+void store_checkpoint(struct store *st);
 /* Commits the open transaction (if any). 0, or -1 with a message in err; the
  * transaction is then rolled back and the database is as before it. */
 int store_commit(struct store *st, char *err, size_t errlen);

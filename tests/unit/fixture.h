@@ -45,7 +45,9 @@ static inline void fx_connect(struct fixture *fx)
 	fx->len = 0;
 }
 
-static inline struct fixture *fx_open_at(const char *dir)
+/* Opens the engine on dir's database; max_db_size 0 = no limit. */
+static inline struct fixture *fx_open_sized(const char *dir,
+					    size_t max_db_size)
 {
 	struct fixture *fx = xcalloc(1, sizeof *fx);
 	char err[512], path[128];
@@ -61,12 +63,18 @@ static inline struct fixture *fx_open_at(const char *dir)
 	fx->pd.cfg.socket_path = xstrdup("unused");
 	fx->pd.cfg.max_line = 4096;
 	fx->pd.cfg.max_conns = 16;
+	fx->pd.cfg.max_db_size = max_db_size;
 	if (poold_open(&fx->pd, err, sizeof err) < 0) {
 		fprintf(stderr, "fixture: %s\n", err);
 		abort();
 	}
 	fx_connect(fx);
 	return fx;
+}
+
+static inline struct fixture *fx_open_at(const char *dir)
+{
+	return fx_open_sized(dir, 0);
 }
 
 static inline struct fixture *fx_open(void)

@@ -32,21 +32,21 @@ static void test_migrate_and_refuse_newer(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/x.db", dir);
-	st = store_open(path, false, err, sizeof err);
+	st = store_open(path, false, 0, err, sizeof err);
 	assert_non_null(st);
 	/* A second opener of the same database is refused. */
-	assert_null(store_open(path, false, err, sizeof err));
+	assert_null(store_open(path, false, 0, err, sizeof err));
 	assert_non_null(strstr(err, "in use by another poold"));
 	store_close(st);
 	/* Reopening applies nothing twice. */
-	st = store_open(path, false, err, sizeof err);
+	st = store_open(path, false, 0, err, sizeof err);
 	assert_non_null(st);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
 				      NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_null(store_open(path, false, err, sizeof err));
+	assert_null(store_open(path, false, 0, err, sizeof err));
 	assert_non_null(strstr(err, "newer"));
 	unlink(path);
 	rmdir(dir);
@@ -131,41 +131,81 @@ static void test_expired_while_down(void **state)
 	fx_close(fx);
 }
 
-/* While another connection holds SQLite's write lock, every write fails:
- * the answer is internal, and memory is exactly as before. */
+static json_int_t status_of(struct fixture *fx, const char *field)
+{
+	json_t *a = ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
+	json_int_t v = json_integer_value(json_object_get(json_array_get(
+		json_object_get(fx_result(a), "pools"), 0), field));
+
+	json_decref(a);
+	return v;
+}
+
+/* A database that cannot grow (--max-db-size, like a full disk) fails the
+ * whole batch: every answer in it is internal, nothing of it stays in
+ * memory (not even the change that would have fitted), and writes work
+ * again as soon as there is room, without a restart. */
 static void test_failed_commit_changes_nothing(void **state)
 {
-	struct fixture *fx = fx_open();
-	char path[128];
-	sqlite3 *db;
+	char dir[] = "/tmp/poold-unit-XXXXXX", add[4096], big[2001];
+	struct fixture *fx;
 	json_t *a, *before, *after;
+	int added = 0, n;
 
+	assert_non_null(mkdtemp(dir));
+	fx = fx_open_sized(dir, 96 * 1024);
 	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
-	json_decref(ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
-		       "\"resources\":[{\"name\":\"a\",\"descriptor\":{}}]}"));
-	before = ok(fx, "{\"op\":\"resource.get\",\"pool\":\"p\",\"name\":\"a\"}");
-	snprintf(path, sizeof path, "%s/poold.db", fx->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-			 SQLITE_OK);
-	a = fx_call(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	snprintf(add, sizeof add, "{\"op\":\"resource.add\",\"pool\":\"p\","
+		 "\"resources\":[{\"descriptor\":{\"b\":\"%s\"}}]}\n", big);
+	for (;;) { /* fill it up */
+		a = fx_call(fx, "%s", add);
+		assert_non_null(a);
+		if (strcmp(fx_code(a), "ok") != 0)
+			break;
+		added++;
+		json_decref(a);
+	}
 	assert_string_equal(fx_code(a), "internal");
+	assert_non_null(strstr(json_string_value(json_object_get(
+		json_object_get(a, "error"), "message")), "full"));
 	json_decref(a);
-	a = fx_call(fx, "{\"op\":\"pool.create\",\"pool\":\"q\"}");
-	assert_string_equal(fx_code(a), "internal");
-	json_decref(a);
-	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
-	after = ok(fx, "{\"op\":\"resource.get\",\"pool\":\"p\",\"name\":\"a\"}");
+	assert_true(added > 3);
+	assert_int_equal(status_of(fx, "total"), added);
+
+	/* One batch: a lease (which alone would fit) and an add (which does
+	 * not). Both fail; the lease is not left behind in memory. */
+	before = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
+	n = snprintf(add, sizeof add, "{\"id\":1,\"op\":\"lease\",\"pool\":"
+		     "\"p\"}\n{\"id\":2,\"op\":\"resource.add\",\"pool\":\"p\","
+		     "\"resources\":[{\"descriptor\":{\"b\":\"%s\"}}]}\n", big);
+	fx_send(fx, add, (size_t)n);
+	for (int i = 0; i < 2; i++) {
+		a = fx_recv(fx);
+		assert_string_equal(fx_code(a), "internal");
+		json_decref(a);
+	}
+	after = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
 	assert_true(json_equal(before, after));
-	a = fx_call(fx, "{\"op\":\"pool.get\",\"pool\":\"q\"}");
-	assert_string_equal(fx_code(a), "not_found");
-	json_decref(a);
-	/* And it works again without a restart. */
-	json_decref(ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
+	assert_int_equal(status_of(fx, "leased"), 0);
 	json_decref(before);
 	json_decref(after);
+
+	/* Room again (removing frees pages): writes work, no restart. */
+	a = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":3}");
+	for (int i = 0; i < 3; i++) {
+		json_t *r = json_array_get(json_object_get(fx_result(a),
+							   "resources"), (size_t)i);
+		char rm[300];
+
+		snprintf(rm, sizeof rm, "{\"op\":\"resource.remove\",\"pool\":"
+			 "\"p\",\"name\":\"%s\"}",
+			 json_string_value(json_object_get(r, "name")));
+		json_decref(ok(fx, rm));
+	}
+	json_decref(a);
+	json_decref(ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
 	fx_close(fx);
 }
 

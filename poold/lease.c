@@ -185,7 +185,7 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	l->res_name = xstrdup(r->name);
 	l->mode = w->mode;
 	l->token = pd->next_token++;
-	store_token_put(pd->store, pd->next_token);
+	pd->token_dirty = true; /* written once per batch, at the commit */
 	if (who->uid == (uid_t)-1) /* a TCP caller: its token's name */
 		snprintf(owner, sizeof owner, "%s", who->name);
 	else

@@ -69,6 +69,7 @@ struct poold {
 	struct lease **heap;       /* min-heap of leases by expires_at */
 	size_t heap_len, heap_cap;
 	int64_t next_token;        /* fencing tokens; persisted in meta */
+	bool token_dirty;          /* next_token changed in this batch */
 	int64_t next_seq;          /* lease grant order */
 	struct conn_list conns;
 	struct watcher_list watchers; /* connections that sent "watch" */

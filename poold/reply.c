@@ -138,6 +138,10 @@ void reply_flush(struct poold *pd)
 	struct reply *rp;
 	char err[256];
 
+	if (pd->token_dirty) {
+		store_token_put(pd->store, pd->next_token);
+		pd->token_dirty = false;
+	}
 	if (store_in_tx(pd->store) &&
 	    store_commit(pd->store, err, sizeof err) < 0) {
 		log_error("commit failed, %zu replies fail with it: %s",

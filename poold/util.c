@@ -40,19 +40,30 @@ const char *time_rfc3339(double t, char *buf, size_t len)
 	return buf;
 }
 
-/* getrandom() on Linux never returns short for <= 256 bytes once the pool is
- * initialised; loop anyway so a signal cannot leave bytes unset. */
+/* Kernel randomness, fetched 4 KiB at a time rather than with a system
+ * call per lease id. Bytes are used once and wiped. */
 static void random_bytes(unsigned char *buf, size_t n)
 {
-	size_t got = 0;
+	static unsigned char pool[4096];
+	static size_t left;
 
-	while (got < n) {
-		ssize_t r = getrandom(buf + got, n - got, 0);
+	while (n > 0) {
+		size_t take;
 
-		if (r < 0 && errno != EINTR)
-			abort(); /* no entropy source: ids would be guessable */
-		if (r > 0)
-			got += (size_t)r;
+		while (left == 0) {
+			ssize_t r = getrandom(pool, sizeof pool, 0);
+
+			if (r < 0 && errno != EINTR)
+				abort(); /* no entropy: ids would be guessable */
+			if (r > 0)
+				left = (size_t)r;
+		}
+		take = n < left ? n : left;
+		memcpy(buf, pool + left - take, take);
+		explicit_bzero(pool + left - take, take);
+		left -= take;
+		buf += take;
+		n -= take;
 	}
 }
 

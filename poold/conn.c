@@ -6,7 +6,6 @@
 #include <event2/event.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +109,6 @@ void conn_send(struct conn *c, const char *line, size_t len)
 	}
 	c->overflowed = true;
 	c->pd->refused.slow_readers++;
-	evbuffer_drain(out, evbuffer_get_length(out));
 	conn_doom(c, "it left more than --max-output bytes of answers unread");
 }
 
@@ -167,9 +165,11 @@ void conn_close(struct conn *c, const char *reason)
 	/* What was queued before the close still goes out (a too_large
 	 * answer, the answers to lines before an EOF). */
 	bufferevent_disable(c->bev, EV_READ);
-	if (c->overflowed) /* it does not read: nothing more is written */
-		evbuffer_drain(bufferevent_get_output(c->bev), SIZE_MAX);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+	/* A client that does not read gets nothing more: the socket goes now
+	 * with whatever it left unread (libevent's output buffer cannot be
+	 * drained while its front is being written). */
+	if (!c->overflowed &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
 		c->draining = true;
 		pd->ndraining++;
 	} else

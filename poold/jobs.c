@@ -386,8 +386,10 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 		return j;
 	}
 	log_debug("%s: started pid %d", j->tag, (int)j->pid);
+	/* libevent's coarse clock may fire a few milliseconds early; a
+	 * command never gets less than its timeout. */
 	if (timeout > 0)
-		arm(j, timeout);
+		arm(j, timeout + 0.02);
 	return j;
 }
 

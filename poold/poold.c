@@ -19,8 +19,6 @@
 
 int poold_open(struct poold *pd, char *err, size_t errlen)
 {
-	struct event_config *ec;
-
 	pd->uid = geteuid();
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
@@ -31,14 +29,7 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 			       pd->cfg.max_db_size, err, errlen);
 	if (!pd->store)
 		return -1;
-	ec = event_config_new();
-
-	/* The coarse clock libevent uses by default may fire a timer a few
-	 * milliseconds early; a command's timeout must not be shorter than
-	 * configured. */
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	pd->base = event_base_new_with_config(ec);
-	event_config_free(ec);
+	pd->base = event_base_new();
 	if (!pd->base || event_base_priority_init(pd->base, PRIO_COUNT) < 0) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;

@@ -35,6 +35,9 @@ struct job {
 	char line[512];           /* the stderr line being collected for the log */
 	size_t line_len;
 	double timeout;
+	json_t *cmd;              /* owned until launched */
+	char *pool, *resource;    /* owned until launched; for the env */
+	bool launched;            /* forked (or failed to): see jobs_launch */
 	bool exited, timed_out;
 	int status, signal;
 	job_done_fn done;
@@ -55,6 +58,9 @@ static void job_free(struct job *j)
 	if (j->timer)
 		event_free(j->timer);
 	TAILQ_REMOVE(&j->pd->jobs, j, link);
+	json_decref(j->cmd);
+	free(j->pool);
+	free(j->resource);
 	free(j->tag);
 	free(j->input);
 	free(j->out);
@@ -376,26 +382,58 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 	j->done = done;
 	j->arg = arg;
 	j->timer = evtimer_new(pd->base, on_timer, j);
+	j->cmd = json_deep_copy(cmd);
+	j->pool = xstrdup(pool);
+	j->resource = xstrdup(resource);
 	TAILQ_INSERT_TAIL(&pd->jobs, j, link);
-	if (spawn(j, cmd, pool, resource) < 0) {
+	return j;
+}
+
+static void launch(struct job *j)
+{
+	j->launched = true;
+	if (spawn(j, j->cmd, j->pool, j->resource) < 0) {
 		/* Reported from the loop, like any other end of a job. */
 		j->pid = 0;
 		j->exited = true;
 		j->status = -1;
 		arm(j, 0);
-		return j;
+		return;
 	}
 	log_debug("%s: started pid %d", j->tag, (int)j->pid);
 	/* libevent's coarse clock may fire a few milliseconds early; a
 	 * command never gets less than its timeout. */
-	if (timeout > 0)
-		arm(j, timeout + 0.02);
-	return j;
+	if (j->timeout > 0)
+		arm(j, j->timeout + 0.02);
+}
+
+void jobs_launch(struct poold *pd)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &pd->jobs, link)
+		if (!j->launched)
+			launch(j);
+}
+
+bool jobs_pending(const struct poold *pd)
+{
+	const struct job *j;
+
+	TAILQ_FOREACH(j, &pd->jobs, link)
+		if (!j->launched)
+			return true;
+	return false;
+}
+
+bool job_launched(const struct job *j)
+{
+	return j->launched;
 }
 
 void job_cancel(struct job *j)
 {
-	if (j->pid > 0 && !j->exited)
+	if (j->launched && j->pid > 0 && !j->exited)
 		kill(-j->pid, SIGKILL); /* reaped by on_sigchld, ignored */
 	job_free(j);
 }

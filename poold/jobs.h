@@ -31,14 +31,21 @@ struct job_result {
 typedef void (*job_done_fn)(struct poold *pd, void *arg,
 			    const struct job_result *res);
 
-/* Starts cmd (a JSON array of strings, cmd[0] an absolute path) with
+/* Prepares cmd (a JSON array of strings, cmd[0] an absolute path) with
  * POOL_NAME and POOL_RESOURCE in its environment and input (may be NULL) on
- * its stdin. what ("create", "reset", "destroy") tags its log lines. Never
+ * its stdin. what ("create", "reset", "destroy") tags its log lines. It is
+ * started by jobs_launch() once the change that asked for it is committed:
+ * a command must never act on a change that a failed commit undid. Never
  * fails: a command that cannot start ends at once with spawn_failed. */
 struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 		      const char *what, const char *pool,
 		      const char *resource, const char *input,
 		      job_done_fn done, void *arg);
+
+/* Starts every prepared job (after a successful commit). */
+void jobs_launch(struct poold *pd);
+bool jobs_pending(const struct poold *pd);
+bool job_launched(const struct job *j);
 
 /* Kills the job's process group and forgets it; done is not called. */
 void job_cancel(struct job *j);

@@ -71,6 +71,7 @@ struct poold {
 	int64_t next_token;        /* fencing tokens; persisted in meta */
 	bool token_dirty;          /* next_token changed in this batch */
 	int64_t next_seq;          /* lease grant order */
+	int64_t next_orphan_id;    /* see provision_orphan() */
 	struct conn_list conns;
 	struct watcher_list watchers; /* connections that sent "watch" */
 	struct job_list jobs;      /* running commands */

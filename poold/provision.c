@@ -13,6 +13,7 @@
 #include "pool_protocol.h"
 #include "poold.h"
 #include "reply.h"
+#include "store.h"
 #include "util.h"
 #include "wait.h"
 
@@ -33,6 +34,7 @@ struct task {
 	int failures;
 	json_t *cmd;          /* orphans only: their own copy of the command */
 	char *descriptor;     /* orphans only */
+	int64_t orphan_id;    /* orphans only: their row in the store */
 };
 
 static char *task_key(const char *pool, const char *name)
@@ -84,14 +86,14 @@ static void task_free(struct task *t)
 }
 
 static struct task *task_new(struct poold *pd, enum task_kind kind,
-			     const struct resource *r, bool orphan)
+			     const char *pool, const char *name, bool orphan)
 {
 	struct task *t = xcalloc(1, sizeof *t);
 
 	t->pd = pd;
 	t->kind = kind;
-	t->pool = xstrdup(r->pool->name);
-	t->name = xstrdup(r->name);
+	t->pool = xstrdup(pool);
+	t->name = xstrdup(name);
 	/* An orphan's key is unique, so no lookup by name ever finds it. */
 	if (orphan && asprintf(&t->key, "%s\x1f%s\x1f%p", t->pool, t->name,
 			       (void *)t) < 0)
@@ -240,7 +242,7 @@ struct resource *provision_create(struct pool *p, double now)
 
 	resource_name_generate(p, name, sizeof name);
 	r = resource_new(p, name, json_object(), RS_CREATING, now);
-	t = task_new(p->pd, T_CREATE, r, false);
+	t = task_new(p->pd, T_CREATE, p->name, r->name, false);
 	start(t, pool_command(p, "create"), NULL, create_done);
 	return r;
 }
@@ -306,7 +308,7 @@ void provision_pump(struct pool *p)
 		next = TAILQ_NEXT(r, link);
 		if (task_find(p->pd, p->name, r->name))
 			continue;
-		t = task_new(p->pd, T_RESET, r, false);
+		t = task_new(p->pd, T_RESET, p->name, r->name, false);
 		start(t, cmd, r->descriptor, reset_done);
 		running++;
 	}
@@ -358,6 +360,8 @@ static void destroy_done(struct poold *pd, void *arg,
 		log_info("destroyed %s/%s", t->pool, t->name);
 		if (r)
 			resource_delete(r);
+		if (t->orphan_id)
+			store_orphan_delete(pd->store, t->orphan_id);
 		task_free(t);
 		reply_later(pd);
 		return;
@@ -389,22 +393,40 @@ void provision_destroy(struct resource *r)
 
 	if (task_find(r->pool->pd, r->pool->name, r->name))
 		return;
-	t = task_new(r->pool->pd, T_DESTROY, r, false);
+	t = task_new(r->pool->pd, T_DESTROY, r->pool->name, r->name,
+		     false);
 	destroy_start(t, pool_command(r->pool, "destroy"), r->descriptor);
+}
+
+void provision_orphan_resume(struct poold *pd, int64_t id, const char *pool,
+			     const char *name, const char *descriptor,
+			     json_t *cmd)
+{
+	struct task *t = task_new(pd, T_DESTROY, pool, name, true);
+
+	t->orphan_id = id;
+	if (id >= pd->next_orphan_id)
+		pd->next_orphan_id = id + 1;
+	t->cmd = json_deep_copy(cmd);
+	t->descriptor = xstrdup(descriptor);
+	log_info("destroy of %s/%s (its pool was deleted) runs", pool, name);
+	destroy_start(t, t->cmd, t->descriptor);
 }
 
 void provision_orphan(struct resource *r)
 {
+	struct poold *pd = r->pool->pd;
 	json_t *cmd = pool_command(r->pool, "destroy");
-	struct task *t;
+	int64_t id;
 
 	provision_cancel(r);
 	if (!cmd)
 		return;
-	t = task_new(r->pool->pd, T_DESTROY, r, true);
-	t->cmd = json_deep_copy(cmd);
-	t->descriptor = xstrdup(r->descriptor);
-	destroy_start(t, t->cmd, t->descriptor);
+	id = pd->next_orphan_id > 0 ? pd->next_orphan_id : 1;
+	store_orphan_put(pd->store, id, r->pool->name, r->name, r->descriptor,
+			 cmd, now_wall());
+	provision_orphan_resume(pd, id, r->pool->name, r->name, r->descriptor,
+				cmd);
 }
 
 void provision_cancel(struct resource *r)
@@ -418,6 +440,27 @@ void provision_cancel(struct resource *r)
 	if (creating)
 		wait_create_done(r->pool, r->name, NULL, "the resource being "
 				 "created for this request was removed");
+}
+
+void provision_abort_pending(struct poold *pd)
+{
+	struct task **drop = xcalloc(pd->tasks.len + 1, sizeof *drop);
+	struct task *t;
+	struct pool *p;
+	size_t pos = 0, n = 0;
+
+	while ((t = hmap_next(&pd->tasks, &pos)))
+		if (t->job && !job_launched(t->job))
+			drop[n++] = t;
+	for (size_t i = 0; i < n; i++) {
+		t = drop[i];
+		p = pool_find(pd, t->pool);
+		if (t->kind == T_CREATE && p)
+			wait_create_done(p, t->name, NULL, "the database could "
+					 "not commit; nothing was created: retry");
+		task_free(t);
+	}
+	free(drop);
 }
 
 void provision_stop_all(struct poold *pd)

@@ -9,7 +9,9 @@
 #ifndef POOLD_PROVISION_H
 #define POOLD_PROVISION_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct poold;
 struct pool;
@@ -30,8 +32,15 @@ void provision_cancel(struct resource *r);
  * force): whatever runs on it stops, and its destroy command, if the pool
  * has one, runs in the background without it. */
 void provision_orphan(struct resource *r);
+/* The same, for one kept in the store (at start-up, or just saved). */
+void provision_orphan_resume(struct poold *pd, int64_t id, const char *pool,
+			     const char *name, const char *descriptor,
+			     json_t *cmd);
 /* Running creates and resets of p, and destroys failing and retried. */
 int provision_running(const struct pool *p, const char *kind);
 void provision_stop_all(struct poold *pd);
+/* A commit failed: commands it asked for, not started yet, are dropped
+ * (a request waiting for a create is told). */
+void provision_abort_pending(struct poold *pd);
 
 #endif

@@ -14,6 +14,8 @@
 #include "poold.h"
 #include "state.h"
 #include "store.h"
+#include "jobs.h"
+#include "provision.h"
 #include "util.h"
 
 /* Builds {"id": ..., "ok": ..., X: body}; an absent id stays absent. */
@@ -129,7 +131,8 @@ void reply_later(struct poold *pd)
 {
 	if (pd->batch.len >= BATCH_MAX)
 		reply_flush(pd);
-	else if (pd->batch.len > 0 || store_in_tx(pd->store))
+	else if (pd->batch.len > 0 || store_in_tx(pd->store) ||
+		 jobs_pending(pd))
 		event_active(pd->flush_ev, EV_TIMEOUT, 0);
 }
 
@@ -147,8 +150,10 @@ void reply_flush(struct poold *pd)
 		log_error("commit failed, %zu replies fail with it: %s",
 			  pd->batch.len, err);
 		state_reload(pd);
+		provision_abort_pending(pd);
 		batch_fail(pd, err);
 	}
+	jobs_launch(pd);
 	while ((rp = TAILQ_FIRST(&pd->batch.q))) {
 		TAILQ_REMOVE(&pd->batch.q, rp, link);
 		conn_send(rp->conn, rp->line, rp->len);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobs.h"
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
@@ -112,11 +113,13 @@ static void recover(struct poold *pd, double now)
 int state_load(struct poold *pd, char *err, size_t errlen)
 {
 	pd->next_seq = 1;
-	if (store_load(pd->store, pd, err, errlen) < 0)
+	if (store_load(pd->store, pd, err, errlen) < 0 ||
+	    store_load_orphans(pd->store, pd, err, errlen) < 0)
 		return -1;
 	recover(pd, now_wall());
 	if (store_commit(pd->store, err, errlen) < 0)
 		return -1;
+	jobs_launch(pd);
 	log_info("loaded %zu pools and %zu live leases", pd->pools.len,
 		 pd->leases.len);
 	return 0;

@@ -17,6 +17,7 @@
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
+#include "provision.h"
 #include "poold.h"
 #include "schema.h"
 #include "util.h"
@@ -26,7 +27,7 @@ enum stmt_id {
 	S_POOL_PUT, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
 	S_RES_PUT, S_RES_DEL,
 	S_LEASE_PUT, S_LEASE_DEL, S_LEASE_PURGE,
-	S_TOKEN_PUT,
+	S_TOKEN_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
 	S_COUNT
 };
@@ -51,6 +52,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_LEASE_DEL] = "DELETE FROM leases WHERE seq = ?1",
 	[S_LEASE_PURGE] = "DELETE FROM leases WHERE expired_at < ?1",
 	[S_TOKEN_PUT] = "UPDATE meta SET value = ?1 WHERE key = 'next_token'",
+	[S_ORPHAN_PUT] = "INSERT INTO orphans (id, pool, name, descriptor, "
+		"destroy, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_ORPHAN_DEL] = "DELETE FROM orphans WHERE id = ?1",
 	[S_RES_PAGE] = "SELECT name FROM resources WHERE pool = ?1 AND "
 		"name > ?2 ORDER BY name LIMIT ?3",
 	[S_RES_PAGE_STATE] = "SELECT name FROM resources WHERE pool = ?1 AND "
@@ -414,6 +418,33 @@ void store_token_put(struct store *st, int64_t next_token)
 	write_end(st, s);
 }
 
+void store_orphan_put(struct store *st, int64_t id, const char *pool,
+		      const char *name, const char *descriptor, json_t *destroy,
+		      double since)
+{
+	sqlite3_stmt *s = write_begin(st, S_ORPHAN_PUT);
+
+	if (!s)
+		return;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, pool);
+	bind_text(s, 3, name);
+	bind_text(s, 4, descriptor);
+	bind_json(s, 5, destroy);
+	sqlite3_bind_double(s, 6, since);
+	write_end(st, s);
+}
+
+void store_orphan_delete(struct store *st, int64_t id)
+{
+	sqlite3_stmt *s = write_begin(st, S_ORPHAN_DEL);
+
+	if (!s)
+		return;
+	sqlite3_bind_int64(s, 1, id);
+	write_end(st, s);
+}
+
 bool store_in_tx(const struct store *st)
 {
 	return st->in_tx || st->failed;
@@ -631,6 +662,32 @@ static int load_token(struct poold *pd, sqlite3_stmt *s, char *err,
 {
 	pd->next_token = sqlite3_column_int64(s, 0);
 	return 0;
+}
+
+static int load_orphan(struct poold *pd, sqlite3_stmt *s, char *err,
+		       size_t errlen)
+{
+	json_t *cmd = column_json(s, 4);
+
+	if (!json_is_object(cmd)) {
+		snprintf(err, errlen, "orphan %lld: its destroy command is "
+			 "unreadable", (long long)sqlite3_column_int64(s, 0));
+		json_decref(cmd);
+		return -1;
+	}
+	provision_orphan_resume(pd, sqlite3_column_int64(s, 0),
+				(const char *)sqlite3_column_text(s, 1),
+				(const char *)sqlite3_column_text(s, 2),
+				(const char *)sqlite3_column_text(s, 3), cmd);
+	json_decref(cmd);
+	return 0;
+}
+
+int store_load_orphans(struct store *st, struct poold *pd, char *err,
+		       size_t errlen)
+{
+	return each_row(st, "SELECT id, pool, name, descriptor, destroy FROM "
+			"orphans ORDER BY id", pd, load_orphan, err, errlen);
 }
 
 int store_load(struct store *st, struct poold *pd, char *err, size_t errlen)

@@ -39,6 +39,15 @@ void store_lease_delete(struct store *st, const struct lease *l);
 void store_leases_purge_expired(struct store *st, double before);
 void store_token_put(struct store *st, int64_t next_token);
 
+/* Destroy commands whose resource is gone (pool.delete with force). */
+void store_orphan_put(struct store *st, int64_t id, const char *pool,
+		      const char *name, const char *descriptor, json_t *destroy,
+		      double since);
+void store_orphan_delete(struct store *st, int64_t id);
+/* At start-up: resumes every orphan's destroy (provision_orphan_resume). */
+int store_load_orphans(struct store *st, struct poold *pd, char *err,
+		       size_t errlen);
+
 bool store_in_tx(const struct store *st);
 /* Copies the WAL back into the database file (never inside a batch). */
 void store_checkpoint(struct store *st);

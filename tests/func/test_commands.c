@@ -1241,6 +1241,37 @@ static void test_forced_removal_still_destroys(void **state)
 
 /* ---- the daemon keeps serving ------------------------------------------------- */
 
+/* pool.delete with force: the destroy commands of its resources outlive
+ * the pool, and a restart of poold in the middle runs them again rather
+ * than forgetting them. */
+static void test_orphan_destroy_survives_restart(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = connect_to(d);
+
+	/* The first run of each destroy hangs (poold is killed meanwhile);
+	 * the run after the restart records it. */
+	script(d, "slow-destroy.sh",
+	       "in=$(cat)\n"
+	       "if [ ! -e \"$D/restarted\" ]; then sleep 100; fi\n"
+	       "echo \"$POOL_NAME $POOL_RESOURCE $in\" >>\"$D/destroyed\"\n");
+	json_decref(mkpool(c, "o", J("{s:o}", "destroy",
+				     cmdv(60, 0, at(d, "slow-destroy.sh"), NULL))));
+	h_add(c, "o", "o1", "o2", NULL);
+	json_decref(CALL_OK(c, "pool.delete", J("{s:s, s:b}", "pool", "o", "force", 1)));
+	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "o"), POOL_E_NOT_FOUND);
+	WAIT_UNTIL(log_has(d, "destroy o/o1: started pid") &&
+		   log_has(d, "destroy o/o2: started pid"), 5);
+	pool_close(c);
+	poold_kill9(d);
+	fclose(fopen(at(d, "restarted"), "w"));
+	poold_respawn(d);
+	WAIT_UNTIL(destroyed(d, "o", "o1", "{\"n\":\"o1\"}") &&
+		   destroyed(d, "o", "o2", "{\"n\":\"o2\"}"), 10);
+	assert_true(log_has(d, "destroy of o/o1 (its pool was deleted) runs"));
+	poold_stop(d);
+}
+
 static void test_ping_while_commands_run(void **state)
 {
 	poold_proc *d = poold_start(NULL);
@@ -1503,6 +1534,7 @@ int main(void)
 		FTEST(test_forced_removal_still_destroys),
 		FTEST(test_ping_while_commands_run),
 		FTEST(test_kill9_during_commands),
+		FTEST(test_orphan_destroy_survives_restart),
 		FTEST(test_examples_end_to_end),
 	};
 

@@ -304,6 +304,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ); /* re-arms it */
 		} else {
 			c->pd->refused.idle_closed++;
+			reply_flush(c->pd); /* an answer may still be queued */
 			conn_close(c, "idle for --idle-timeout");
 		}
 	}

@@ -3,9 +3,11 @@
  * command and flag, every exit code, --json parsed back, -q, --env evaluated
  * in a shell, a 100,000-line bulk import with a bad line, and run (status
  * passing through, the lease returned after a normal exit, SIGTERM and a
- * killed COMMAND, renewal of a 2 s TTL through a 7 s COMMAND, discard on
- * failure, a lost lease stopping COMMAND). Commands run through /bin/sh with
- * poolctl on PATH and POOLD_SOCKET set, as a job script would run them.
+ * killed COMMAND, SIGINT/SIGHUP forwarded, one lease only when the answer to
+ * the lease request is lost (through a relay that drops it), renewal of a 2 s
+ * TTL through a 7 s COMMAND, discard on failure, a lost lease stopping
+ * COMMAND). Commands run through /bin/sh with poolctl on PATH and
+ * POOLD_SOCKET set, as a job script would run them.
  */
 #include "harness.h"
 
@@ -15,11 +17,14 @@
 #include <grp.h>
 #include <libgen.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1011,6 +1016,400 @@ static void test_run_sigterm(void **state)
 	finish(d, c);
 }
 
+/* Waits until COMMAND of poolctl run `pid` created `marker`; fails at once,
+ * with poolctl's status and stderr, if poolctl exits first. */
+static void wait_started(poold_proc *d, pid_t pid, const char *marker, double secs)
+{
+	double deadline = h_now() + secs;
+	int st;
+
+	while (access(marker, F_OK) != 0) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			collect(d);
+			fail_msg("poolctl run exited (status %d) before COMMAND started\nstderr:\n%s",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ERR);
+		}
+		if (h_now() > deadline)
+			fail_msg("COMMAND did not start within %gs", secs);
+		h_sleep(0.01);
+	}
+}
+
+/* SIGINT and SIGHUP sent to poolctl (not to its process group, so only the
+ * forwarding can deliver them) reach COMMAND; the lease is returned and
+ * poolctl exits with COMMAND's status. */
+static void test_run_forwards_int_hup(void **state)
+{
+	static const struct { int sig; const char *name; } sigs[] = {
+		{ SIGINT, "INT" }, { SIGHUP, "HUP" },
+	};
+	pool_client *c;
+	poold_proc *d = start_with_pool(&c, NULL);
+
+	h_add(c, "p", "r1", NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		char marker[400], got[400], script[1200];
+		const char *args[] = { "p", "--", "sh", "-c", script, NULL };
+		json_int_t returns = h_counter(c, "p", "returns");
+		char *text;
+		pid_t pid;
+		double t0;
+
+		snprintf(marker, sizeof(marker), "%s/started-%s", d->dir, sigs[i].name);
+		snprintf(got, sizeof(got), "%s/got-%s", d->dir, sigs[i].name);
+		snprintf(script, sizeof(script),
+			 "trap 'echo \"got $POOL_RESOURCE\" > %s; exit 7' %s; touch %s; "
+			 "i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done",
+			 got, sigs[i].name, marker);
+		pid = run_start(d, args);
+		wait_started(d, pid, marker, 5);
+		assert_int_equal(h_status_field(c, "p", "leased"), 1);
+		t0 = h_now();
+		assert_int_equal(kill(pid, sigs[i].sig), 0);
+		assert_int_equal(h_wait_child_for(pid, 10), 7);
+		assert_true(h_now() - t0 < 3);
+		text = slurp(got);
+		assert_string_equal(text, "got r1\n");
+		free(text);
+		assert_int_equal(h_status_field(c, "p", "leased"), 0);
+		assert_int_equal(h_counter(c, "p", "returns"), returns + 1);
+		assert_string_equal(h_res_state(c, "p", "r1"), "free");
+	}
+	finish(d, c);
+}
+
+/* ---- a relay that loses the answer to the first lease ------------------------ */
+
+/*
+ * A forked relay between poolctl and poold: it listens on DIR/NAME.sock and
+ * forwards lines both ways, one poold connection per client connection. The
+ * first request with op "lease" is forwarded, but poold's answer to it is
+ * dropped and both connections are closed: the lease was granted, its answer
+ * lost. Every lease request goes to DIR/NAME.requests, the dropped answer to
+ * DIR/NAME.dropped. The relay dies with SIGTERM, or by itself after 30 s.
+ */
+typedef struct relay {
+	pid_t pid;
+	char sock[300];
+	char requests[300];
+	char dropped[300];
+} relay;
+
+#define RELAY_CONNS 8
+#define RELAY_BUF 65536
+
+struct relay_half {
+	int from, to;            /* read from, write to */
+	char buf[RELAY_BUF];
+	size_t len;
+};
+
+struct relay_pair {
+	bool used;
+	bool dropping;           /* the next answer from poold is to be lost */
+	struct relay_half up;    /* client -> poold */
+	struct relay_half down;  /* poold -> client */
+};
+
+static void relay_append(const char *path, const char *line, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	if (fd < 0 || write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		_exit(101);
+	close(fd);
+}
+
+static void relay_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* the peer is gone; its reader will see it */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static bool relay_is_lease(const char *line, size_t len)
+{
+	json_t *req = json_loadb(line, len, 0, NULL);
+	const char *op = json_string_value(json_object_get(req, "op"));
+	bool is = op && strcmp(op, "lease") == 0;
+
+	json_decref(req);
+	return is;
+}
+
+static void relay_close(struct relay_pair *p)
+{
+	close(p->up.from);
+	close(p->up.to);
+	p->used = false;
+}
+
+/* Moves the complete lines of one half; false when the pair was closed. */
+static bool relay_lines(const relay *rl, struct relay_pair *p, bool upward, bool *dropped_once)
+{
+	struct relay_half *h = upward ? &p->up : &p->down;
+	char *start = h->buf, *nl;
+
+	while ((nl = memchr(start, '\n', h->len - (size_t)(start - h->buf)))) {
+		size_t n = (size_t)(nl - start);
+
+		if (upward && relay_is_lease(start, n)) {
+			relay_append(rl->requests, start, n);
+			if (!*dropped_once)
+				p->dropping = *dropped_once = true;
+		} else if (!upward && p->dropping) {
+			relay_append(rl->dropped, start, n);
+			relay_close(p);
+			return false;
+		}
+		relay_write_all(h->to, start, n + 1);
+		start = nl + 1;
+	}
+	h->len -= (size_t)(start - h->buf);
+	memmove(h->buf, start, h->len);
+	if (h->len == sizeof(h->buf)) { /* no line this long is expected */
+		relay_write_all(h->to, h->buf, h->len);
+		h->len = 0;
+	}
+	return true;
+}
+
+/* path into sa; false when it does not fit. */
+static bool relay_addr(struct sockaddr_un *sa, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n >= sizeof(sa->sun_path))
+		return false;
+	memcpy(sa->sun_path, path, n + 1);
+	return true;
+}
+
+static void relay_main(const relay *rl, int lfd, const char *target)
+{
+	struct relay_pair *pairs = calloc(RELAY_CONNS, sizeof(*pairs));
+	bool dropped_once = false;
+
+	if (!pairs)
+		_exit(102);
+	alarm(30);
+	for (;;) {
+		struct pollfd fds[1 + 2 * RELAY_CONNS];
+		int n = 1;
+
+		fds[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		for (int i = 0; i < RELAY_CONNS; i++) {
+			fds[n++] = (struct pollfd){ .fd = pairs[i].used ? pairs[i].up.from : -1,
+						    .events = POLLIN };
+			fds[n++] = (struct pollfd){ .fd = pairs[i].used ? pairs[i].down.from : -1,
+						    .events = POLLIN };
+		}
+		if (poll(fds, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(103);
+		}
+		if (fds[0].revents & POLLIN) {
+			int cfd = accept(lfd, NULL, NULL);
+			struct sockaddr_un sa = { .sun_family = AF_UNIX };
+			int ufd = socket(AF_UNIX, SOCK_STREAM, 0);
+			int i = 0;
+
+			while (i < RELAY_CONNS && pairs[i].used)
+				i++;
+			if (cfd < 0 || ufd < 0 || i == RELAY_CONNS || !relay_addr(&sa, target) ||
+			    connect(ufd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				_exit(104);
+			pairs[i] = (struct relay_pair){
+				.used = true,
+				.up = { .from = cfd, .to = ufd },
+				.down = { .from = ufd, .to = cfd },
+			};
+		}
+		for (int i = 0; i < RELAY_CONNS; i++) {
+			for (int k = 0; k < 2 && pairs[i].used; k++) {
+				struct relay_half *h = k == 0 ? &pairs[i].up : &pairs[i].down;
+				ssize_t r;
+
+				if (!(fds[1 + 2 * i + k].revents & (POLLIN | POLLHUP | POLLERR)))
+					continue;
+				r = read(h->from, h->buf + h->len, sizeof(h->buf) - h->len);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0) {
+					relay_close(&pairs[i]);
+					continue;
+				}
+				h->len += (size_t)r;
+				relay_lines(rl, &pairs[i], k == 0, &dropped_once);
+			}
+		}
+	}
+}
+
+static void relay_start(poold_proc *d, const char *name, relay *rl)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(rl->sock, sizeof(rl->sock), "%s/%s.sock", d->dir, name);
+	snprintf(rl->requests, sizeof(rl->requests), "%s/%s.requests", d->dir, name);
+	snprintf(rl->dropped, sizeof(rl->dropped), "%s/%s.dropped", d->dir, name);
+	assert_true(relay_addr(&sa, rl->sock));
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	rl->pid = fork();
+	assert_true(rl->pid >= 0);
+	if (rl->pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_IGN);
+		relay_main(rl, lfd, d->sock);
+	}
+	close(lfd);
+}
+
+static void relay_stop(relay *rl)
+{
+	kill(rl->pid, SIGTERM);
+	assert_int_equal(h_wait_child_for(rl->pid, 10), 128 + SIGTERM);
+}
+
+/* The lines of a file as a NULL-ended array of JSON objects (new refs). */
+static size_t relay_log(const char *path, json_t **out, size_t max)
+{
+	char *text = slurp(path), *save = NULL;
+	size_t n = 0;
+
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		assert_true(n < max);
+		out[n] = json_loads(l, 0, NULL);
+		assert_non_null(out[n]);
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+/* The lease id of an answer line {"id", "ok": true, "result": lease}. */
+static const char *answer_lease(json_t *answer)
+{
+	assert_true(json_is_true(json_object_get(answer, "ok")));
+	return JSTR(JOBJ(answer, "result"), "lease");
+}
+
+/* The ids of the live leases of pool p (at most max, checked). */
+static size_t live_leases(pool_client *c, char ids[][40], size_t max)
+{
+	json_t *page = CALL_OK(c, "lease.list", J("{s:s}", "pool", "p"));
+	json_t *leases = json_object_get(page, "leases"), *l;
+	size_t i;
+
+	assert_true(json_is_array(leases));
+	assert_true(json_array_size(leases) <= max);
+	json_array_foreach(leases, i, l)
+		snprintf(ids[i], sizeof(ids[i]), "%s", JSTR(l, "lease"));
+	i = json_array_size(leases);
+	json_decref(page);
+	return i;
+}
+
+/*
+ * poolctl run takes its lease with a request_id: when the answer is lost
+ * (the connection closes after poold granted the lease), it asks again with
+ * the same request_id and gets that same lease, never a second resource.
+ */
+static void test_run_lost_answer(void **state)
+{
+	pool_client *c;
+	poold_proc *d = start_with_pool(&c, NULL);
+	char started[400], go[400], leasefile[400], script[1400], ids[4][40];
+	const char *args[] = { "p", "--socket", NULL, "--", "sh", "-c", script, NULL };
+	json_t *reqs[8], *drop[2];
+	char *seen;
+	size_t nreq;
+	relay rl;
+	pid_t pid;
+
+	h_add(c, "p", "r1", "r2", NULL);
+	relay_start(d, "relay", &rl);
+	args[2] = rl.sock;
+	snprintf(started, sizeof(started), "%s/started", d->dir);
+	snprintf(go, sizeof(go), "%s/go", d->dir);
+	snprintf(leasefile, sizeof(leasefile), "%s/lease", d->dir);
+	snprintf(script, sizeof(script),
+		 "echo \"$POOL_LEASE\" > %s; touch %s; i=0; "
+		 "while [ ! -e %s ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done",
+		 leasefile, started, go);
+	pid = run_start(d, args);
+	wait_started(d, pid, started, 10);
+
+	/* one resource taken, one lease: the retry got the lease of the lost answer */
+	{
+		json_int_t leased = h_status_field(c, "p", "leased");
+
+		if (leased != 1)
+			fail_msg("after one lost answer poolctl run holds %lld resources, not 1",
+				 (long long)leased);
+	}
+	assert_int_equal(h_status_field(c, "p", "free"), 1);
+	assert_int_equal(live_leases(c, ids, 4), 1);
+	seen = slurp(leasefile);
+	seen[strcspn(seen, "\n")] = '\0';
+	assert_string_equal(seen, ids[0]);
+	assert_int_equal(relay_log(rl.dropped, drop, 2), 1);
+	assert_string_equal(answer_lease(drop[0]), ids[0]);
+	/* the relay saw the lease asked twice, with one request_id */
+	nreq = relay_log(rl.requests, reqs, 8);
+	assert_int_equal(nreq, 2);
+	assert_true(strlen(JSTR(reqs[0], "request_id")) > 0);
+	assert_string_equal(JSTR(reqs[0], "request_id"), JSTR(reqs[1], "request_id"));
+	assert_string_equal(JSTR(reqs[1], "pool"), "p");
+
+	/* COMMAND ends: the one lease is returned, the pool is whole again */
+	close(open(go, O_WRONLY | O_CREAT, 0644));
+	assert_int_equal(h_wait_child_for(pid, 10), 0);
+	collect(d);
+	HAS(ERR, "retrying");
+	assert_int_equal(h_status_field(c, "p", "leased"), 0);
+	assert_int_equal(h_status_field(c, "p", "free"), 2);
+	assert_int_equal(h_counter(c, "p", "returns"), 1);
+	assert_int_equal(live_leases(c, ids, 4), 0);
+	free(seen);
+	for (size_t i = 0; i < nreq; i++)
+		json_decref(reqs[i]);
+	json_decref(drop[0]);
+	relay_stop(&rl);
+
+	/* poolctl lease tries once, but with --request-id running it again after a
+	 * lost answer gets the same lease */
+	relay_start(d, "relay2", &rl);
+	SH_RC(7, d, "poolctl --socket %s lease p --request-id job-42 -q", rl.sock);
+	assert_int_equal(h_status_field(c, "p", "leased"), 1);
+	SH_OK(d, "poolctl --socket %s lease p --request-id job-42 -q", rl.sock);
+	assert_int_equal(relay_log(rl.dropped, drop, 2), 1);
+	{
+		char id[64];
+
+		assert_string_equal(out_line(id, sizeof(id)), answer_lease(drop[0]));
+		assert_int_equal(h_status_field(c, "p", "leased"), 1);
+		assert_int_equal(live_leases(c, ids, 4), 1);
+		assert_string_equal(ids[0], id);
+		SH_OK(d, "poolctl return %s -q", id);
+	}
+	json_decref(drop[0]);
+	assert_int_equal(h_status_field(c, "p", "leased"), 0);
+	relay_stop(&rl);
+	finish(d, c);
+}
+
 static void test_run_renews(void **state)
 {
 	pool_client *c;
@@ -1142,6 +1541,8 @@ int main(void)
 		FTEST(test_import_small_batches),
 		FTEST(test_run_basics),
 		FTEST(test_run_sigterm),
+		FTEST(test_run_forwards_int_hup),
+		FTEST(test_run_lost_answer),
 		FTEST(test_run_renews),
 		FTEST(test_run_idle_timeout),
 		FTEST(test_run_discard_on_failure),

@@ -791,7 +791,7 @@ static void test_min_idle_refill(void **state)
 /* "POOL NAME DESCRIPTOR" in the destroy trace. */
 static bool destroyed(const poold_proc *d, const char *pool, const char *name, const char *desc)
 {
-	char line[256];
+	char line[1024];
 
 	snprintf(line, sizeof(line), "%s %s %s\n", pool, name, desc);
 	return file_has(at(d, "destroyed"), line);
@@ -802,7 +802,7 @@ static void test_idle_trimming_through_destroy(void **state)
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = connect_to(d);
 	json_t *l[3], *keep;
-	char names[3][64], desc[128];
+	char names[3][64], desc[256];
 	json_int_t made;
 
 	script(d, "quick.sh", QUICK_CREATE_SH);

@@ -129,10 +129,15 @@ void reply_free(struct poold *pd)
 
 void reply_later(struct poold *pd)
 {
-	if (pd->batch.len >= BATCH_MAX)
+	if (pd->batch.len == 0 && !store_in_tx(pd->store) && !jobs_pending(pd))
+		return;
+	/* Nothing else is ready in this turn of the loop (a lone client):
+	 * waiting would only cost another turn. Otherwise the others' changes
+	 * join this commit. */
+	if (pd->batch.len >= BATCH_MAX ||
+	    event_base_get_num_events(pd->base, EVENT_BASE_COUNT_ACTIVE) == 0)
 		reply_flush(pd);
-	else if (pd->batch.len > 0 || store_in_tx(pd->store) ||
-		 jobs_pending(pd))
+	else
 		event_active(pd->flush_ev, EV_TIMEOUT, 0);
 }
 

@@ -36,11 +36,11 @@ void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 void reply_flush(struct poold *pd);
 
 /* Group commit: called at the end of every event callback that may have
- * handled a request. The flush then runs once every other ready event of
- * this turn of the loop has been handled (it has the lowest priority), so
- * the requests of many connections share one commit. A large batch is
- * flushed at once, so a client that pipelines without pause cannot hold
- * the others' answers back. */
+ * handled a request. If other events are ready in this turn of the loop,
+ * the flush waits until they have been handled (it is an event of the
+ * lowest priority), so the requests of many connections share one commit;
+ * if none is, it runs at once. A large batch is flushed at once too, so a
+ * client that pipelines without pause cannot hold the others back. */
 void reply_later(struct poold *pd);
 void reply_init(struct poold *pd);   /* after the event base exists */
 void reply_free(struct poold *pd);

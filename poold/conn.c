@@ -27,6 +27,8 @@
 /* Lines handled per wake-up before yielding, so one client pipelining
  * thousands of requests cannot starve the others. */
 #define LINES_PER_WAKEUP 64
+/* Seconds a closed connection may take to accept its last answers. */
+#define DRAIN_TIMEOUT 10
 
 struct conn {
 	struct poold *pd;
@@ -170,8 +172,11 @@ void conn_close(struct conn *c, const char *reason)
 	 * drained while its front is being written). */
 	if (!c->overflowed &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		struct timeval drain = { DRAIN_TIMEOUT, 0 };
+
 		c->draining = true;
 		pd->ndraining++;
+		bufferevent_set_timeouts(c->bev, NULL, &drain);
 	} else
 		release_socket(c);
 	conn_unref(c);
@@ -289,7 +294,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = conn_ref(arg);
 
-	if ((what & BEV_EVENT_EOF) && !c->closed) {
+	if (c->closed) {
+		/* Draining its last answers: an error, or a client that has
+		 * not taken them within DRAIN_TIMEOUT, ends it. */
+		release_socket(c);
+	} else if (what & BEV_EVENT_EOF) {
 		/* Lines that came before the EOF are answered first. */
 		while (read_lines(c))
 			;
@@ -297,8 +306,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, "client closed the connection");
 	} else if (what & BEV_EVENT_ERROR) {
 		conn_close(c, "socket error");
-		if (c->draining) /* nothing more can be written */
-			release_socket(c);
+		release_socket(c); /* nothing more can be written */
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		if (conn_busy(c)) {
 			bufferevent_enable(bev, EV_READ); /* re-arms it */

@@ -272,6 +272,31 @@ static void test_slow_reader(void **state)
 	expect_code(fx, "{\"op\":\"ping\"}", "ok", NULL);
 }
 
+/* A client that half-closes without reading its answers: the connection
+ * drains what it can, and is let go after the drain timeout (10 s). */
+static void test_drain_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	static const char req[] = "{\"op\":\"status\"}\n";
+	double until;
+
+	for (int i = 0; i < 3000; i++) {
+		fx_send(fx, req, sizeof req - 1);
+		if (i % 50 == 0)
+			event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+	}
+	shutdown(fx->client, SHUT_WR);
+	until = now_mono() + 3;
+	while (now_mono() < until && fx->pd.ndraining == 0)
+		event_base_loop(fx->pd.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(fx->pd.ndraining, 1);
+	assert_int_equal(fx->pd.nconns, 0);
+	until = now_mono() + 15;
+	while (now_mono() < until && fx->pd.ndraining > 0)
+		event_base_loop(fx->pd.base, EVLOOP_ONCE); /* sleeps till then */
+	assert_int_equal(fx->pd.ndraining, 0);
+}
+
 static void test_idle_timeout(void **state)
 {
 	struct fixture *fx = *state;
@@ -308,6 +333,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_drain_timeout, setup,
 						teardown),
 	};
 

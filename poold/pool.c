@@ -606,24 +606,75 @@ bool descriptor_matches(const struct resource *r, json_t *match)
 	return all;
 }
 
+/* A match scan parses only descriptors whose text contains every key of
+ * match as `"key":` (as compact JSON writes it): a necessary condition,
+ * checked with strstr, that passes over most non-matching resources
+ * without parsing them. */
+struct match_scan {
+	json_t *match;
+	char **needles;   /* owned; one per key of match */
+	size_t n;
+};
+
+static void scan_init(struct match_scan *m, json_t *match)
+{
+	const char *key;
+	json_t *v;
+
+	m->match = match;
+	m->n = 0;
+	m->needles = xcalloc(json_object_size(match) + 1, sizeof *m->needles);
+	json_object_foreach(match, key, v) {
+		json_t *k = json_string(key);
+		char *quoted = json_dumps(k, JSON_ENCODE_ANY);
+
+		json_decref(k);
+		if (!quoted || asprintf(&m->needles[m->n], "%s:", quoted) < 0)
+			abort();
+		free(quoted);
+		m->n++;
+	}
+}
+
+static void scan_free(struct match_scan *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->needles[i]);
+	free(m->needles);
+}
+
+static bool scan_fits(const struct match_scan *m, const struct resource *r)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strstr(r->descriptor, m->needles[i]))
+			return false;
+	return descriptor_matches(r, m->match);
+}
+
 struct resource *pool_take_free(struct pool *p, const char *name,
 				json_t *match)
 {
 	struct res_list *free_list = &p->lists[RS_FREE];
-	struct resource *r;
+	struct resource *r = NULL;
+	struct match_scan m;
 
 	if (name) {
 		r = resource_find(p, name);
 		return r && r->state == RS_FREE ? r : NULL;
 	}
+	if (!match)
+		return p->set.order == ORDER_LIFO ?
+		       TAILQ_LAST(free_list, res_list) : TAILQ_FIRST(free_list);
+	scan_init(&m, match);
 	if (p->set.order == ORDER_LIFO) {
 		TAILQ_FOREACH_REVERSE(r, free_list, res_list, link)
-			if (!match || descriptor_matches(r, match))
-				return r;
+			if (scan_fits(&m, r))
+				break;
 	} else {
 		TAILQ_FOREACH(r, free_list, link)
-			if (!match || descriptor_matches(r, match))
-				return r;
+			if (scan_fits(&m, r))
+				break;
 	}
-	return NULL;
+	scan_free(&m);
+	return r;
 }

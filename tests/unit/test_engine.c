@@ -156,6 +156,15 @@ static void test_match_types(void **state)
 		 "\"match\":{\"n\":true}}");
 	assert_string_equal(jstr(r, "resource", "name"), "bool");
 	json_decref(a);
+	/* Keys that need escaping, and a key that only appears nested. */
+	add(fx, "odd", "{\"we\\\"ird/k\":[1,{\"n\":2}],\"inner\":{\"deep\":1}}");
+	r = call(fx, "ok", &a, "{\"op\":\"checkout\",\"pool\":\"p\","
+		 "\"match\":{\"we\\\"ird/k\":[1,{\"n\":2}]}}");
+	assert_string_equal(jstr(r, "resource", "name"), "odd");
+	json_decref(a);
+	call(fx, "exhausted", &a, "{\"op\":\"checkout\",\"pool\":\"p\","
+	     "\"match\":{\"deep\":1}}");
+	json_decref(a);
 	/* No match: exhausted, and never create-on-empty. */
 	call(fx, "exhausted", &a, "{\"op\":\"checkout\",\"pool\":\"p\","
 	     "\"match\":{\"n\":2}}");

@@ -70,21 +70,39 @@ static void fill_min_idle(struct pool *p, double now)
 		wait_kick(p, now);
 }
 
+static int by_expiry(const void *a, const void *b)
+{
+	double x = (*(struct lease *const *)a)->expires_at;
+	double y = (*(struct lease *const *)b)->expires_at;
+
+	return (x > y) - (x < y);
+}
+
+/* Expired lease ids are remembered (to answer "expired", not "not_found")
+ * for expired_keep seconds, and never more than expired_max of them: under
+ * a storm of expiries the oldest are forgotten first. */
 static void purge_expired(struct poold *pd, double now)
 {
 	double before = now - pd->cfg.expired_keep;
-	struct lease **old = xcalloc(pd->expired.len + 1, sizeof *old), *l;
-	size_t pos = 0, n = 0;
+	struct lease **all = xcalloc(pd->expired.len + 1, sizeof *all), *l;
+	size_t pos = 0, n = 0, gone = 0, max = pd->cfg.expired_max;
 
 	while ((l = hmap_next(&pd->expired, &pos)))
-		if (l->expires_at < before)
-			old[n++] = l;
-	for (size_t i = 0; i < n; i++) {
-		hmap_del(&pd->expired, old[i]->id);
-		lease_free(old[i]);
+		all[n++] = l;
+	if (n > max) {
+		qsort(all, n, sizeof *all, by_expiry);
+		if (all[n - max]->expires_at > before)
+			before = all[n - max]->expires_at;
 	}
-	free(old);
-	if (n > 0)
+	for (size_t i = 0; i < n; i++) {
+		if (all[i]->expires_at >= before)
+			continue;
+		hmap_del(&pd->expired, all[i]->id);
+		lease_free(all[i]);
+		gone++;
+	}
+	free(all);
+	if (gone > 0)
 		store_leases_purge_expired(pd->store, before);
 }
 

@@ -190,6 +190,7 @@ void options_defaults(struct config *cfg)
 	cfg->idle_timeout = 3600;
 	cfg->tick = 0.1;
 	cfg->expired_keep = 86400;
+	cfg->expired_max = 100000;
 }
 
 /* Options that only make sense together. */

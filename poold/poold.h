@@ -45,6 +45,7 @@ struct config {
 	gid_t admin_gid;
 	double tick;           /* janitor period, seconds */
 	double expired_keep;   /* how long an expired lease id answers "expired" */
+	size_t expired_max;    /* and how many such ids at most */
 };
 
 /* Event priorities: everything runs at the default, the group commit after

@@ -228,6 +228,35 @@ static void test_expiry_by_janitor(void **state)
 	json_decref(a);
 }
 
+/* Expired ids are forgotten after expired_keep, and beyond expired_max the
+ * oldest first; a forgotten one answers not_found. */
+static void test_expired_ids_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	char ids[6][40];
+	json_t *a, *r;
+	double t0 = now_wall();
+
+	fx->pd.cfg.expired_max = 3;
+	add(fx, "x", "{}");
+	for (int i = 0; i < 6; i++) {
+		r = call(fx, "ok", &a, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":%d}",
+			 10 + i);
+		snprintf(ids[i], sizeof ids[i], "%s", jstr(r, "lease", NULL));
+		json_decref(a);
+		/* each expires in turn, at t0 + 10 + i */
+		janitor_run(&fx->pd, t0 + 10 + i + 0.5);
+	}
+	assert_int_equal(fx->pd.expired.len, 6);
+	janitor_run(&fx->pd, t0 + 100); /* the sweep keeps the newest 3 */
+	assert_int_equal(fx->pd.expired.len, 3);
+	for (int i = 0; i < 6; i++) {
+		call(fx, i < 3 ? "not_found" : "expired", &a,
+		     "{\"op\":\"renew\",\"lease\":\"%s\"}", ids[i]);
+		json_decref(a);
+	}
+}
+
 static void test_warm_pool(void **state)
 {
 	struct fixture *fx = *state;
@@ -268,6 +297,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_by_janitor, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_warm_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_ids_bounded, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

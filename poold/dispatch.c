@@ -149,8 +149,9 @@ void dispatch(struct req *r)
 			 "docs/protocol.md for the list)", r->op);
 	} else if ((op->flags & OP_ADMIN) && !r->who.admin) {
 		req_fail(r, POOL_ERR_FORBIDDEN, "op \"%s\" needs an admin: root, "
-			 "the daemon's user, or a member of --admin-group",
-			 op->name);
+			 "the daemon's user, a member of --admin-group, or "
+			 "(on TCP) an admin token; you are %s", op->name,
+			 r->who.name);
 	} else if (check_fields(r, op) == 0 && op->exec(r) == REQ_KEPT) {
 		return;
 	}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -188,6 +189,63 @@ pool_client *pool_connect_fd(int fd, pool_error *err)
 	}
 	snprintf(where, sizeof(where), "socket fd %d", fd);
 	return client_new(fd, where, err);
+}
+
+/* Connects a TCP socket to the first address of host:port that answers;
+ * -1 with err set. */
+static int tcp_socket(const char *hostport, pool_error *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
+	char buf[300], *host = buf, *port;
+	int fd = -1, rc, e = 0;
+
+	snprintf(buf, sizeof(buf), "%s", hostport);
+	port = strrchr(buf, ':');
+	if (!port || port == buf || !port[1]) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "\"%s\" is not HOST:PORT",
+			     hostport);
+		return -1;
+	}
+	*port++ = '\0';
+	if (host[0] == '[' && port[-2] == ']') {
+		host++;
+		port[-2] = '\0';
+	}
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s",
+			     hostport, gai_strerror(rc));
+		return -1;
+	}
+	for (a = ai; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s (is "
+			     "poold running with --listen %s?)", hostport, strerror(e ? e : errno),
+			     hostport);
+	return fd;
+}
+
+pool_client *pool_connect_tcp(const char *hostport, const char *token, pool_error *err)
+{
+	pool_client *c;
+	int fd;
+
+	pool__clearerr(err);
+	if ((fd = tcp_socket(hostport, err)) < 0)
+		return NULL;
+	c = client_new(fd, hostport, err);
+	if (c && pool_hello(c, token, NULL, err) < 0) {
+		pool_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 void pool_close(pool_client *c)

@@ -68,6 +68,12 @@ pool_client *pool_connect(const char *socket_path, pool_error *err);
  * a TCP connection made by the caller); takes ownership of fd (closed by
  * pool_close(), or at once on failure) and makes it non-blocking. */
 pool_client *pool_connect_fd(int fd, pool_error *err);
+/* Connects to poold over TCP ("HOST:PORT" or "[V6]:PORT"; poold --listen)
+ * and says hello with token, as TCP requires first. NULL with *err set
+ * (forbidden for a wrong token); free with pool_close(). No TLS: use it on
+ * loopback or a trusted network. */
+pool_client *pool_connect_tcp(const char *hostport, const char *token,
+			      pool_error *err);
 /* Closes the connection and frees c; leases bound to the connection end.
  * NULL is a harmless no-op. */
 void pool_close(pool_client *c);

@@ -113,7 +113,7 @@ static int run_status(struct ctl *ctx, const struct ctl_args *a)
 		    arg_duration(ctx, "watch", a->opts[i].val, &every))
 			return CTL_USAGE;
 	if (!(c = ctl_client(ctx)))
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (every > 0)
 		return watch_status(ctx, c, a->npos ? a->pos[0] : NULL, every);
 	if (pool_status(c, a->npos ? a->pos[0] : NULL, &res, &err) < 0)
@@ -146,7 +146,7 @@ static int run_watch(struct ctl *ctx, const struct ctl_args *a)
 	json_t *ev;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_watch(c, a->npos ? a->pos[0] : NULL, &err) < 0)
 		return ctl_fail(ctx, &err);
 	while (pool_recv_json(c, &ev, &err) == 0) {
@@ -165,7 +165,7 @@ static int run_ping(struct ctl *ctx, const struct ctl_args *a)
 	json_t *res;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_ping(c, &res, &err) < 0)
 		return ctl_fail(ctx, &err);
 	if (ctx->json)
@@ -185,7 +185,7 @@ static int run_hello(struct ctl *ctx, const struct ctl_args *a)
 	json_t *res;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_hello(c, NULL, &res, &err) < 0)
 		return ctl_fail(ctx, &err);
 	if (ctx->json)

@@ -88,7 +88,7 @@ static int take(struct ctl *ctx, const struct ctl_args *a, bool checkout)
 		rc = ctl_usage(ctx, "--env does not go with --json or -q");
 	o.match = match;
 	if (rc == 0 && !(c = ctl_client(ctx)))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && (checkout ? pool_checkout(c, a->pos[0], &o, &l, &err)
 				 : pool_lease_acquire(c, a->pos[0], &o, &l, &err)) < 0)
 		rc = ctl_fail(ctx, &err);
@@ -141,7 +141,7 @@ static int find_lease(struct ctl *ctx, const char *pool, const char *res, char *
 	int rc = 0;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	do {
 		if (pool_lease_list(c, pool, 0, after, &page, &err) < 0) {
 			free(after);
@@ -246,7 +246,7 @@ static int run_return(struct ctl *ctx, const struct ctl_args *a)
 	if (rc == 0)
 		rc = lease_target(ctx, a, &id);
 	if (rc == 0 && !ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && pool_return(ctx->client, id, e.descriptor, e.discard, &err) < 0)
 		rc = ctl_fail(ctx, &err);
 	if (rc == 0)
@@ -263,7 +263,7 @@ static int run_checkin(struct ctl *ctx, const struct ctl_args *a)
 	int rc = end_opts_parse(ctx, a, &e);
 
 	if (rc == 0 && !ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && e.descriptor && e.version == 0)
 		rc = current_version(ctx, a->pos[0], &e.version);
 	if (rc == 0 && pool_checkin(ctx->client, a->pos[0], e.descriptor,
@@ -285,7 +285,7 @@ static int run_replace(struct ctl *ctx, const struct ctl_args *a)
 	if (rc == 0 && !e.descriptor)
 		rc = ctl_usage(ctx, "--descriptor is required");
 	if (rc == 0 && !ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && e.version == 0)
 		rc = current_version(ctx, a->pos[0], &e.version);
 	if (rc == 0 && pool_replace(ctx->client, a->pos[0], e.descriptor, e.version, &now,
@@ -317,7 +317,7 @@ static int run_renew(struct ctl *ctx, const struct ctl_args *a)
 	if (rc == 0)
 		rc = lease_target(ctx, a, &id);
 	if (rc == 0 && !ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && pool_renew(ctx->client, id, ttl, &res, &err) < 0)
 		rc = ctl_fail(ctx, &err);
 	if (rc == 0 && ctx->json) {
@@ -344,7 +344,7 @@ static int run_lease_get(struct ctl *ctx, const struct ctl_args *a)
 	pool_error err;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_lease_get(c, a->pos[0], &l, &err) < 0)
 		return ctl_fail(ctx, &err);
 	print_lease(ctx, l, false);
@@ -405,7 +405,7 @@ static int run_lease_list(struct ctl *ctx, const struct ctl_args *a)
 			rc = arg_count(ctx, "limit", a->opts[i].val, &limit);
 	}
 	if (rc || !(c = ctl_client(ctx)))
-		return rc ? rc : CTL_UNREACHABLE;
+		return rc ? rc : ctx->connect_rc;
 	do {
 		const char *after = all ? out_str(all, "next") : NULL;
 

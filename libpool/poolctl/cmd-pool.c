@@ -172,7 +172,7 @@ static int create_or_set(struct ctl *ctx, const struct ctl_args *a, bool create)
 	if (rc == 0 && !create && json_object_size(obj) == 0)
 		rc = ctl_usage(ctx, "nothing to change: give at least one setting");
 	if (rc == 0 && !ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	if (rc == 0 && (create ? pool_pool_create(ctx->client, a->pos[0], obj, &pool, &err)
 			       : pool_pool_set(ctx->client, a->pos[0], obj, &pool, &err)) < 0)
 		rc = ctl_fail(ctx, &err);
@@ -202,7 +202,7 @@ static int one_pool(struct ctl *ctx, const struct ctl_args *a,
 	pool_error err;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (op(c, a->pos[0], &pool, &err) < 0)
 		return ctl_fail(ctx, &err);
 	print_pool(ctx, pool);
@@ -239,7 +239,7 @@ static int run_list(struct ctl *ctx, const struct ctl_args *a)
 	size_t i;
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_pool_list(c, &res, &err) < 0)
 		return ctl_fail(ctx, &err);
 	if (ctx->json)
@@ -276,7 +276,7 @@ static int run_delete(struct ctl *ctx, const struct ctl_args *a)
 	bool force = a->nopts > 0; /* --force is the only option */
 
 	if (!c)
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_pool_delete(c, a->pos[0], force, &err) < 0)
 		return ctl_fail(ctx, &err);
 	if (ctx->json) {

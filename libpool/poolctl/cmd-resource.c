@@ -46,7 +46,7 @@ static int run_add(struct ctl *ctx, const struct ctl_args *a)
 	if (a->npos > 1)
 		json_object_set_new(json_array_get(items, 0), "name", json_string(a->pos[1]));
 	if (!ctl_client(ctx))
-		rc = CTL_UNREACHABLE;
+		rc = ctx->connect_rc;
 	else if (pool_resource_add(ctx->client, a->pos[0], items, &added, &err) < 0)
 		rc = ctl_fail(ctx, &err);
 	json_decref(items);
@@ -90,7 +90,7 @@ static int run_list(struct ctl *ctx, const struct ctl_args *a)
 	if (lim && arg_count(ctx, "limit", lim, &limit))
 		return CTL_USAGE;
 	if (!ctl_client(ctx))
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	do {
 		const char *after = all ? out_str(all, "next") : NULL;
 
@@ -127,7 +127,7 @@ static int run_get(struct ctl *ctx, const struct ctl_args *a)
 	json_t *res;
 
 	if (!ctl_client(ctx))
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_resource_get(ctx->client, a->pos[0], a->pos[1], &res, &err) < 0)
 		return ctl_fail(ctx, &err);
 	print_resource(ctx, res);
@@ -163,7 +163,7 @@ static int run_update(struct ctl *ctx, const struct ctl_args *a)
 		return ctl_usage(ctx, "--descriptor is required");
 	if (arg_object(ctx, "descriptor", dval, &desc))
 		return CTL_USAGE;
-	rc = ctl_client(ctx) ? update_version(ctx, a, &version) : CTL_UNREACHABLE;
+	rc = ctl_client(ctx) ? update_version(ctx, a, &version) : ctx->connect_rc;
 	if (rc == 0 && pool_resource_update(ctx->client, a->pos[0], a->pos[1], desc, version,
 					    &res, &err) < 0)
 		rc = ctl_fail(ctx, &err);
@@ -179,7 +179,7 @@ static int run_remove(struct ctl *ctx, const struct ctl_args *a)
 	pool_error err;
 
 	if (!ctl_client(ctx))
-		return CTL_UNREACHABLE;
+		return ctx->connect_rc;
 	if (pool_resource_remove(ctx->client, a->pos[0], a->pos[1], opt_val(a, OPT_FORCE) != NULL,
 				 &err) < 0)
 		return ctl_fail(ctx, &err);

@@ -268,7 +268,7 @@ int import_file(struct ctl *ctx, const char *pool, const char *path)
 	if (!im.items || !im.lines)
 		rc = CTL_ERR;
 	else
-		rc = ctl_client(ctx) ? import_stream(&im, f) : CTL_UNREACHABLE;
+		rc = ctl_client(ctx) ? import_stream(&im, f) : ctx->connect_rc;
 	if (f != stdin)
 		fclose(f);
 	if (rc == 0 && im.progress)

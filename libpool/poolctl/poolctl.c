@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,15 @@ static const struct ctl_cmd *const commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-enum { OPT_SOCKET = 1000, OPT_JSON, OPT_HELP, OPT_QUIET, OPT_VERSION };
+enum { OPT_SOCKET = 1000, OPT_JSON, OPT_HELP, OPT_QUIET, OPT_VERSION, OPT_TCP,
+       OPT_TOKEN_FILE };
 
 /* Options every command takes, before or after the command's name. */
 static const struct ctl_opt common_opts[] = {
 	{ "socket", OPT_SOCKET, "PATH", "poold's socket (default: as poold resolves it)" },
+	{ "tcp", OPT_TCP, "HOST:PORT", "talk to poold over TCP instead (poold --listen)" },
+	{ "token-file", OPT_TOKEN_FILE, "FILE",
+	  "the TCP token, first line of FILE (default: $POOLD_TOKEN)" },
 	{ "json", OPT_JSON, NULL, "print the exact result object as JSON" },
 	{ "quiet", 'q', NULL, "print only the lease id (or nothing)" },
 	{ "help", 'h', NULL, "show this help" },
@@ -78,7 +83,7 @@ int ctl_fail(struct ctl *ctx, const pool_error *err)
 		fprintf(stderr, "poolctl: %s\n", err->message);
 	else
 		fprintf(stderr, "poolctl: %s (%s)\n", err->message, pool_code_name(err->code));
-	if (err->code == POOL_E_UNREACHABLE)
+	if (err->code == POOL_E_UNREACHABLE && !ctx->tcp)
 		fprintf(stderr,
 			"poolctl: is poold running? it listens on %s by default; "
 			"pass --socket or set " POOL_SOCKET_ENV "\n",
@@ -86,14 +91,51 @@ int ctl_fail(struct ctl *ctx, const pool_error *err)
 	return ctl_exit_code(err->code);
 }
 
+/* The token for --tcp: the first line of --token-file, else $POOLD_TOKEN. */
+static int read_token(const struct ctl *ctx, char *buf, size_t len, pool_error *err)
+{
+	const char *env = getenv("POOLD_TOKEN");
+	FILE *f;
+
+	if (!ctx->token_file) {
+		snprintf(buf, len, "%s", env ? env : "");
+		return 0;
+	}
+	if (!(f = fopen(ctx->token_file, "r")) || !fgets(buf, (int)len, f)) {
+		snprintf(err->message, sizeof(err->message), "cannot read a token from %s: %s",
+			 ctx->token_file, f ? "it is empty" : strerror(errno));
+		err->code = POOL_E_BAD_REQUEST;
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+pool_client *ctl_connect(struct ctl *ctx, pool_error *err)
+{
+	char token[512];
+	pool_client *c;
+
+	if (!ctx->tcp)
+		return pool_connect(ctx->socket, err);
+	if (read_token(ctx, token, sizeof(token), err) < 0)
+		return NULL;
+	c = pool_connect_tcp(ctx->tcp, token, err);
+	explicit_bzero(token, sizeof(token));
+	return c;
+}
+
 pool_client *ctl_client(struct ctl *ctx)
 {
 	pool_error err;
 
 	if (!ctx->client) {
-		ctx->client = pool_connect(ctx->socket, &err);
+		ctx->client = ctl_connect(ctx, &err);
 		if (!ctx->client)
-			ctl_fail(ctx, &err);
+			ctx->connect_rc = ctl_fail(ctx, &err);
 	}
 	return ctx->client;
 }
@@ -146,7 +188,8 @@ static void print_command_list(const char *prefix)
 
 static void main_help(void)
 {
-	printf("usage: poolctl [--socket PATH] [--json] [-q] COMMAND [ARGS...]\n\n"
+	printf("usage: poolctl [--socket PATH | --tcp HOST:PORT [--token-file FILE]] [--json] [-q]\n"
+	       "               COMMAND [ARGS...]\n\n"
 	       "poolctl takes and returns leases on poold's resource pools, runs commands\n"
 	       "under a lease, and manages pools and resources.\n\n"
 	       "Commands:\n");
@@ -216,6 +259,12 @@ static bool take_common(struct ctl *ctx, int key, const char *val, bool *help)
 	switch (key) {
 	case OPT_SOCKET:
 		ctx->socket = val;
+		return true;
+	case OPT_TCP:
+		ctx->tcp = val;
+		return true;
+	case OPT_TOKEN_FILE:
+		ctx->token_file = val;
 		return true;
 	case OPT_JSON:
 		ctx->json = true;

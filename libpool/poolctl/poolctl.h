@@ -76,16 +76,23 @@ struct ctl_cmd {
 /* Everything a command needs besides its arguments. */
 struct ctl {
 	const char *socket;         /* --socket, or NULL: pool_socket_default() */
+	const char *tcp;            /* --tcp HOST:PORT, or NULL: the socket */
+	const char *token_file;     /* --token-file, else $POOLD_TOKEN */
 	bool json;                  /* --json: print the exact result object */
 	bool quiet;                 /* -q: only the lease id (or nothing) */
 	const struct ctl_cmd *cmd;  /* the command running */
 	pool_client *client;        /* owned; connected on first use */
+	int connect_rc;             /* exit code if connecting failed (7, or
+				     * 5 for a TCP token refused) */
 };
 
 /* ---- poolctl.c ---------------------------------------------------------- */
 
 /* The connected client (connecting on first use), or NULL after printing why. */
 pool_client *ctl_client(struct ctl *ctx);
+/* A new connection as the options say (Unix socket, or TCP + hello); NULL
+ * with err set. */
+pool_client *ctl_connect(struct ctl *ctx, pool_error *err);
 /* Prints err (and a hint where it helps) and returns its exit code. */
 int ctl_fail(struct ctl *ctx, const pool_error *err);
 /* Prints a usage error for the running command; returns CTL_USAGE. */

@@ -90,7 +90,7 @@ static void sleep_for(double s)
 static pool_client *reconnect(struct runner *r, pool_error *err)
 {
 	pool_close(r->ctx->client);
-	r->ctx->client = pool_connect(r->ctx->socket, err);
+	r->ctx->client = ctl_connect(r->ctx, err);
 	if (r->ctx->client && r->ttl > 0)
 		pool_set_timeout(r->ctx->client, fmin(fmax(r->ttl / 3, 1), 30));
 	return r->ctx->client;
@@ -108,7 +108,7 @@ static int acquire(struct runner *r)
 	pool_error err;
 
 	if (!ctl_client(r->ctx))
-		return CTL_UNREACHABLE;
+		return r->ctx->connect_rc;
 	for (int attempt = 0;; attempt++) {
 		if (r->ctx->client &&
 		    pool_lease_acquire(r->ctx->client, r->pool, &r->opts, &r->lease, &err) == 0)

@@ -206,6 +206,45 @@ static void test_tls(void **state)
 	poold_stop(d);
 }
 
+/* poolctl over TCP: --tcp with --token-file or $POOLD_TOKEN; a wrong token
+ * is forbidden (exit 5); a whole lease / run / return works. */
+static void test_poolctl_tcp(void **state)
+{
+	poold_proc *d = start_tcp(NULL, NULL);
+	char cmd[2048], out[4096], tok[320];
+	FILE *f;
+
+	snprintf(tok, sizeof tok, "%s/alice.token", dir);
+	f = fopen(tok, "w");
+	assert_non_null(f);
+	fputs("alice-secret-token-0001\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s --tcp 127.0.0.1:%d --token-file %s pool create "
+		 "t --max-size 2 >/dev/null && %s --tcp 127.0.0.1:%d --token-file %s "
+		 "run t -- sh -c 'echo held $POOL_RESOURCE' && %s --tcp 127.0.0.1:%d "
+		 "--token-file %s hello --json", POOLCTL_BIN, port, tok, POOLCTL_BIN, port,
+		 tok, POOLCTL_BIN, port, tok);
+	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_non_null(strstr(out, "held t-"));
+	assert_non_null(strstr(out, "\"caller\": \"alice\""));
+	/* $POOLD_TOKEN, a non-admin: leases work, admin ops are forbidden. */
+	snprintf(cmd, sizeof cmd, "export POOLD_TOKEN=bob-secret-token-000002; "
+		 "L=$(%s --tcp 127.0.0.1:%d lease t -q) && %s --tcp 127.0.0.1:%d "
+		 "return \"$L\" && %s --tcp 127.0.0.1:%d pool delete t --force "
+		 "2>&1; echo \"exit $?\"", POOLCTL_BIN, port, POOLCTL_BIN, port,
+		 POOLCTL_BIN, port);
+	run(cmd, out, sizeof out);
+	assert_non_null(strstr(out, "exit 5"));
+	/* A wrong token: forbidden, exit 5; nothing listening: exit 7. */
+	snprintf(cmd, sizeof cmd, "POOLD_TOKEN=nope-nope-nope-nope %s --tcp "
+		 "127.0.0.1:%d status >/dev/null 2>&1; echo \"exit $?\"; %s --tcp "
+		 "127.0.0.1:1 --token-file %s status >/dev/null 2>&1; echo \"exit $?\"",
+		 POOLCTL_BIN, port, POOLCTL_BIN, tok);
+	run(cmd, out, sizeof out);
+	assert_non_null(strstr(out, "exit 5\nexit 7"));
+	poold_stop(d);
+}
+
 static int group_setup(void **state)
 {
 	FILE *f;
@@ -237,6 +276,7 @@ int main(void)
 		FTEST(test_callers_by_token),
 		FTEST(test_refusals_at_start),
 		FTEST(test_tls),
+		FTEST(test_poolctl_tcp),
 	};
 
 	harness_init();

@@ -61,9 +61,7 @@ static enum req_status exec(struct req *r)
 		snprintf(next, sizeof next, "%lld", (long long)l->seq);
 	req_ok(r, json_pack("{s:o, s:o}", "leases", list, "next",
 			    n > limit && l ? json_string(next) : json_null()));
-	for (int i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
+	store_page_free(ids, n);
 	return REQ_DONE;
 }
 

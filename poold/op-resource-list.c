@@ -50,9 +50,7 @@ static enum req_status exec(struct req *r)
 	req_ok(r, json_pack("{s:o, s:o}", "resources", list, "next",
 			    n > limit ? json_string(names[limit - 1]) :
 					json_null()));
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	store_page_free(names, n);
 	return REQ_DONE;
 }
 

@@ -511,13 +511,18 @@ static int collect(struct store *st, sqlite3_stmt *s, char ***out)
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE) {
 		log_error("list query failed: %s", sqlite3_errmsg(st->db));
-		while (n > 0)
-			free(v[--n]);
-		free(v);
+		store_page_free(v, n);
 		return -1;
 	}
 	*out = v;
 	return n;
+}
+
+void store_page_free(char **page, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(page[i]);
+	free(page);
 }
 
 int store_resource_page(struct store *st, const char *pool, const char *state,

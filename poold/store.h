@@ -66,5 +66,6 @@ int store_resource_page(struct store *st, const char *pool, const char *state,
 			const char *after, int limit, char ***names);
 int store_lease_page(struct store *st, const char *pool, int64_t after,
 		     int limit, char ***ids);
+void store_page_free(char **page, int n);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * client.c - one connection to poold: connects to its Unix socket, frames
- * JSON Lines in both directions and matches each answer to its request, so
- * that ops.c and callers only ever deal in whole messages.
+ * JSON Lines in both directions (in the clear or through tls.c) and matches
+ * each answer to its request, so that ops.c and callers only ever deal in
+ * whole messages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,9 @@
 struct pool_client {
 	int fd;            /* owned; -1 once the connection is lost */
 	char *where;       /* owned; socket path or "socket fd N", for messages */
+	pool__tls *tls;    /* owned; NULL in the clear; freed by lose() */
 	double timeout;    /* seconds a call may wait for its answer; 0 = forever */
+	int timed_out;     /* the last call ran out of timeout (pool_timed_out()) */
 	long long next_id; /* id of the next request pool_call() sends */
 	char *buf;         /* owned; bytes received, not yet returned as messages */
 	size_t off;        /* start of the bytes not yet returned */
@@ -39,7 +42,7 @@ struct pool_client {
 /* What send_all() reports besides success and a failure it explained. */
 enum { SENT = 0, SEND_FAILED = -1, SEND_PEER_CLOSED = 1 };
 
-static double now(void)
+double pool__now(void)
 {
 	struct timespec ts;
 
@@ -53,11 +56,10 @@ static double deadline_after(const pool_client *c, double extra)
 {
 	if (c->timeout <= 0)
 		return -1;
-	return now() + c->timeout + extra;
+	return pool__now() + c->timeout + extra;
 }
 
-/* Waits until fd is ready for events: 0 ready, 1 deadline passed, -1 errno. */
-static int wait_fd(int fd, short events, double deadline)
+int pool__wait_fd(int fd, short events, double deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
@@ -65,7 +67,7 @@ static int wait_fd(int fd, short events, double deadline)
 		int n;
 
 		if (deadline >= 0) {
-			double left = deadline - now();
+			double left = deadline - pool__now();
 
 			if (left <= 0)
 				return 1;
@@ -82,6 +84,8 @@ static int wait_fd(int fd, short events, double deadline)
 /* Drops the connection: framing state is gone, so buffered bytes go too. */
 static void lose(pool_client *c)
 {
+	pool__tls_free(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -145,14 +149,68 @@ static const char *connect_hint(int e)
 	}
 }
 
-pool_client *pool_connect(const char *socket_path, pool_error *err)
+/* The absolute time a connection step must end by, or -1 for none. */
+static double step_deadline(const pool_connect_opts *o)
+{
+	return isfinite(o->timeout) && o->timeout > 0 ? pool__now() + o->timeout : -1;
+}
+
+/*
+ * connect(2) on a non-blocking socket, waiting at most until deadline: 0, or
+ * -1 with errno (ETIMEDOUT when the deadline passed). A Unix socket whose
+ * listener stopped accepting answers EAGAIN while its backlog is full, and
+ * cannot be polled for it, so that one is retried every few milliseconds.
+ */
+static int connect_by(int fd, const struct sockaddr *sa, socklen_t len, double deadline)
+{
+	int e = 0;
+	socklen_t elen = sizeof(e);
+
+	while (connect(fd, sa, len) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
+			struct timespec pause = { 0, 5 * 1000 * 1000 };
+
+			if (deadline < 0)
+				return -1; /* the blocking wait would never end */
+			if (pool__now() >= deadline) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		if (errno != EINPROGRESS)
+			return -1;
+		if ((e = pool__wait_fd(fd, POLLOUT, deadline)) != 0) {
+			if (e > 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+			return -1;
+		errno = e;
+		return e ? -1 : 0;
+	}
+	return 0;
+}
+
+/* A connect that ran out of time, in the words of --timeout. */
+static void connect_timed_out(pool_error *err, const char *where, const pool_connect_opts *o)
+{
+	pool__seterr(err, POOL_E_TIMEOUT,
+		     "cannot connect to poold at %s: it did not accept the connection within "
+		     "%g s (--timeout; is poold stopped or overloaded?)", where, o->timeout);
+}
+
+static pool_client *connect_unix(const pool_connect_opts *o, pool_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char def[PATH_MAX];
-	const char *path = socket_path ? socket_path : pool_socket_default(def, sizeof(def));
+	const char *path = o->socket_path ? o->socket_path : pool_socket_default(def, sizeof(def));
 	int fd;
 
-	pool__clearerr(err);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		pool__seterr(err, POOL_E_UNREACHABLE,
 			     "cannot connect to poold at %s: the path is longer than the %zu bytes "
@@ -161,21 +219,31 @@ pool_client *pool_connect(const char *socket_path, pool_error *err)
 		return NULL;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: socket: %s",
 			     path, strerror(errno));
 		return NULL;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect_by(fd, (struct sockaddr *)&sa, sizeof(sa), step_deadline(o)) < 0) {
 		int e = errno;
 
 		close(fd);
-		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s (%s)", path,
-			     strerror(e), connect_hint(e));
+		if (e == ETIMEDOUT)
+			connect_timed_out(err, path, o);
+		else
+			pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s (%s)",
+				     path, strerror(e), connect_hint(e));
 		return NULL;
 	}
 	return client_new(fd, path, err);
+}
+
+pool_client *pool_connect(const char *socket_path, pool_error *err)
+{
+	pool_connect_opts o = { .socket_path = socket_path };
+
+	return pool_connect_with(&o, err);
 }
 
 pool_client *pool_connect_fd(int fd, pool_error *err)
@@ -191,60 +259,111 @@ pool_client *pool_connect_fd(int fd, pool_error *err)
 	return client_new(fd, where, err);
 }
 
-/* Connects a TCP socket to the first address of host:port that answers;
- * -1 with err set. */
-static int tcp_socket(const char *hostport, pool_error *err)
+/* Splits "HOST:PORT" or "[V6]:PORT" into buf: *host and *port point into it;
+ * -1 with err set when it is neither. */
+static int split_hostport(const char *hostport, char *buf, size_t len, char **host,
+			  char **port, pool_error *err)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
-	char buf[300], *host = buf, *port;
-	int fd = -1, rc, e = 0;
-
-	snprintf(buf, sizeof(buf), "%s", hostport);
-	port = strrchr(buf, ':');
-	if (!port || port == buf || !port[1]) {
-		pool__seterr(err, POOL_E_UNREACHABLE, "\"%s\" is not HOST:PORT",
-			     hostport);
+	snprintf(buf, len, "%s", hostport);
+	*host = buf;
+	*port = strrchr(buf, ':');
+	if (!*port || *port == buf || !(*port)[1]) {
+		pool__seterr(err, POOL_E_UNREACHABLE, "\"%s\" is not HOST:PORT", hostport);
 		return -1;
 	}
-	*port++ = '\0';
-	if (host[0] == '[' && port[-2] == ']') {
-		host++;
-		port[-2] = '\0';
+	*(*port)++ = '\0';
+	if (buf[0] == '[' && (*port)[-2] == ']') {
+		(*host)++;
+		(*port)[-2] = '\0';
 	}
+	return 0;
+}
+
+/* Connects a TCP socket to the first address of host:port that answers,
+ * by the deadline of o->timeout; -1 with err set. */
+static int tcp_socket(const char *hostport, const char *host, const char *port,
+		      const pool_connect_opts *o, pool_error *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
+	double deadline = step_deadline(o);
+	int fd = -1, rc, e = 0;
+
 	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
 		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s",
 			     hostport, gai_strerror(rc));
 		return -1;
 	}
-	for (a = ai; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+	for (a = ai; a && fd < 0 && e != ETIMEDOUT; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    a->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+		} else if (connect_by(fd, a->ai_addr, a->ai_addrlen, deadline) < 0) {
 			e = errno;
 			close(fd);
 			fd = -1;
 		}
 	}
 	freeaddrinfo(ai);
-	if (fd < 0)
+	if (fd < 0 && e == ETIMEDOUT)
+		connect_timed_out(err, hostport, o);
+	else if (fd < 0)
 		pool__seterr(err, POOL_E_UNREACHABLE, "cannot connect to poold at %s: %s (is "
-			     "poold running with --listen %s?)", hostport, strerror(e ? e : errno),
-			     hostport);
+			     "poold running with --listen %s?)", hostport, strerror(e), hostport);
 	return fd;
+}
+
+/* TCP, then TLS if asked, then hello: the client, or NULL with err set. */
+static pool_client *connect_tcp(const pool_connect_opts *o, pool_error *err)
+{
+	char buf[300], *host, *port;
+	pool_client *c;
+	int fd;
+
+	if (split_hostport(o->tcp, buf, sizeof(buf), &host, &port, err) < 0 ||
+	    (fd = tcp_socket(o->tcp, host, port, o, err)) < 0 ||
+	    !(c = client_new(fd, o->tcp, err)))
+		return NULL;
+	if (o->tls && !(c->tls = pool__tls_start(c->fd, host, o->tcp, o, step_deadline(o), err))) {
+		pool_close(c);
+		return NULL;
+	}
+	pool_set_timeout(c, o->timeout);
+	if (pool_hello(c, o->token, NULL, err) < 0) {
+		if (err && (err->code == POOL_E_UNREACHABLE || err->code == POOL_E_PROTOCOL) &&
+		    !o->tls)
+			snprintf(err->message + strlen(err->message),
+				 sizeof(err->message) - strlen(err->message),
+				 "; if poold runs with --tls-cert, connect with TLS (--tls)");
+		pool_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 pool_client *pool_connect_tcp(const char *hostport, const char *token, pool_error *err)
 {
+	pool_connect_opts o = { .tcp = hostport, .token = token };
+
+	return pool_connect_with(&o, err);
+}
+
+pool_client *pool_connect_with(const pool_connect_opts *opts, pool_error *err)
+{
+	pool_connect_opts none = { 0 };
+	const pool_connect_opts *o = opts ? opts : &none;
 	pool_client *c;
-	int fd;
 
 	pool__clearerr(err);
-	if ((fd = tcp_socket(hostport, err)) < 0)
-		return NULL;
-	c = client_new(fd, hostport, err);
-	if (c && pool_hello(c, token, NULL, err) < 0) {
-		pool_close(c);
+	if (!o->tcp && (o->tls || o->tls_ca || o->tls_insecure)) {
+		pool__seterr(err, POOL_E_BAD_REQUEST,
+			     "TLS is for TCP connections: connect with --tcp HOST:PORT");
 		return NULL;
 	}
+	if (o->tcp)
+		return connect_tcp(o, err);
+	c = connect_unix(o, err);
+	pool_set_timeout(c, o->timeout);
 	return c;
 }
 
@@ -264,6 +383,27 @@ void pool_set_timeout(pool_client *c, double seconds)
 		c->timeout = isfinite(seconds) && seconds > 0 ? seconds : 0;
 }
 
+int pool_timed_out(const pool_client *c)
+{
+	return c ? c->timed_out : 0;
+}
+
+/* read(2) of the connection, in the clear or through TLS; on EAGAIN,
+ * *events is what to poll for. */
+static ssize_t io_read(pool_client *c, void *buf, size_t n, short *events)
+{
+	*events = POLLIN;
+	return c->tls ? pool__tls_read(c->tls, buf, n, events) : read(c->fd, buf, n);
+}
+
+/* send(2) of the connection without SIGPIPE, in the clear or through TLS. */
+static ssize_t io_write(pool_client *c, const void *buf, size_t n, short *events)
+{
+	*events = POLLOUT;
+	return c->tls ? pool__tls_write(c->tls, buf, n, events)
+		      : send(c->fd, buf, n, MSG_NOSIGNAL);
+}
+
 /*
  * Writes all n bytes. A peer that closed is reported apart (with err set)
  * because the contract lets poold answer an oversized line and close without
@@ -275,7 +415,8 @@ static int send_all(pool_client *c, const char *p, size_t n, double deadline,
 		    size_t *sent, pool_error *err)
 {
 	while (*sent < n) {
-		ssize_t w = send(c->fd, p + *sent, n - *sent, MSG_NOSIGNAL);
+		short events;
+		ssize_t w = io_write(c, p + *sent, n - *sent, &events);
 		int r;
 
 		if (w >= 0) {
@@ -296,12 +437,13 @@ static int send_all(pool_client *c, const char *p, size_t n, double deadline,
 			lose(c);
 			return SEND_FAILED;
 		}
-		r = wait_fd(c->fd, POLLOUT, deadline);
+		r = pool__wait_fd(c->fd, events, deadline);
 		if (r == 0)
 			continue;
+		c->timed_out = r > 0;
 		if (r > 0)
 			pool__seterr(err, POOL_E_TIMEOUT,
-				     "poold at %s did not read the request within %g s%s", c->where,
+				     "poold at %s did not read the request within the %g s timeout%s", c->where,
 				     c->timeout, *sent ? "; the connection was closed" : "");
 		else
 			pool__seterr(err, POOL_E_UNREACHABLE, "cannot send to poold at %s: %s",
@@ -335,7 +477,8 @@ static int fill(pool_client *c, double deadline, pool_error *err)
 		c->cap = cap;
 	}
 	for (;;) {
-		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		short events;
+		ssize_t n = io_read(c, c->buf + c->len, c->cap - c->len, &events);
 		int r;
 
 		if (n > 0) {
@@ -363,10 +506,11 @@ static int fill(pool_client *c, double deadline, pool_error *err)
 			lose(c);
 			return -1;
 		}
-		r = wait_fd(c->fd, POLLIN, deadline);
+		r = pool__wait_fd(c->fd, events, deadline);
 		if (r > 0) {
+			c->timed_out = 1;
 			pool__seterr(err, POOL_E_TIMEOUT,
-				     "no answer from poold at %s within %g s; the request may still "
+				     "no answer from poold at %s within the %g s timeout; the request may still "
 				     "take effect (raise the timeout, or retry with the same "
 				     "request_id)", c->where, c->timeout);
 			return -1;
@@ -436,6 +580,8 @@ int pool_send_line(pool_client *c, const char *line, size_t len, pool_error *err
 	int r;
 
 	pool__clearerr(err);
+	if (c)
+		c->timed_out = 0;
 	if (!c || (!line && len)) {
 		pool__seterr(err, POOL_E_BAD_REQUEST, "pool_send_line: needs a client and a line");
 		return -1;
@@ -468,6 +614,8 @@ int pool_recv_json(pool_client *c, json_t **msg, pool_error *err)
 	json_t *m;
 
 	pool__clearerr(err);
+	if (c)
+		c->timed_out = 0;
 	if (msg)
 		*msg = NULL;
 	if (!c) {
@@ -589,6 +737,8 @@ int pool_call(pool_client *c, const char *op, json_t *args, json_t **result, poo
 	int r;
 
 	pool__clearerr(err);
+	if (c)
+		c->timed_out = 0;
 	if (result)
 		*result = NULL;
 	if (!c || !op || (args && !json_is_object(args))) {

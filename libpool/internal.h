@@ -5,6 +5,8 @@
 #ifndef POOL_INTERNAL_H
 #define POOL_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "pool.h"
 
 #define POOL_HIDDEN __attribute__((visibility("hidden")))
@@ -14,5 +16,27 @@ POOL_HIDDEN void pool__seterr(pool_error *err, pool_code code, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* Marks err (if not NULL) as success, so that stale messages never linger. */
 POOL_HIDDEN void pool__clearerr(pool_error *err);
+
+/* CLOCK_MONOTONIC seconds. */
+POOL_HIDDEN double pool__now(void);
+/* Waits until fd is ready for events, until the absolute pool__now() time
+ * deadline (< 0: none): 0 ready, 1 deadline passed, -1 with errno. */
+POOL_HIDDEN int pool__wait_fd(int fd, short events, double deadline);
+
+/* ---- tls.c: a TLS session over a connected socket ---------------------- */
+
+typedef struct pool__tls pool__tls;
+/* Shakes hands over fd (non-blocking, not owned) by deadline, verifying the
+ * certificate for host unless o->tls_insecure; where names the peer in
+ * messages. NULL with err set (POOL_E_TIMEOUT when the deadline passed). */
+POOL_HIDDEN pool__tls *pool__tls_start(int fd, const char *host, const char *where,
+				       const pool_connect_opts *o, double deadline,
+				       pool_error *err);
+/* read(2) and write(2) through the session: -1 with errno EAGAIN and *events
+ * the poll events to wait for when it would block; 0 from read at the end. */
+POOL_HIDDEN ssize_t pool__tls_read(pool__tls *t, void *buf, size_t n, short *events);
+POOL_HIDDEN ssize_t pool__tls_write(pool__tls *t, const void *buf, size_t n, short *events);
+/* Frees the session (not the fd); NULL is a harmless no-op. */
+POOL_HIDDEN void pool__tls_free(pool__tls *t);
 
 #endif

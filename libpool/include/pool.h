@@ -6,7 +6,8 @@
  * Conventions, so that each function below needs only one sentence:
  *  - Functions returning int return 0 on success and -1 on failure with *err
  *    filled: the daemon's own code and message for its errors, else a
- *    POOL_E_UNREACHABLE / POOL_E_PROTOCOL / POOL_E_TIMEOUT made up here. err
+ *    POOL_E_UNREACHABLE / POOL_E_PROTOCOL / POOL_E_TIMEOUT made up here (see
+ *    pool_timed_out() to tell the last from the daemon's timeout). err
  *    may be NULL anywhere; on success err->code is POOL_OK.
  *  - A json_t ** or pool_lease ** out-parameter may be NULL when the caller
  *    does not want the result; on success it receives a new reference (free
@@ -70,10 +71,31 @@ pool_client *pool_connect(const char *socket_path, pool_error *err);
 pool_client *pool_connect_fd(int fd, pool_error *err);
 /* Connects to poold over TCP ("HOST:PORT" or "[V6]:PORT"; poold --listen)
  * and says hello with token, as TCP requires first. NULL with *err set
- * (forbidden for a wrong token); free with pool_close(). No TLS: use it on
- * loopback or a trusted network. */
+ * (forbidden for a wrong token); free with pool_close(). No TLS and no
+ * timeout: pool_connect_with() has both. */
 pool_client *pool_connect_tcp(const char *hostport, const char *token,
 			      pool_error *err);
+
+/* How pool_connect_with() connects; all-zero ({0}) is pool_connect(NULL).
+ * Strings are borrowed for the call only. */
+typedef struct pool_connect_opts {
+	const char *socket_path; /* Unix socket; NULL: pool_socket_default() (unless tcp) */
+	const char *tcp;         /* "HOST:PORT": TCP instead, then hello with token */
+	const char *token;       /* TCP: the token for hello; NULL: none */
+	double timeout;          /* seconds that connecting, the TLS handshake and hello
+				  * may each take, then pool_set_timeout(); 0: forever */
+	int tls;                 /* TCP: speak TLS, verifying poold's certificate
+				  * and that it names the HOST of tcp */
+	const char *tls_ca;      /* TLS: PEM file of the CAs to trust; NULL: the system's */
+	int tls_insecure;        /* TLS without any verification: anyone on the path
+				  * can read and change the traffic (tests only) */
+} pool_connect_opts;
+
+/* Connects as o says (NULL: as {0}); NULL with *err set: POOL_E_TIMEOUT
+ * when o->timeout ran out, POOL_E_UNREACHABLE for anything else that stops
+ * the connection (a certificate that fails verification says so), or
+ * hello's error. Free with pool_close(). */
+pool_client *pool_connect_with(const pool_connect_opts *o, pool_error *err);
 /* Closes the connection and frees c; leases bound to the connection end.
  * NULL is a harmless no-op. */
 void pool_close(pool_client *c);
@@ -84,6 +106,10 @@ void pool_close(pool_client *c);
  * take effect on the daemon (retry a lease with the same request_id); its
  * late answer is skipped by the next call. */
 void pool_set_timeout(pool_client *c, double seconds);
+/* Non-zero when the last call on c failed because pool_set_timeout()'s
+ * bound ran out (POOL_E_TIMEOUT made up here), not because the daemon
+ * answered timeout (a lease wait that ran out); 0 for NULL. */
+int pool_timed_out(const pool_client *c);
 
 /* ---- Raw messages ------------------------------------------------------ */
 

@@ -25,7 +25,7 @@ int arg_count(struct ctl *ctx, const char *opt, const char *val, long long *out)
 int arg_duration(struct ctl *ctx, const char *opt, const char *val, double *out)
 {
 	if (duration_parse(val, out) < 0)
-		return ctl_usage(ctx, "--%s: '%s' is not a duration (90, 90s, 5m, 2h, 1d)", opt,
+		return ctl_usage(ctx, "--%s: '%s' is not a duration (90, 90s, 1m30s, 2h, 1d, 500ms)", opt,
 				 val);
 	return 0;
 }

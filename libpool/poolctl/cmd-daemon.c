@@ -149,6 +149,8 @@ static int run_watch(struct ctl *ctx, const struct ctl_args *a)
 		return ctx->connect_rc;
 	if (pool_watch(c, a->npos ? a->pos[0] : NULL, &err) < 0)
 		return ctl_fail(ctx, &err);
+	/* --timeout bounds the watch request; events come when they come. */
+	pool_set_timeout(c, 0);
 	while (pool_recv_json(c, &ev, &err) == 0) {
 		if (!ctx->quiet)
 			print_event(ctx, ev);

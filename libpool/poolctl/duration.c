@@ -1,8 +1,11 @@
 /*
- * duration.c - durations as people write them on a command line ("90",
- * "90s", "5m", "2h", "1d") and as poolctl prints them. The grammar is strict
- * (digits, an optional fraction, one optional suffix) so that a typo such as
- * "5min" or "-1" is an error naming the value, never a silent default.
+ * duration.c - durations as people write them on a command line and as
+ * poolctl prints them: "90" (seconds), or one or more NUMBER UNIT parts with
+ * units d, h, m, s, ms from the largest down ("1h30m", "2m5.5s", "1d2h",
+ * "2h05m", "500ms"). Whatever duration_format() prints parses back. The
+ * grammar is strict (each unit once, in order; no sign, no spaces) so that a
+ * typo such as "5min" or "-1" is an error naming the value, never a silent
+ * default.
  */
 #include <ctype.h>
 #include <math.h>
@@ -11,34 +14,71 @@
 
 #include "poolctl.h"
 
-static double unit_seconds(const char *suffix)
-{
-	static const struct {
-		const char *suffix;
-		double seconds;
-	} units[] = { { "", 1 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 } };
+/* From the largest down: the order the parts of a duration must come in;
+ * the index is the unit's rank. */
+static const struct {
+	const char *suffix;
+	double seconds;
+} units[] = { { "d", 86400 }, { "h", 3600 }, { "m", 60 }, { "s", 1 }, { "ms", 0.001 } };
+#define NUNITS (sizeof(units) / sizeof(units[0]))
 
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (strcmp(suffix, units[i].suffix) == 0)
-			return units[i].seconds;
-	return -1;
+/* The rank of the longest unit at *p ("ms" over "m"), advancing *p past it;
+ * -1 if there is none. */
+static int take_unit(const char **p)
+{
+	size_t best_n = 0;
+	int best = -1;
+
+	for (size_t i = 0; i < NUNITS; i++) {
+		size_t n = strlen(units[i].suffix);
+
+		if (n > best_n && strncmp(*p, units[i].suffix, n) == 0) {
+			best = (int)i;
+			best_n = n;
+		}
+	}
+	*p += best_n;
+	return best;
+}
+
+/* Digits with an optional fraction at *p, advancing it; -1 if no digit. */
+static double take_number(const char **p)
+{
+	double value = 0, scale = 0.1;
+	int digits = 0;
+
+	for (; isdigit((unsigned char)**p); (*p)++, digits++)
+		value = value * 10 + (**p - '0');
+	if (**p == '.')
+		for ((*p)++; isdigit((unsigned char)**p); (*p)++, digits++, scale /= 10)
+			value += (**p - '0') * scale;
+	return digits ? value : -1;
 }
 
 int duration_parse(const char *s, double *out)
 {
-	double value = 0, scale = 0.1, unit;
 	const char *p = s;
-	int digits = 0;
+	double total = 0;
+	int last = -1;
 
-	for (; isdigit((unsigned char)*p); p++, digits++)
-		value = value * 10 + (*p - '0');
-	if (*p == '.')
-		for (p++; isdigit((unsigned char)*p); p++, digits++, scale /= 10)
-			value += (*p - '0') * scale;
-	unit = unit_seconds(p);
-	if (digits == 0 || unit < 0 || !isfinite(value * unit))
+	do {
+		double v = take_number(&p);
+		int rank;
+
+		if (v < 0)
+			return -1;
+		if (*p == '\0' && last < 0) {
+			total = v; /* a bare number: seconds */
+			break;
+		}
+		if ((rank = take_unit(&p)) < 0 || rank <= last)
+			return -1;
+		last = rank;
+		total += v * units[rank].seconds;
+	} while (*p);
+	if (!isfinite(total))
 		return -1;
-	*out = value * unit;
+	*out = total;
 	return 0;
 }
 

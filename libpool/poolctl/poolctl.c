@@ -25,7 +25,7 @@ static const struct ctl_cmd *const commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 enum { OPT_SOCKET = 1000, OPT_JSON, OPT_HELP, OPT_QUIET, OPT_VERSION, OPT_TCP,
-       OPT_TOKEN_FILE };
+       OPT_TOKEN_FILE, OPT_TIMEOUT, OPT_TLS, OPT_TLS_CA, OPT_TLS_INSECURE };
 
 /* Options every command takes, before or after the command's name. */
 static const struct ctl_opt common_opts[] = {
@@ -33,6 +33,11 @@ static const struct ctl_opt common_opts[] = {
 	{ "tcp", OPT_TCP, "HOST:PORT", "talk to poold over TCP instead (poold --listen)" },
 	{ "token-file", OPT_TOKEN_FILE, "FILE",
 	  "the TCP token, first line of FILE (default: $POOLD_TOKEN)" },
+	{ "tls", OPT_TLS, NULL, "with --tcp: TLS, verifying poold's certificate and name" },
+	{ "tls-ca", OPT_TLS_CA, "FILE", "trust the CAs of FILE (PEM; default: the system's)" },
+	{ "tls-insecure", OPT_TLS_INSECURE, NULL, "TLS without verifying poold (unsafe; tests only)" },
+	{ "timeout", OPT_TIMEOUT, "DURATION",
+	  "give up when poold does not answer in time (default: $POOLCTL_TIMEOUT, else never)" },
 	{ "json", OPT_JSON, NULL, "print the exact result object as JSON" },
 	{ "quiet", 'q', NULL, "print only the lease id (or nothing)" },
 	{ "help", 'h', NULL, "show this help" },
@@ -49,6 +54,7 @@ static const char exit_codes_help[] =
 	"  5  forbidden\n"
 	"  6  conflict\n"
 	"  7  cannot reach the daemon\n"
+	"  8  the daemon did not answer within --timeout\n"
 	"run exits with COMMAND's status (128+N if a signal N ended it).\n";
 
 int ctl_exit_code(pool_code code)
@@ -77,6 +83,13 @@ int ctl_exit_code(pool_code code)
 int ctl_fail(struct ctl *ctx, const pool_error *err)
 {
 	char def[PATH_MAX];
+
+	/* Ours, not the daemon's timeout code (a lease wait that ran out): a
+	 * connect never gets that one, and a call says which it was. */
+	if (err->code == POOL_E_TIMEOUT && (!ctx->client || pool_timed_out(ctx->client))) {
+		fprintf(stderr, "poolctl: timed out: %s\n", err->message);
+		return CTL_TIMED_OUT;
+	}
 
 	/* The daemon's code helps a script's author; libpool's own ones do not. */
 	if (err->code == POOL_E_UNREACHABLE || err->code == POOL_E_PROTOCOL)
@@ -116,14 +129,17 @@ static int read_token(const struct ctl *ctx, char *buf, size_t len, pool_error *
 
 pool_client *ctl_connect(struct ctl *ctx, pool_error *err)
 {
+	pool_connect_opts o = {
+		.socket_path = ctx->socket, .tcp = ctx->tcp, .timeout = ctx->timeout,
+		.tls = ctx->tls, .tls_ca = ctx->tls_ca, .tls_insecure = ctx->tls_insecure,
+	};
 	char token[512];
 	pool_client *c;
 
-	if (!ctx->tcp)
-		return pool_connect(ctx->socket, err);
-	if (read_token(ctx, token, sizeof(token), err) < 0)
+	if (ctx->tcp && read_token(ctx, token, sizeof(token), err) < 0)
 		return NULL;
-	c = pool_connect_tcp(ctx->tcp, token, err);
+	o.token = ctx->tcp ? token : NULL;
+	c = pool_connect_with(&o, err);
 	explicit_bzero(token, sizeof(token));
 	return c;
 }
@@ -188,7 +204,8 @@ static void print_command_list(const char *prefix)
 
 static void main_help(void)
 {
-	printf("usage: poolctl [--socket PATH | --tcp HOST:PORT [--token-file FILE]] [--json] [-q]\n"
+	printf("usage: poolctl [--socket PATH | --tcp HOST:PORT [--token-file FILE]\n"
+	       "               [--tls] [--tls-ca FILE]] [--timeout DURATION] [--json] [-q]\n"
 	       "               COMMAND [ARGS...]\n\n"
 	       "poolctl takes and returns leases on poold's resource pools, runs commands\n"
 	       "under a lease, and manages pools and resources.\n\n"
@@ -197,7 +214,7 @@ static void main_help(void)
 	printf("\nOptions of every command:\n");
 	print_opts(common_opts);
 	printf("      --version                      show poolctl's version\n\n"
-	       "Durations: 90, 90s, 5m, 2h, 1d. Descriptors: JSON, @FILE or @- (stdin).\n"
+	       "Durations: 90 (seconds), 90s, 1m30s, 2h05m, 1d2h, 500ms. Descriptors: JSON, @FILE or @- (stdin).\n"
 	       "The socket is --socket, else $" POOL_SOCKET_ENV ", else " POOL_SOCKET_ROOT
 	       " as root,\nelse $XDG_RUNTIME_DIR/" POOL_SOCKET_NAME ", else /tmp/poold-UID.sock.\n\n"
 	       "%s\n'poolctl COMMAND --help' describes one command; see also poolctl(1).\n",
@@ -265,6 +282,20 @@ static bool take_common(struct ctl *ctx, int key, const char *val, bool *help)
 		return true;
 	case OPT_TOKEN_FILE:
 		ctx->token_file = val;
+		return true;
+	case OPT_TIMEOUT:
+		ctx->timeout_arg = val;
+		return true;
+	case OPT_TLS_CA:
+		ctx->tls_ca = val;
+		ctx->tls = true;
+		return true;
+	case OPT_TLS_INSECURE:
+		ctx->tls_insecure = true;
+		ctx->tls = true;
+		return true;
+	case OPT_TLS:
+		ctx->tls = true;
 		return true;
 	case OPT_JSON:
 		ctx->json = true;
@@ -420,6 +451,30 @@ static int global_opts(struct ctl *ctx, int argc, char **argv, int *rc)
 	return i;
 }
 
+/* Checks the options every command shares once they are all known:
+ * 0, or CTL_USAGE after saying why. */
+static int check_common(struct ctl *ctx)
+{
+	const char *env = getenv("POOLCTL_TIMEOUT");
+
+	if (!ctx->timeout_arg && env && *env) {
+		if (duration_parse(env, &ctx->timeout) < 0)
+			return ctl_usage(ctx, "$POOLCTL_TIMEOUT: '%s' is not a duration (90, 90s, "
+					 "1m30s, 2h, 500ms)", env);
+	} else if (ctx->timeout_arg && arg_duration(ctx, "timeout", ctx->timeout_arg,
+						      &ctx->timeout)) {
+		return CTL_USAGE;
+	}
+	if (ctx->tls && !ctx->tcp)
+		return ctl_usage(ctx, "--tls, --tls-ca and --tls-insecure go with --tcp HOST:PORT "
+				 "(the Unix socket needs no TLS)");
+	if (ctx->tls_insecure)
+		fprintf(stderr, "poolctl: WARNING: --tls-insecure: poold's certificate is NOT "
+			"verified, so anyone on the network path can pose as poold and read your "
+			"token; use --tls-ca FILE instead\n");
+	return 0;
+}
+
 static int dispatch(struct ctl *ctx, int argc, char **argv)
 {
 	struct ctl_args a = { 0 };
@@ -436,7 +491,8 @@ static int dispatch(struct ctl *ctx, int argc, char **argv)
 		command_help(ctx->cmd);
 	else if (rc == 0 && ctx->json && ctx->quiet)
 		rc = ctl_usage(ctx, "--json and -q do not go together");
-	else if (rc == 0 && (rc = check_positionals(ctx, &a)) == 0)
+	else if (rc == 0 && (rc = check_positionals(ctx, &a)) == 0 &&
+		 (rc = check_common(ctx)) == 0)
 		rc = ctx->cmd->run(ctx, &a);
 	free(a.pos);
 	free(a.opts);

@@ -23,7 +23,8 @@ enum {
 	CTL_GONE = 4,        /* not_found, expired (also: run lost its lease) */
 	CTL_FORBIDDEN = 5,
 	CTL_CONFLICT = 6,
-	CTL_UNREACHABLE = 7  /* cannot reach the daemon */
+	CTL_UNREACHABLE = 7, /* cannot reach the daemon */
+	CTL_TIMED_OUT = 8    /* the daemon did not answer within --timeout */
 };
 
 /* One option a command takes; a table of them ends with a NULL name. */
@@ -78,12 +79,17 @@ struct ctl {
 	const char *socket;         /* --socket, or NULL: pool_socket_default() */
 	const char *tcp;            /* --tcp HOST:PORT, or NULL: the socket */
 	const char *token_file;     /* --token-file, else $POOLD_TOKEN */
+	const char *timeout_arg;    /* --timeout, else $POOLCTL_TIMEOUT, or NULL */
+	double timeout;             /* seconds, parsed from timeout_arg; 0: none */
+	bool tls;                   /* --tls (also implied by --tls-ca, --tls-insecure) */
+	const char *tls_ca;         /* --tls-ca FILE, or NULL: the system's CAs */
+	bool tls_insecure;          /* --tls-insecure: no certificate verification */
 	bool json;                  /* --json: print the exact result object */
 	bool quiet;                 /* -q: only the lease id (or nothing) */
 	const struct ctl_cmd *cmd;  /* the command running */
 	pool_client *client;        /* owned; connected on first use */
-	int connect_rc;             /* exit code if connecting failed (7, or
-				     * 5 for a TCP token refused) */
+	int connect_rc;             /* exit code if connecting failed (7, 8 for
+				     * --timeout, or 5 for a TCP token refused) */
 };
 
 /* ---- poolctl.c ---------------------------------------------------------- */

@@ -86,13 +86,23 @@ static void sleep_for(double s)
 		;
 }
 
+/* How long a renewal may wait for its answer: short enough that a daemon
+ * that stopped answering leaves time to retry before the lease expires, and
+ * never more than --timeout. */
+static double renew_timeout(const struct runner *r)
+{
+	double t = fmin(fmax(r->ttl / 3, 1), 30);
+
+	return r->ctx->timeout > 0 ? fmin(t, r->ctx->timeout) : t;
+}
+
 /* A fresh connection in ctx->client (the old one is dropped); NULL with err. */
 static pool_client *reconnect(struct runner *r, pool_error *err)
 {
 	pool_close(r->ctx->client);
 	r->ctx->client = ctl_connect(r->ctx, err);
 	if (r->ctx->client && r->ttl > 0)
-		pool_set_timeout(r->ctx->client, fmin(fmax(r->ttl / 3, 1), 30));
+		pool_set_timeout(r->ctx->client, renew_timeout(r));
 	return r->ctx->client;
 }
 
@@ -394,7 +404,7 @@ static int run_run(struct ctl *ctx, const struct ctl_args *a)
 	r.expires = mono() + r.ttl;
 	r.next_renew = mono() + r.ttl / 3;
 	if (ctx->client && r.ttl > 0)
-		pool_set_timeout(ctx->client, fmin(fmax(r.ttl / 3, 1), 30));
+		pool_set_timeout(ctx->client, renew_timeout(&r));
 	lease_environment(r.lease);
 	if (install_handlers() < 0 || spawn(&r) < 0) {
 		give_back(&r, false);

@@ -1,0 +1,157 @@
+/* h_cli.c - see h_cli.h. */
+#include "h_cli.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *h_out, *h_err;
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	assert_non_null(f);
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+/* In the child: the environment every script gets. */
+static void script_env(const poold_proc *d)
+{
+	char bin[sizeof(POOLCTL_BIN)], path[4096];
+
+	memcpy(bin, POOLCTL_BIN, sizeof(bin));
+	snprintf(path, sizeof(path), "%s:%s", dirname(bin),
+		 getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+	if (d)
+		setenv("POOLD_SOCKET", d->sock, 1);
+}
+
+int h_sh(poold_proc *d, const char *fmt, ...)
+{
+	char script[8192], out[400], err[400], dir[64] = "/tmp/poold-sh-XXXXXX";
+	va_list ap;
+	pid_t pid;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(script, sizeof(script), fmt, ap);
+	va_end(ap);
+	if (!d)
+		assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/sh.out", d ? d->dir : dir);
+	snprintf(err, sizeof(err), "%s/sh.err", d ? d->dir : dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int n = open("/dev/null", O_RDONLY);
+
+		if (o < 0 || e < 0 || n < 0)
+			_exit(120);
+		dup2(n, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		script_env(d);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(122);
+	}
+	rc = h_wait_child_for(pid, 60);
+	free(h_out);
+	free(h_err);
+	h_out = slurp(out);
+	h_err = slurp(err);
+	if (!d)
+		h_rmdir(dir);
+	if (getenv("POOL_TEST_VERBOSE"))
+		fprintf(stderr, "$ %s\n-> %d\n%s%s", script, rc, h_out, h_err);
+	return rc;
+}
+
+int h_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+void h_tmpdir(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/poold-cli-XXXXXX");
+	assert_non_null(mkdtemp(buf));
+}
+
+void h_rmdir(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+void h_make_certs(const char *dir)
+{
+	H_SH_OK(NULL,
+		"set -e; cd '%s'\n"
+		"openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+		"-days 2 -subj /CN=poold-test-ca 2>&1\n"
+		"openssl req -newkey rsa:2048 -nodes -keyout key.pem -out server.csr "
+		"-subj /CN=poold.test 2>&1\n"
+		"printf 'subjectAltName=DNS:poold.test,IP:127.0.0.1\\n' > san.ext\n"
+		"openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		"-out cert.pem -days 2 -extfile san.ext 2>&1\n", dir);
+}
+
+void h_make_tokens(const char *dir)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tokens", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "alice %s admin\n", H_ALICE_TOKEN);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+poold_proc *h_start_tcp(const char *dir, bool tls, int *port)
+{
+	char listen[64], tokens[300], cert[300], key[300];
+
+	*port = h_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", *port);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	if (tls)
+		return poold_start("--listen", listen, "--tokens", tokens, "--tls-cert", cert,
+				   "--tls-key", key, NULL);
+	return poold_start("--listen", listen, "--tokens", tokens, NULL);
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "pool_protocol.h"
 #include "poold.h"
@@ -63,7 +64,7 @@ json_t *reply_err_json(json_t *id, const char *code, const char *msg)
 static void reply_set_line(struct reply *rp, json_t *body)
 {
 	free(rp->line);
-	rp->line = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	rp->line = json_dumps_exact(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!rp->line)
 		abort();
 	rp->len = strlen(rp->line);

@@ -47,6 +47,27 @@ static void status_row(struct table *t, const json_t *p)
 		  json_is_number(age) ? oldest : "-");
 }
 
+/* A counters object as "name value" cells, four to a line, under title. */
+static void print_counters(const char *title, const json_t *counters)
+{
+	const char *key;
+	json_t *v;
+	int n = 0;
+
+	if (!json_is_object(counters) || json_object_size(counters) == 0)
+		return;
+	printf("\n%s\n", title);
+	json_object_foreach((json_t *)counters, key, v) {
+		char cell[80];
+
+		snprintf(cell, sizeof(cell), "%s %lld", key, (long long)json_integer_value(v));
+		if (++n % 4 == 0 || n == (int)json_object_size(counters))
+			printf("  %s\n", cell);
+		else
+			printf("  %-22s", cell);
+	}
+}
+
 static void print_status(struct ctl *ctx, json_t *res, bool stream)
 {
 	struct table *t;
@@ -65,6 +86,13 @@ static void print_status(struct ctl *ctx, json_t *res, bool stream)
 	json_array_foreach(json_object_get(res, "pools"), i, p)
 		status_row(t, p);
 	table_print(t, stdout);
+	json_array_foreach(json_object_get(res, "pools"), i, p) {
+		char title[300];
+
+		snprintf(title, sizeof(title), "counters of pool %s:", out_str(p, "pool"));
+		print_counters(title, json_object_get(p, "counters"));
+	}
+	print_counters("daemon (connections and refusals):", json_object_get(res, "daemon"));
 }
 
 /* status --watch: one redraw per interval until SIGINT or SIGTERM. On a
@@ -208,7 +236,9 @@ const struct ctl_cmd cmd_status = {
 	.name = "status", .usage = "[POOL] [--watch DURATION]",
 	.summary = "show how full the pools are",
 	.details = "Per pool: free, leased, creating and cleaning resources, total / max_size,\n"
-		   "waiters, and the age of the oldest lease.\n",
+		   "waiters, and the age of the oldest lease; then each pool's counters (leases,\n"
+		   "returns, expired, waits, refusals...) and the daemon's (connections, and each\n"
+		   "kind of refused request).\n",
 	.opts = status_opts, .min_pos = 0, .max_pos = 1, .run = run_status,
 };
 const struct ctl_cmd cmd_watch = {

@@ -134,11 +134,51 @@ static int settings_from_args(struct ctl *ctx, const struct ctl_args *a, json_t 
 	return 0;
 }
 
+/* A create/destroy/reset setting in a table cell. */
+static char *command_text(const json_t *v)
+{
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_object(v))
+		return json_dumps(json_object_get(v, "cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
+	return strdup("-");
+}
+
+/* The setting whose request field is field, or NULL. */
+static const struct setting *setting_by_field(const char *field)
+{
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (strcmp(settings[i].field, field) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* A field of a Pool object as pool get and pool list both show it, malloc'd:
+ * durations as a pool set flag takes them back ("1h30m", "none" for 0),
+ * commands as their argv, other values as they are. */
+static char *setting_text(const char *field, const json_t *v)
+{
+	const struct setting *s = setting_by_field(field);
+	char buf[64];
+
+	if (!v)
+		return strdup("-");
+	if (s && s->kind == S_DURATION && json_is_number(v))
+		return strdup(json_number_value(v) > 0
+				      ? duration_format_exact(json_number_value(v), buf, sizeof(buf))
+				      : "none");
+	if (s && (s->kind == S_COMMAND || s->kind == S_CREATE))
+		return command_text(v);
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 /* A Pool object (with its occupancy, from pool get) as a summary. */
 static void print_pool(struct ctl *ctx, json_t *pool)
 {
-	json_t *occ = json_object_get(pool, "occupancy");
-	json_t *copy;
+	json_t *occ = json_object_get(pool, "occupancy"), *v;
+	const char *key;
 
 	if (ctx->json) {
 		out_json(pool);
@@ -146,12 +186,15 @@ static void print_pool(struct ctl *ctx, json_t *pool)
 	}
 	if (ctx->quiet)
 		return;
-	copy = json_copy(pool);
-	json_object_del(copy, "occupancy");
-	out_fields(copy);
-	json_decref(copy);
+	json_object_foreach(pool, key, v) {
+		char *text = occ == v ? NULL : setting_text(key, v);
+
+		if (text)
+			printf("%-14s %s\n", key, text);
+		free(text);
+	}
 	if (occ)
-		printf("occupancy    free %lld, leased %lld, creating %lld, cleaning %lld, "
+		printf("occupancy      free %lld, leased %lld, creating %lld, cleaning %lld, "
 		       "destroying %lld, total %lld, waiters %lld\n",
 		       (long long)json_integer_value(json_object_get(occ, "free")),
 		       (long long)json_integer_value(json_object_get(occ, "leased")),
@@ -220,16 +263,6 @@ static int run_drain(struct ctl *ctx, const struct ctl_args *a)
 	return one_pool(ctx, a, pool_pool_drain);
 }
 
-/* A create/destroy/reset setting in a table cell. */
-static char *command_text(const json_t *v)
-{
-	if (json_is_string(v))
-		return strdup(json_string_value(v));
-	if (json_is_object(v))
-		return json_dumps(json_object_get(v, "cmd"), JSON_COMPACT | JSON_ENCODE_ANY);
-	return strdup("-");
-}
-
 static int run_list(struct ctl *ctx, const struct ctl_args *a)
 {
 	pool_client *c = ctl_client(ctx);
@@ -248,20 +281,16 @@ static int run_list(struct ctl *ctx, const struct ctl_args *a)
 		: table_new(9, "POOL", "STATE", "MAX_SIZE", "MIN_IDLE", "MAX_IDLE", "LEASE_TTL",
 			    "ORDER", "ON_EXPIRE", "CREATE");
 	json_array_foreach(t ? json_object_get(res, "pools") : NULL, i, p) {
-		char max[24], min[24], maxidle[24], ttl[32], *create;
+		static const char *const cols[] = { "max_size", "min_idle", "max_idle", "lease_ttl",
+						    "order", "on_expire", "create" };
+		char *cell[7];
 
-		snprintf(max, sizeof(max), "%lld",
-			 (long long)json_integer_value(json_object_get(p, "max_size")));
-		snprintf(min, sizeof(min), "%lld",
-			 (long long)json_integer_value(json_object_get(p, "min_idle")));
-		snprintf(maxidle, sizeof(maxidle), "%lld",
-			 (long long)json_integer_value(json_object_get(p, "max_idle")));
-		duration_format(json_number_value(json_object_get(p, "lease_ttl")), ttl, sizeof(ttl));
-		create = command_text(json_object_get(p, "create"));
-		table_add(t, out_str(p, "name"), out_str(p, "state"), max, min, maxidle,
-			  json_number_value(json_object_get(p, "lease_ttl")) > 0 ? ttl : "none",
-			  out_str(p, "order"), out_str(p, "on_expire"), create);
-		free(create);
+		for (size_t k = 0; k < 7; k++)
+			cell[k] = setting_text(cols[k], json_object_get(p, cols[k]));
+		table_add(t, out_str(p, "name"), out_str(p, "state"), cell[0], cell[1], cell[2],
+			  cell[3], cell[4], cell[5], cell[6]);
+		for (size_t k = 0; k < 7; k++)
+			free(cell[k]);
 	}
 	if (t)
 		table_print(t, stdout);

@@ -82,6 +82,29 @@ int duration_parse(const char *s, double *out)
 	return 0;
 }
 
+char *duration_format_exact(double secs, char *buf, size_t len)
+{
+	long long ms = secs > 0 ? llround(secs * 1000) : 0;
+	long long parts[4] = { ms / 86400000, ms / 3600000 % 24, ms / 60000 % 60,
+			       ms / 1000 % 60 };
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 3; i++)
+		if (parts[i] && o < len)
+			o += (size_t)snprintf(buf + o, len - o, "%lld%s", parts[i], units[i].suffix);
+	if ((parts[3] || ms % 1000 || ms == 0) && o < len) {
+		o += (size_t)snprintf(buf + o, len - o, "%lld.%03lld", parts[3], ms % 1000);
+		while (o > 0 && buf[o - 1] == '0')
+			buf[--o] = '\0';
+		if (o > 0 && buf[o - 1] == '.')
+			buf[--o] = '\0';
+		if (o < len)
+			snprintf(buf + o, len - o, "s");
+	}
+	return buf;
+}
+
 char *duration_format(double secs, char *buf, size_t len)
 {
 	long long s = secs > 0 ? (long long)llround(secs) : 0;

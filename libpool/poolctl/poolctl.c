@@ -82,7 +82,7 @@ int ctl_exit_code(pool_code code)
 
 int ctl_fail(struct ctl *ctx, const pool_error *err)
 {
-	char def[PATH_MAX];
+	char def[PATH_MAX], said[sizeof(err->message) * 2];
 
 	/* Ours, not the daemon's timeout code (a lease wait that ran out): a
 	 * connect never gets that one, and a call says which it was. */
@@ -94,8 +94,10 @@ int ctl_fail(struct ctl *ctx, const pool_error *err)
 	/* The daemon's code helps a script's author; libpool's own ones do not. */
 	if (err->code == POOL_E_UNREACHABLE || err->code == POOL_E_PROTOCOL)
 		fprintf(stderr, "poolctl: %s\n", err->message);
-	else
-		fprintf(stderr, "poolctl: %s (%s)\n", err->message, pool_code_name(err->code));
+	else {
+		ctl_words(err->message, said, sizeof(said));
+		fprintf(stderr, "poolctl: %s (%s)\n", said, pool_code_name(err->code));
+	}
 	if (err->code == POOL_E_UNREACHABLE && !ctx->tcp)
 		fprintf(stderr,
 			"poolctl: is poold running? it listens on %s by default; "

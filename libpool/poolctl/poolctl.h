@@ -126,6 +126,16 @@ int duration_parse(const char *s, double *out);
 /* Seconds (negative counts as 0) as "45s", "5m30s", "2h05m", "3d4h" into
  * buf; returns buf. */
 char *duration_format(double secs, char *buf, size_t len);
+/* Seconds to the millisecond in every unit it takes ("1h30m", "1d2h0.5s",
+ * "0s"), for settings that must read back exactly; returns buf. */
+char *duration_format_exact(double secs, char *buf, size_t len);
+
+/* ---- words.c ------------------------------------------------------------ */
+
+/* msg, a daemon's error message, into out with the protocol's words
+ * ("pass wait", "pool.create", "max_size") as poolctl's ("--wait",
+ * "poolctl pool create", "--max-size"). */
+void ctl_words(const char *msg, char *out, size_t len);
 
 /* ---- output.c ----------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 
 enum {
 	OPT_ENV = OPT_CMD_BASE, OPT_NAME, OPT_MATCH, OPT_POOL, OPT_RESOURCE, OPT_DESCRIPTOR,
-	OPT_DISCARD, OPT_VERSION, OPT_LIMIT
+	OPT_DISCARD, OPT_VERSION, OPT_LIMIT, OPT_AFTER
 };
 
 #define ENV_OPT { "env", OPT_ENV, NULL, "print shell export lines for eval" }
@@ -236,21 +236,40 @@ static void say_done(struct ctl *ctx, const char *what, const char *id)
 	}
 }
 
+/* Returns one lease; 0, or an exit code after saying why. */
+static int return_one(struct ctl *ctx, const char *id, const struct end_opts *e)
+{
+	pool_error err;
+
+	if (!ctl_client(ctx))
+		return ctx->connect_rc;
+	if (pool_return(ctx->client, id, e->descriptor, e->discard, &err) < 0)
+		return ctl_fail(ctx, &err);
+	if (!ctx->json)
+		say_done(ctx, e->discard ? "returned (and discarded)" : "returned", id);
+	return 0;
+}
+
+/* return LEASE... : each one, going on past a failure; the exit code is the
+ * first failure's. */
 static int run_return(struct ctl *ctx, const struct ctl_args *a)
 {
 	struct end_opts e = { 0 };
-	pool_error err;
 	char *id = NULL;
-	int rc = end_opts_parse(ctx, a, &e);
+	int rc = end_opts_parse(ctx, a, &e), first = 0;
 
-	if (rc == 0)
-		rc = lease_target(ctx, a, &id);
-	if (rc == 0 && !ctl_client(ctx))
-		rc = ctx->connect_rc;
-	if (rc == 0 && pool_return(ctx->client, id, e.descriptor, e.discard, &err) < 0)
-		rc = ctl_fail(ctx, &err);
-	if (rc == 0)
-		say_done(ctx, e.discard ? "returned (and discarded)" : "returned", id);
+	if (rc == 0 && a->npos > 1 && e.descriptor)
+		rc = ctl_usage(ctx, "--descriptor goes with one LEASE");
+	if (rc == 0 && a->npos > 1) {
+		for (int i = 0; i < a->npos && rc != CTL_UNREACHABLE && rc != CTL_TIMED_OUT; i++)
+			if ((rc = return_one(ctx, a->pos[i], &e)) != 0 && first == 0)
+				first = rc;
+		rc = first;
+	} else if (rc == 0 && (rc = lease_target(ctx, a, &id)) == 0) {
+		rc = return_one(ctx, id, &e);
+	}
+	if (rc == 0 && ctx->json)
+		say_done(ctx, "returned", NULL);
 	free(id);
 	json_decref(e.descriptor);
 	return rc;
@@ -391,7 +410,7 @@ static void print_lease_list(struct ctl *ctx, json_t *all)
 /* Every page (or, with --limit, the first one) into one result object. */
 static int run_lease_list(struct ctl *ctx, const struct ctl_args *a)
 {
-	const char *pool = NULL;
+	const char *pool = NULL, *start = NULL;
 	long long limit = 0;
 	json_t *all = NULL, *page;
 	pool_client *c;
@@ -403,11 +422,13 @@ static int run_lease_list(struct ctl *ctx, const struct ctl_args *a)
 			pool = a->opts[i].val;
 		else if (a->opts[i].key == OPT_LIMIT)
 			rc = arg_count(ctx, "limit", a->opts[i].val, &limit);
+		else if (a->opts[i].key == OPT_AFTER)
+			start = a->opts[i].val;
 	}
 	if (rc || !(c = ctl_client(ctx)))
 		return rc ? rc : ctx->connect_rc;
 	do {
-		const char *after = all ? out_str(all, "next") : NULL;
+		const char *after = all ? out_str(all, "next") : start;
 
 		if (pool_lease_list(c, pool, limit, after, &page, &err) < 0) {
 			json_decref(all);
@@ -422,6 +443,9 @@ static int run_lease_list(struct ctl *ctx, const struct ctl_args *a)
 		}
 	} while (limit == 0 && json_is_string(json_object_get(all, "next")));
 	print_lease_list(ctx, all);
+	if (!ctx->json && !ctx->quiet && json_is_string(json_object_get(all, "next")))
+		printf("more leases: poolctl lease list%s%s --limit %lld --after %s\n",
+		       pool ? " --pool " : "", pool ? pool : "", limit, out_str(all, "next"));
 	json_decref(all);
 	return CTL_OK;
 }
@@ -458,6 +482,7 @@ static const struct ctl_opt renew_opts[] = {
 static const struct ctl_opt list_opts[] = {
 	{ "pool", OPT_POOL, "POOL", "only this pool's leases" },
 	{ "limit", OPT_LIMIT, "N", "one page of at most N (default: all)" },
+	{ "after", OPT_AFTER, "CURSOR", "start after this page's end (its \"next\")" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -477,11 +502,13 @@ const struct ctl_cmd cmd_checkout = {
 	.opts = checkout_opts, .min_pos = 1, .max_pos = 1, .run = run_checkout,
 };
 const struct ctl_cmd cmd_return = {
-	.name = "return", .usage = "LEASE | --pool POOL --resource NAME [OPTIONS]",
-	.summary = "end a lease; the resource goes back to its pool",
-	.details = "With --pool and --resource, returns the live lease on that resource (an admin\n"
-		   "may return anyone's; others only their own).\n",
-	.opts = return_opts, .min_pos = 0, .max_pos = 1, .run = run_return,
+	.name = "return", .usage = "LEASE... | --pool POOL --resource NAME [OPTIONS]",
+	.summary = "end leases; the resources go back to their pools",
+	.details = "Several LEASEs are returned one by one; a failure is reported and the others\n"
+		   "are still returned (the exit code is the first failure's). With --pool and\n"
+		   "--resource, returns the live lease on that resource (an admin may return\n"
+		   "anyone's; others only their own).\n",
+	.opts = return_opts, .min_pos = 0, .max_pos = -1, .run = run_return,
 };
 const struct ctl_cmd cmd_replace = {
 	.name = "replace", .usage = "LEASE --descriptor JSON [--version N]",
@@ -503,7 +530,7 @@ const struct ctl_cmd cmd_lease_get = {
 	.summary = "show a lease", .min_pos = 1, .max_pos = 1, .run = run_lease_get,
 };
 const struct ctl_cmd cmd_lease_list = {
-	.name = "lease list", .usage = "[--pool POOL] [--limit N]",
+	.name = "lease list", .usage = "[--pool POOL] [--limit N [--after CURSOR]]",
 	.summary = "list live leases: pool, resource, owner, age, time left",
 	.details = "Another caller's lease id shows as - unless you are an admin.\n",
 	.opts = list_opts, .min_pos = 0, .max_pos = 0, .run = run_lease_list,

@@ -7,7 +7,8 @@
 
 #include "poolctl.h"
 
-enum { OPT_DESCRIPTOR = OPT_CMD_BASE, OPT_FILE, OPT_STATE, OPT_LIMIT, OPT_VERSION, OPT_FORCE };
+enum { OPT_DESCRIPTOR = OPT_CMD_BASE, OPT_FILE, OPT_STATE, OPT_LIMIT, OPT_VERSION, OPT_FORCE,
+       OPT_AFTER };
 
 static const char *opt_val(const struct ctl_args *a, int key)
 {
@@ -82,6 +83,7 @@ static void resource_row(struct table *t, const json_t *r)
 static int run_list(struct ctl *ctx, const struct ctl_args *a)
 {
 	const char *state = opt_val(a, OPT_STATE), *lim = opt_val(a, OPT_LIMIT);
+	const char *start = opt_val(a, OPT_AFTER);
 	long long limit = 0;
 	json_t *all = NULL, *page, *r;
 	pool_error err;
@@ -92,7 +94,7 @@ static int run_list(struct ctl *ctx, const struct ctl_args *a)
 	if (!ctl_client(ctx))
 		return ctx->connect_rc;
 	do {
-		const char *after = all ? out_str(all, "next") : NULL;
+		const char *after = all ? out_str(all, "next") : start;
 
 		if (pool_resource_list(ctx->client, a->pos[0], state, limit, after, &page, &err) < 0) {
 			json_decref(all);
@@ -116,6 +118,10 @@ static int run_list(struct ctl *ctx, const struct ctl_args *a)
 		json_array_foreach(json_object_get(all, "resources"), i, r)
 			resource_row(t, r);
 		table_print(t, stdout);
+		if (json_is_string(json_object_get(all, "next")))
+			printf("more resources: poolctl resource list %s%s%s --limit %lld --after %s\n",
+			       a->pos[0], state ? " --state " : "", state ? state : "", limit,
+			       out_str(all, "next"));
 	}
 	json_decref(all);
 	return CTL_OK;
@@ -202,6 +208,7 @@ static const struct ctl_opt add_opts[] = {
 static const struct ctl_opt list_opts[] = {
 	{ "state", OPT_STATE, "STATE", "only free, leased, creating, cleaning or destroying" },
 	{ "limit", OPT_LIMIT, "N", "one page of at most N (default: all)" },
+	{ "after", OPT_AFTER, "NAME", "start after this name (a page's \"next\")" },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct ctl_opt update_opts[] = {
@@ -224,7 +231,7 @@ const struct ctl_cmd cmd_resource_add = {
 	.opts = add_opts, .min_pos = 1, .max_pos = 2, .run = run_add,
 };
 const struct ctl_cmd cmd_resource_list = {
-	.name = "resource list", .usage = "POOL [--state STATE] [--limit N]",
+	.name = "resource list", .usage = "POOL [--state STATE] [--limit N [--after NAME]]",
 	.summary = "list a pool's resources",
 	.opts = list_opts, .min_pos = 1, .max_pos = 1, .run = run_list,
 };

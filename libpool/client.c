@@ -204,11 +204,25 @@ static void connect_timed_out(pool_error *err, const char *where, const pool_con
 		     "%g s (--timeout; is poold stopped or overloaded?)", where, o->timeout);
 }
 
+/* The socket to use when none is given: pool_socket_default(), except that
+ * a user with no daemon of their own reaches the system's (the systemd
+ * unit's /run/poold/poold.sock) without having to say so. */
+static const char *client_socket_default(char *buf, size_t len)
+{
+	const char *env = getenv(POOL_SOCKET_ENV);
+
+	pool_socket_default(buf, len);
+	if (!(env && *env) && access(buf, F_OK) < 0 && access(POOL_SOCKET_ROOT, F_OK) == 0)
+		snprintf(buf, len, "%s", POOL_SOCKET_ROOT);
+	return buf;
+}
+
 static pool_client *connect_unix(const pool_connect_opts *o, pool_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char def[PATH_MAX];
-	const char *path = o->socket_path ? o->socket_path : pool_socket_default(def, sizeof(def));
+	const char *path = o->socket_path ? o->socket_path
+					  : client_socket_default(def, sizeof(def));
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {

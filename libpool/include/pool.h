@@ -62,7 +62,9 @@ const char *pool_libversion(void);
 
 /* ---- Connection -------------------------------------------------------- */
 
-/* Connects to poold's Unix socket at socket_path (NULL: pool_socket_default());
+/* Connects to poold's Unix socket at socket_path (NULL: pool_socket_default(),
+ * or the system daemon's POOL_SOCKET_ROOT when that one does not exist and
+ * $POOLD_SOCKET is not set);
  * returns a client to free with pool_close(), or NULL with err filled. */
 pool_client *pool_connect(const char *socket_path, pool_error *err);
 /* Wraps an already connected stream socket (e.g. one end of a socketpair or
@@ -79,7 +81,7 @@ pool_client *pool_connect_tcp(const char *hostport, const char *token,
 /* How pool_connect_with() connects; all-zero ({0}) is pool_connect(NULL).
  * Strings are borrowed for the call only. */
 typedef struct pool_connect_opts {
-	const char *socket_path; /* Unix socket; NULL: pool_socket_default() (unless tcp) */
+	const char *socket_path; /* Unix socket; NULL: as pool_connect(NULL) (unless tcp) */
 	const char *tcp;         /* "HOST:PORT": TCP instead, then hello with token */
 	const char *token;       /* TCP: the token for hello; NULL: none */
 	double timeout;          /* seconds that connecting, the TLS handshake and hello

@@ -483,6 +483,8 @@ static int dispatch(struct ctl *ctx, int argc, char **argv)
 	bool help = false;
 	int used, rc;
 
+	if (strcmp(argv[0], "__complete") == 0)
+		return complete_run(ctx, argc - 1, argv + 1);
 	ctx->cmd = find_command(argc, argv, &used);
 	if (!ctx->cmd) {
 		rc = family_help(argv[0], argc, argv);
@@ -515,4 +517,14 @@ int main(int argc, char **argv)
 		rc = CTL_ERR;
 	}
 	return rc;
+}
+
+const struct ctl_cmd *ctl_command(size_t i)
+{
+	return i < NCOMMANDS ? commands[i] : NULL;
+}
+
+const struct ctl_opt *ctl_common_options(void)
+{
+	return common_opts;
 }

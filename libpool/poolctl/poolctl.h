@@ -130,6 +130,15 @@ char *duration_format(double secs, char *buf, size_t len);
  * "0s"), for settings that must read back exactly; returns buf. */
 char *duration_format_exact(double secs, char *buf, size_t len);
 
+/* The i-th row of the command table, NULL past the end; the options every
+ * command takes (poolctl.c). */
+const struct ctl_cmd *ctl_command(size_t i);
+const struct ctl_opt *ctl_common_options(void);
+
+/* ---- complete.c: poolctl __complete WHAT ..., for shell completion ------- */
+
+int complete_run(struct ctl *ctx, int argc, char **argv);
+
 /* ---- words.c ------------------------------------------------------------ */
 
 /* msg, a daemon's error message, into out with the protocol's words

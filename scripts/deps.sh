@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages poold needs, if any is missing.
-#   scripts/deps.sh build   compiler, CMake and the libraries
-#   scripts/deps.sh test    the above plus cmocka and clang (fuzzing)
+#   scripts/deps.sh build   compiler, CMake and the libraries, and socat
+#                           (the README's examples talk to poold with it)
+#   scripts/deps.sh test    the above plus cmocka and clang (fuzzing),
+#                           openssl (test certificates) and systemd
+#                           (systemd-analyze verify of dist/poold.service)
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
-	libssl-dev)
+	libssl-dev socat)
 if [ "${1:-build}" = test ]; then
-	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl)
+	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl systemd)
 fi
 
 missing=()

@@ -95,7 +95,8 @@ int ctl_fail(struct ctl *ctx, const pool_error *err)
 	if (err->code == POOL_E_UNREACHABLE || err->code == POOL_E_PROTOCOL)
 		fprintf(stderr, "poolctl: %s\n", err->message);
 	else {
-		ctl_words(err->message, said, sizeof(said));
+		ctl_words(err->message, ctx->args ? ctx->args->pos : NULL,
+			  ctx->args ? ctx->args->npos : 0, said, sizeof(said));
 		fprintf(stderr, "poolctl: %s (%s)\n", said, pool_code_name(err->code));
 	}
 	if (err->code == POOL_E_UNREACHABLE && !ctx->tcp)
@@ -491,6 +492,7 @@ static int dispatch(struct ctl *ctx, int argc, char **argv)
 		return rc >= 0 ? rc : ctl_usage(ctx, "unknown command '%s'", argv[0]);
 	}
 	rc = split_args(ctx, argc - used, argv + used, &a, &help);
+	ctx->args = &a;
 	if (rc == 0 && help)
 		command_help(ctx->cmd);
 	else if (rc == 0 && ctx->json && ctx->quiet)
@@ -498,6 +500,7 @@ static int dispatch(struct ctl *ctx, int argc, char **argv)
 	else if (rc == 0 && (rc = check_positionals(ctx, &a)) == 0 &&
 		 (rc = check_common(ctx)) == 0)
 		rc = ctx->cmd->run(ctx, &a);
+	ctx->args = NULL;
 	free(a.pos);
 	free(a.opts);
 	return rc;

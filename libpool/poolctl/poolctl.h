@@ -87,6 +87,7 @@ struct ctl {
 	bool json;                  /* --json: print the exact result object */
 	bool quiet;                 /* -q: only the lease id (or nothing) */
 	const struct ctl_cmd *cmd;  /* the command running */
+	const struct ctl_args *args; /* its arguments, once split; borrowed */
 	pool_client *client;        /* owned; connected on first use */
 	int connect_rc;             /* exit code if connecting failed (7, 8 for
 				     * --timeout, or 5 for a TCP token refused) */
@@ -143,8 +144,9 @@ int complete_run(struct ctl *ctx, int argc, char **argv);
 
 /* msg, a daemon's error message, into out with the protocol's words
  * ("pass wait", "pool.create", "max_size") as poolctl's ("--wait",
- * "poolctl pool create", "--max-size"). */
-void ctl_words(const char *msg, char *out, size_t len);
+ * "poolctl pool create", "--max-size"), except where one of the nkeep
+ * names in keep (the user's arguments) stands. */
+void ctl_words(const char *msg, const char *const *keep, int nkeep, char *out, size_t len);
 
 /* ---- output.c ----------------------------------------------------------- */
 

@@ -2,8 +2,9 @@
  * words.c - the daemon's error messages in poolctl's words. poold speaks
  * the protocol ("pass wait", "pool.create", "max_size"); a person who typed
  * a poolctl command should read the flag or command to use instead
- * ("--wait", "poolctl pool create", "--max-size"). Whole words only, so
- * that a pool or resource named after a field is left alone.
+ * ("--wait", "poolctl pool create", "--max-size"). Whole words only, and
+ * never the names the user typed, so that a pool or resource named after a
+ * field is left alone.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -60,16 +61,28 @@ static bool matches(const char *start, const char *p, const char *wire)
 	return !word_char(p[n]) && !(p[n] == '.' && islower((unsigned char)p[n + 1]));
 }
 
-void ctl_words(const char *msg, char *out, size_t len)
+/* The length of the name of keep that stands at p as a whole word, or 0. */
+static size_t kept(const char *msg, const char *p, const char *const *keep, int nkeep)
+{
+	for (int k = 0; k < nkeep; k++)
+		if (*keep[k] && matches(msg, p, keep[k]))
+			return strlen(keep[k]);
+	return 0;
+}
+
+void ctl_words(const char *msg, const char *const *keep, int nkeep, char *out, size_t len)
 {
 	size_t o = 0;
 
 	for (const char *p = msg; *p && o + 1 < len;) {
-		size_t i, n = sizeof(words) / sizeof(words[0]);
+		size_t i, n = sizeof(words) / sizeof(words[0]), k = kept(msg, p, keep, nkeep);
 
-		for (i = 0; i < n && !matches(msg, p, words[i].wire); i++)
+		for (i = 0; i < n && !k && !matches(msg, p, words[i].wire); i++)
 			;
-		if (i < n) {
+		if (k) {
+			o += (size_t)snprintf(out + o, len - o, "%.*s", (int)k, p);
+			p += k;
+		} else if (i < n) {
 			o += (size_t)snprintf(out + o, len - o, "%s", words[i].cli);
 			p += strlen(words[i].wire);
 		} else {

@@ -172,9 +172,7 @@ static int connect_by(int fd, const struct sockaddr *sa, socklen_t len, double d
 		if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
 			struct timespec pause = { 0, 5 * 1000 * 1000 };
 
-			if (deadline < 0)
-				return -1; /* the blocking wait would never end */
-			if (pool__now() >= deadline) {
+			if (deadline >= 0 && pool__now() >= deadline) {
 				errno = ETIMEDOUT;
 				return -1;
 			}

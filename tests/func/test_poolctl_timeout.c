@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "h_cli.h"
@@ -168,6 +169,27 @@ static void test_connect_times_out(void **state)
 	close(lfd);
 }
 
+/* The same on a Unix socket, whose full backlog answers EAGAIN. */
+static void test_unix_connect_times_out(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0), fill[4];
+
+	h_tmpdir(tmpdir, sizeof(tmpdir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/full.sock", tmpdir);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	H_SH_RC(8, NULL, "poolctl --socket %s --timeout 1s ping", sa.sun_path);
+	H_HAS(h_err, "did not accept the connection within 1 s");
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +198,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_wait_is_not_bounded_by_timeout, teardown),
 		cmocka_unit_test_teardown(test_tcp_hello_times_out, teardown),
 		cmocka_unit_test_teardown(test_connect_times_out, teardown),
+		cmocka_unit_test_teardown(test_unix_connect_times_out, teardown),
 	};
 
 	return RUN_FTESTS(tests);

@@ -37,7 +37,7 @@ static const struct ctl_opt common_opts[] = {
 	{ "tls-ca", OPT_TLS_CA, "FILE", "trust the CAs of FILE (PEM; default: the system's)" },
 	{ "tls-insecure", OPT_TLS_INSECURE, NULL, "TLS without verifying poold (unsafe; tests only)" },
 	{ "timeout", OPT_TIMEOUT, "DURATION",
-	  "give up when poold does not answer in time (default: $POOLCTL_TIMEOUT, else never)" },
+	  "give up without an answer by then (default: $POOLCTL_TIMEOUT)" },
 	{ "json", OPT_JSON, NULL, "print the exact result object as JSON" },
 	{ "quiet", 'q', NULL, "print only the lease id (or nothing)" },
 	{ "help", 'h', NULL, "show this help" },
@@ -219,7 +219,8 @@ static void main_help(void)
 	printf("      --version                      show poolctl's version\n\n"
 	       "Durations: 90 (seconds), 90s, 1m30s, 2h05m, 1d2h, 500ms. Descriptors: JSON, @FILE or @- (stdin).\n"
 	       "The socket is --socket, else $" POOL_SOCKET_ENV ", else " POOL_SOCKET_ROOT
-	       " as root,\nelse $XDG_RUNTIME_DIR/" POOL_SOCKET_NAME ", else /tmp/poold-UID.sock.\n\n"
+	       " as root,\nelse $XDG_RUNTIME_DIR/" POOL_SOCKET_NAME ", else /tmp/poold-UID.sock; if that\n"
+	       "one does not exist, the system daemon's " POOL_SOCKET_ROOT ".\n\n"
 	       "%s\n'poolctl COMMAND --help' describes one command; see also poolctl(1).\n",
 	       exit_codes_help);
 }

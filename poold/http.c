@@ -111,6 +111,22 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 
 /* ---- answers ----------------------------------------------------------- */
 
+/* Sends b as the answer, or for HEAD only its length (evhttp 2.1 would
+ * send the body). */
+static void reply(struct evhttp_request *req, int code, const char *reason,
+		  struct evbuffer *b)
+{
+	char len[32];
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(len, sizeof len, "%zu", evbuffer_get_length(b));
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Content-Length", len);
+		evbuffer_drain(b, evbuffer_get_length(b));
+	}
+	evhttp_send_reply(req, code, reason, b);
+}
+
 static void send_text(struct evhttp_request *req, int code,
 		      const char *reason, const char *type, const char *body)
 {
@@ -119,7 +135,7 @@ static void send_text(struct evhttp_request *req, int code,
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", type);
 	evbuffer_add(b, body, strlen(body));
-	evhttp_send_reply(req, code, reason, b);
+	reply(req, code, reason, b);
 	evbuffer_free(b);
 }
 
@@ -147,7 +163,7 @@ static void get_metrics(struct http *h, struct evhttp_request *req)
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", "text/plain; version=0.0.4; "
 			  "charset=utf-8");
-	evhttp_send_reply(req, 200, "OK", b);
+	reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 
@@ -232,7 +248,7 @@ static void get_page(struct evhttp_request *req)
 			  "'unsafe-inline'");
 	evbuffer_add_reference(b, dashboard_html, dashboard_html_len, NULL,
 			       NULL);
-	evhttp_send_reply(req, 200, "OK", b);
+	reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 

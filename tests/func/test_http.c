@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +319,24 @@ static void test_api_status(void **state)
 	poold_stop(d);
 }
 
+/* The scrape configuration and alert rules of docs/operations.md, as
+ * promtool sees them: each ```yaml block starts with "# file: NAME". */
+static void test_docs_promtool(void **state)
+{
+	char src[] = __FILE__, cmd[2048], out[4096];
+
+	snprintf(cmd, sizeof cmd, "cd %s && awk '/^```yaml/{f=1; next} "
+		 "/^```/{f=0; o=\"\"} f && /^# file: /{o=$3; next} "
+		 "f && o {print > o}' %s/../../docs/operations.md && "
+		 "echo token > poold-token && "
+		 "promtool check rules poold-alerts.yml 2>&1 && "
+		 "promtool check config prometheus.yml 2>&1", dir,
+		 dirname(src));
+	if (run(cmd, out, sizeof out) != 0)
+		fail_msg("docs/operations.md: %s", out);
+	assert_non_null(strstr(out, "SUCCESS: 3 rules found"));
+}
+
 static int group_setup(void **state)
 {
 	FILE *f;
@@ -350,6 +369,7 @@ int main(void)
 		FTEST(test_token_off_loopback),
 		FTEST(test_healthz),
 		FTEST(test_api_status),
+		FTEST(test_docs_promtool),
 	};
 
 	harness_init();

@@ -73,7 +73,7 @@ static void test_dashboard_in_chromium(void **state)
 	poold_proc *d;
 	pool_client *c;
 	json_t *l[5];
-	char *dom, *ci, *gpu;
+	char *dom, *ci, *gpu, *pg;
 
 	snprintf(arg, sizeof arg, "127.0.0.1:%d", port);
 	d = poold_start("--http", arg, NULL);
@@ -101,13 +101,15 @@ static void test_dashboard_in_chromium(void **state)
 	gpu = card(dom, "gpu");
 	assert_non_null(strstr(gpu, "leased <b>1</b>"));
 	assert_non_null(strstr(gpu, "trainer-3"));
-	assert_non_null(strstr(card(dom, "postgres"), "test-suite #81"));
+	pg = card(dom, "postgres");
+	assert_non_null(strstr(pg, "test-suite #81"));
 	for (int i = 0; i < 5; i++) {
 		assert_null(strstr(dom, JSTR(l[i], "lease")));
 		json_decref(l[i]);
 	}
 	free(ci);
 	free(gpu);
+	free(pg);
 	free(dom);
 
 	/* BUILD/poold/poold -> BUILD/dashboard.png */

@@ -57,6 +57,7 @@ struct metrics {
 	struct {
 		int64_t unauthorized, method, too_large, not_found;
 	} http_refused;
+	double start_time;           /* process_start_time_seconds, read once */
 	struct recent_event recent[RECENT_MAX];
 	size_t nrecent, recent_head; /* ring: next slot to write */
 };
@@ -236,50 +237,65 @@ void metrics_http_refused(struct poold *pd, const char *why)
 
 /* ---- exposition -------------------------------------------------------- */
 
-/* Label values escape backslash, double quote and newline. */
-static void label_value(struct evbuffer *out, const char *s)
+/* Label values escape backslash, double quote and newline. Returns the
+ * bytes written at dst (which has room for 2 * strlen(s)). */
+static size_t label_value(char *dst, const char *s)
 {
+	char *d = dst;
+
 	for (; *s; s++) {
-		if (*s == '\\')
-			evbuffer_add(out, "\\\\", 2);
-		else if (*s == '"')
-			evbuffer_add(out, "\\\"", 2);
-		else if (*s == '\n')
-			evbuffer_add(out, "\\n", 2);
-		else
-			evbuffer_add(out, s, 1);
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			*d++ = '\\';
+			*d++ = *s == '\n' ? 'n' : *s;
+		} else {
+			*d++ = *s;
+		}
 	}
+	return (size_t)(d - dst);
 }
 
 /* Integers print without an exponent; others with enough digits to read
  * back the same double. */
-static void number(struct evbuffer *out, double v)
+static int number(char *dst, size_t len, double v)
 {
 	if (isinf(v))
-		evbuffer_add_printf(out, v > 0 ? "+Inf" : "-Inf");
-	else if (v == floor(v) && fabs(v) < 1e15)
-		evbuffer_add_printf(out, "%.0f", v);
-	else
-		evbuffer_add_printf(out, "%.17g", v);
+		return snprintf(dst, len, v > 0 ? "+Inf" : "-Inf");
+	if (v == floor(v) && fabs(v) < 1e15)
+		return snprintf(dst, len, "%.0f", v);
+	return snprintf(dst, len, "%.17g", v);
 }
 
+/* A scrape writes thousands of lines: each is built in one buffer and
+ * added at once. Names and label values are short (a pool name is at most
+ * 64 bytes), so a line fits; a longer one is cut rather than overflowed. */
 void metrics_sample(struct evbuffer *out, const char *name, double value,
 		    const char *const *labels)
 {
-	evbuffer_add_printf(out, "%s", name);
-	if (labels && labels[0]) {
-		evbuffer_add(out, "{", 1);
-		for (size_t i = 0; labels[i]; i += 2) {
-			evbuffer_add_printf(out, "%s%s=\"", i ? "," : "",
-					    labels[i]);
-			label_value(out, labels[i + 1]);
-			evbuffer_add(out, "\"", 1);
-		}
-		evbuffer_add(out, "}", 1);
+	char line[1024], *p = line, *end = line + sizeof line - 64;
+	size_t n;
+
+	n = strlen(name);
+	memcpy(p, name, n);
+	p += n;
+	for (size_t i = 0; labels && labels[i]; i += 2) {
+		size_t kn = strlen(labels[i]), vn = strlen(labels[i + 1]);
+
+		if (p + kn + 2 * vn + 4 > end)
+			break;
+		*p++ = i ? ',' : '{';
+		memcpy(p, labels[i], kn);
+		p += kn;
+		*p++ = '=';
+		*p++ = '"';
+		p += label_value(p, labels[i + 1]);
+		*p++ = '"';
 	}
-	evbuffer_add(out, " ", 1);
-	number(out, value);
-	evbuffer_add(out, "\n", 1);
+	if (labels && labels[0])
+		*p++ = '}';
+	*p++ = ' ';
+	p += number(p, 40, value);
+	*p++ = '\n';
+	evbuffer_add(out, line, (size_t)(p - line));
 }
 
 static void family(struct evbuffer *out, const char *name, const char *type,
@@ -559,7 +575,7 @@ static double proc_open_fds(void)
 	return n - 1; /* the directory's own descriptor */
 }
 
-static void process_metrics(struct evbuffer *out)
+static void process_metrics(struct metrics *m, struct evbuffer *out)
 {
 	struct rusage ru;
 	struct rlimit rl;
@@ -586,8 +602,9 @@ static void process_metrics(struct evbuffer *out)
 		       NULL);
 	family(out, "process_start_time_seconds", "gauge",
 	       "Start time of the process since unix epoch in seconds.");
-	metrics_sample(out, "process_start_time_seconds", proc_start_time(),
-		       NULL);
+	if (m->start_time == 0)
+		m->start_time = proc_start_time();
+	metrics_sample(out, "process_start_time_seconds", m->start_time, NULL);
 }
 
 void metrics_write(struct poold *pd, struct evbuffer *out)
@@ -601,6 +618,6 @@ void metrics_write(struct poold *pd, struct evbuffer *out)
 	pool_counters(out, all, n);
 	pool_histograms(out, pd, all, n);
 	daemon_metrics(pd, m, out);
-	process_metrics(out);
+	process_metrics(m, out);
 	free(all);
 }

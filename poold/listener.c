@@ -106,7 +106,7 @@ int listener_open(struct poold *pd, char *err, size_t errlen)
 	return 0;
 }
 
-static bool loopback(const struct sockaddr *sa)
+bool listener_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
@@ -115,8 +115,7 @@ static bool loopback(const struct sockaddr *sa)
 		&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-/* Splits "HOST:PORT" or "[V6]:PORT" into host and port (in buf). */
-static int split_hostport(const char *s, char *buf, size_t len,
+int listener_split_hostport(const char *s, char *buf, size_t len,
 			  const char **host, const char **port)
 {
 	char *colon;
@@ -143,7 +142,7 @@ int listener_open_tcp(struct poold *pd, char *err, size_t errlen)
 	char buf[300];
 	int rc;
 
-	if (split_hostport(pd->cfg.listen, buf, sizeof buf, &host, &port) < 0) {
+	if (listener_split_hostport(pd->cfg.listen, buf, sizeof buf, &host, &port) < 0) {
 		snprintf(err, errlen, "--listen wants HOST:PORT, not \"%s\"",
 			 pd->cfg.listen);
 		return -1;
@@ -153,7 +152,7 @@ int listener_open_tcp(struct poold *pd, char *err, size_t errlen)
 			 gai_strerror(rc));
 		return -1;
 	}
-	if (!loopback(ai->ai_addr) && !pd->cfg.listen_public) {
+	if (!listener_loopback(ai->ai_addr) && !pd->cfg.listen_public) {
 		snprintf(err, errlen, "--listen %s is not a loopback address; "
 			 "add --listen-public to serve the network",
 			 pd->cfg.listen);

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "http.h"
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
@@ -39,6 +40,7 @@ static void stop(struct poold *pd, const char *why)
 	pd->stopping = true;
 	log_info("shutting down: %s", why);
 	listener_close(pd);
+	http_close(pd);
 	janitor_stop(pd);
 	while ((p = hmap_next(&pd->pools, &pos)))
 		wait_fail_all(p, POOL_ERR_INTERNAL, "poold is shutting down; "
@@ -143,7 +145,8 @@ static int start(struct poold *pd)
 	    poold_open(pd, err, sizeof err) < 0 ||
 	    (pd->cfg.pools_path && load_pools(pd, err, sizeof err) < 0) ||
 	    listener_open(pd, err, sizeof err) < 0 ||
-	    (pd->cfg.listen && listener_open_tcp(pd, err, sizeof err) < 0)) {
+	    (pd->cfg.listen && listener_open_tcp(pd, err, sizeof err) < 0) ||
+	    (pd->cfg.http && http_open(pd, err, sizeof err) < 0)) {
 		fprintf(stderr, "poold: %s\n", err);
 		return -1;
 	}
@@ -162,6 +165,7 @@ static int start(struct poold *pd)
 static void finish(struct poold *pd)
 {
 	listener_close(pd);
+	http_close(pd);
 	janitor_stop(pd);
 	if (pd->sigterm_ev)
 		event_free(pd->sigterm_ev);

@@ -21,27 +21,33 @@ static json_t *daemon_json(const struct poold *pd)
 			 "idle_closed", (json_int_t)pd->refused.idle_closed);
 }
 
-static enum req_status exec(struct req *r)
+/* The result for one pool (one != NULL) or every pool; also /api/status. */
+json_t *op_status_json(struct poold *pd, const struct pool *one, double now)
 {
 	json_t *list = json_array();
-	struct pool **all, *one;
+	struct pool **all;
 	size_t n;
 
-	if (req_has(r, "pool")) {
-		if (!(one = op_pool(r))) {
-			json_decref(list);
-			return REQ_DONE;
-		}
-		json_array_append_new(list, pool_occupancy_json(one, r->now));
+	if (one) {
+		json_array_append_new(list, pool_occupancy_json(one, now));
 	} else {
-		all = op_pools_sorted(r->pd, &n);
+		all = op_pools_sorted(pd, &n);
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(list,
-					      pool_occupancy_json(all[i], r->now));
+					      pool_occupancy_json(all[i], now));
 		free(all);
 	}
-	req_ok(r, json_pack("{s:o, s:o}", "pools", list, "daemon",
-			    daemon_json(r->pd)));
+	return json_pack("{s:o, s:o}", "pools", list, "daemon",
+			 daemon_json(pd));
+}
+
+static enum req_status exec(struct req *r)
+{
+	struct pool *one = NULL;
+
+	if (req_has(r, "pool") && !(one = op_pool(r)))
+		return REQ_DONE;
+	req_ok(r, op_status_json(r->pd, one, r->now));
 	return REQ_DONE;
 }
 

@@ -35,6 +35,8 @@ int op_limit(struct req *r);
 
 /* The pools sorted by name (caller frees the array). */
 struct pool **op_pools_sorted(struct poold *pd, size_t *n);
+/* The status op's result for one pool or all (NULL); new reference. */
+json_t *op_status_json(struct poold *pd, const struct pool *one, double now);
 
 /* Drains p: no new leases, waiters answered draining, free resources
  * destroyed, leased ones destroyed on return. */

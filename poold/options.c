@@ -67,7 +67,10 @@ static const struct opt opt_table[] = {
 	  "also listen on TCP (off by default); callers must say hello with "
 	  "a token from --tokens first" },
 	{ "listen-public", OPT_FLAG, OFF(listen_public), 0, 0, NULL,
-	  "allow --listen on an address that is not loopback" },
+	  "allow --listen or --http on an address that is not loopback" },
+	{ "http", OPT_STRING, OFF(http), 0, 0, "HOST:PORT",
+	  "serve /metrics, /healthz, /api/status and the dashboard over "
+	  "HTTP (off by default; read-only)" },
 	{ "tokens", OPT_STRING, OFF(tokens_path), 0, 0, "FILE",
 	  "TCP callers' tokens: lines \"NAME TOKEN [admin]\"; mode 600" },
 	{ "tls-cert", OPT_STRING, OFF(tls_cert), 0, 0, "FILE",
@@ -252,5 +255,6 @@ void options_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->check_pools);
+	free(cfg->http);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "events.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "provision.h"
 #include "reply.h"
 #include "state.h"
@@ -53,6 +54,7 @@ void poold_close(struct poold *pd)
 	reply_free(pd);
 	events_free(pd);
 	state_free(pd);
+	metrics_free(pd);
 	store_close(pd->store);
 	pd->store = NULL;
 	if (pd->base)

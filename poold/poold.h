@@ -42,6 +42,7 @@ struct config {
 	char *tls_cert;        /* owned; --tls-cert FILE (PEM chain) */
 	char *tls_key;         /* owned; --tls-key FILE */
 	char *check_pools;     /* owned; --check-pools FILE: check and exit */
+	char *http;            /* owned; --http HOST:PORT, or NULL */
 	gid_t admin_gid;
 	double tick;           /* janitor period, seconds */
 	double expired_keep;   /* how long an expired lease id answers "expired" */
@@ -98,6 +99,8 @@ struct poold {
 	struct evconnlistener *tcp_listener;
 	struct auth *auth;         /* the --tokens file, for TCP callers */
 	void *tls;                 /* SSL_CTX *, when --tls-cert is given */
+	struct metrics *metrics;   /* owned; histograms (metrics.h) */
+	struct http *http;         /* owned; the --http listener (http.h) */
 };
 
 /* Opens the store, creates the event loop and loads the state (with crash

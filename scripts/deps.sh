@@ -3,14 +3,17 @@
 #   scripts/deps.sh build   compiler, CMake and the libraries, and socat
 #                           (the README's examples talk to poold with it)
 #   scripts/deps.sh test    the above plus cmocka and clang (fuzzing),
-#                           openssl (test certificates) and systemd
-#                           (systemd-analyze verify of dist/poold.service)
+#                           openssl (test certificates), systemd
+#                           (systemd-analyze verify of dist/poold.service),
+#                           promtool (prometheus), chromium and python3
+#                           (the --http tests)
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
 	libssl-dev socat)
 if [ "${1:-build}" = test ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl systemd)
+	pkgs+=(prometheus chromium python3)
 fi
 
 missing=()

@@ -109,6 +109,10 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        if getattr(self, "_pid", None) == os.getpid():
+            close_all(self._idle)
+
     def close(self) -> None:
         """Closes the idle connections; the client stays usable."""
         self._after_fork()

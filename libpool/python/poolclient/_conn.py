@@ -102,7 +102,12 @@ class Connection:
         self.pid = os.getpid()
         if addr.tcp is not None:
             # TCP connections must introduce themselves before anything else.
-            self.request({"op": "hello", "token": addr.token or ""}, timeout)
+            try:
+                self.request({"op": "hello", "token": addr.token or ""},
+                             timeout)
+            except BaseException:
+                self.close()
+                raise
 
     def close(self) -> None:
         """Closes the socket (only this process's reference to it)."""

@@ -3,6 +3,7 @@ every exception class raised from its protocol code."""
 
 import os
 import pickle
+import subprocess
 import threading
 import unittest
 
@@ -339,6 +340,40 @@ class TestTcp(unittest.TestCase):
         with self.assertRaises(Forbidden):
             Client(tcp=self.tcp, token="nope-nope-nope-nope").ping()
         self.assertEqual(alice.status("t")["pools"][0]["leased"], 0)
+
+
+class TestTls(unittest.TestCase):
+    """Client(tcp=..., tls=CAFILE) checks poold's certificate, then says
+    hello inside TLS."""
+
+    def test_tls(self):
+        d = Daemon()
+        self.addCleanup(d.cleanup)
+        cert, key, tokens = d.dir + "/cert.pem", d.dir + "/key.pem", \
+            d.dir + "/tokens"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(tokens, "w") as f:
+            f.write("carol carol-secret-token-003 admin\n")
+        os.chmod(tokens, 0o600)
+        tcp = "127.0.0.1:%d" % free_port()
+        d.extra = ["--listen", tcp, "--tokens", tokens, "--tls-cert", cert,
+                   "--tls-key", key]
+        d.start()
+        c = Client(tcp=tcp, token="carol-secret-token-003", tls=cert)
+        self.assertEqual(c.call("hello")["caller"], "carol")
+        c.call("pool.create", pool="s")
+        with c.lease("s") as lease:
+            self.assertEqual(lease.pool, "s")
+        untrusted = Client(tcp=tcp, token="carol-secret-token-003", tls=True)
+        with self.assertRaises(Unreachable) as cm:
+            untrusted.ping()
+        self.assertIn("CA", cm.exception.message)
+        c.close()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,6 +13,7 @@ parent's connections (a pid check) and opens its own.
 
 import os
 import socket as _socket
+import ssl
 import threading
 import time
 import uuid
@@ -220,6 +221,12 @@ class Client:
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
                     continue
+            except ssl.SSLCertVerificationError as e:
+                # Trying again would meet the same certificate.
+                raise Unreachable("poold at %s: %s (give tls=\"CA-FILE\" "
+                                  "naming the CA that signed poold's "
+                                  "certificate)" % (
+                                      self.address.describe(), e)) from e
             except (OSError, EOFError) as e:
                 if conn:
                     conn.close()

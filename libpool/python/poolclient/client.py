@@ -111,8 +111,11 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_pid", None) == os.getpid():
-            close_all(self._idle)
+        try:
+            if self._pid == os.getpid():
+                close_all(self._idle)
+        except Exception:  # half-built, or the interpreter is exiting
+            pass
 
     def close(self) -> None:
         """Closes the idle connections; the client stays usable."""
@@ -235,6 +238,10 @@ class Client:
                 if not retry_ok or time.monotonic() + delay > deadline:
                     raise self._unreachable(msg, e, sent) from e
                 retried = retried or sent
+                if pin and "request_id" in msg:
+                    # A bound lease ended with the broken connection (or
+                    # soon will): the retry must not be answered with it.
+                    msg = dict(msg, request_id=uuid.uuid4().hex)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -249,6 +256,9 @@ class Client:
         :class:`PoolError` subclass of the answer's code. Fields that are
         None are left out. ``lease``/``checkout`` get a generated
         ``request_id`` unless given one."""
+        if op == "watch":
+            raise ValueError("use Client.watch(): a watch needs a "
+                             "connection of its own")
         msg: Dict[str, Any] = {"op": op}
         msg.update((k, v) for k, v in fields.items() if v is not None)
         if op in _RETRY_KEYED and "request_id" not in msg:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._conn import Address, Connection
     from .client import Client
 
-__all__ = ["Lease"]
+__all__ = ["Lease", "LeaseInfo"]
 
 _STATE_KEYS = ("lease", "pool", "mode", "resource", "token", "owner", "bind",
                "acquired_at", "expires_at", "ttl")
@@ -39,31 +39,13 @@ def _seconds_until(rfc3339: Optional[str]) -> Optional[float]:
     return (when - now).total_seconds()
 
 
-class Lease:
-    """A lease: ``id``, ``pool``, ``mode`` (``"pop"``/``"checkout"``),
-    ``resource`` (the Resource object: ``name``, ``descriptor``,
-    ``version``, ...), ``descriptor``, ``token`` (fencing), ``version``,
-    ``expires_at`` (RFC 3339, None without TTL), ``ttl``, ``owner``.
+class LeaseInfo:
+    """What poold said about a lease, as attributes; the base of the sync
+    and the asyncio Lease."""
 
-    ``lost`` is set when a background renewal finds the lease ended.
-    Used as a context manager it is renewed at about a third of its TTL
-    and released when the block ends (discarded instead if the block
-    raised and ``discard_on_error`` is true); if it was lost meanwhile,
-    leaving the block raises :class:`LeaseLost`.
-    """
-
-    def __init__(self, client: "Client", data: Dict[str, Any],
-                 pinned: Optional["Connection"] = None,
-                 discard_on_error: bool = False) -> None:
-        self.client = client
-        self._data = {k: data.get(k) for k in _STATE_KEYS}
-        self._pinned = pinned
-        self.discard_on_error = discard_on_error
-        self.lost = threading.Event()
-        self.lost_error: Optional[PoolError] = None
-        self._ended = False
-        self._stop = threading.Event()
-        self._renewer: Optional[threading.Thread] = None
+    _data: Dict[str, Any]
+    lost: Any  # an Event: threading's, or asyncio's for the aio Lease
+    lost_error: Optional[PoolError]
 
     # ---- what poold said --------------------------------------------------
 
@@ -122,10 +104,57 @@ class Lease:
         """The lease's TTL in seconds (0: none)."""
         return self._data["ttl"]
 
+    def _renew_interval(self) -> Optional[float]:
+        ttl = self.ttl
+        if ttl is None:
+            ttl = _seconds_until(self.expires_at)
+        if not ttl or ttl <= 0:
+            return None
+        return max(float(ttl) / 3.0, 0.05)
+
+    def _lost(self, cause: PoolError) -> LeaseLost:
+        """Records the loss (``lost_error``, ``lost``) and returns the
+        exception that says so."""
+        self.lost_error = cause
+        self.lost.set()
+        return LeaseLost(
+            "lease %s on %s/%s was lost while held (%s): what was done "
+            "after that was not protected by it" % (
+                self.id, self.pool, self.name, cause), cause.code,
+            {"lease": self.id})
+
     def __repr__(self) -> str:
         return "Lease(%s, pool=%s, resource=%s, token=%s)" % (
             self._data["lease"], self._data["pool"], self.name,
             self._data["token"])
+
+
+
+class Lease(LeaseInfo):
+    """A lease: ``id``, ``pool``, ``mode`` (``"pop"``/``"checkout"``),
+    ``resource`` (the Resource object: ``name``, ``descriptor``,
+    ``version``, ...), ``descriptor``, ``token`` (fencing), ``version``,
+    ``expires_at`` (RFC 3339, None without TTL), ``ttl``, ``owner``.
+
+    ``lost`` is set when a background renewal finds the lease ended.
+    Used as a context manager it is renewed at about a third of its TTL
+    and released when the block ends (discarded instead if the block
+    raised and ``discard_on_error`` is true); if it was lost meanwhile,
+    leaving the block raises :class:`LeaseLost`.
+    """
+
+    def __init__(self, client: "Client", data: Dict[str, Any],
+                 pinned: Optional["Connection"] = None,
+                 discard_on_error: bool = False) -> None:
+        self.client = client
+        self._data = {k: data.get(k) for k in _STATE_KEYS}
+        self._pinned = pinned
+        self.discard_on_error = discard_on_error
+        self.lost = threading.Event()
+        self.lost_error: Optional[PoolError] = None
+        self._ended = False
+        self._stop = threading.Event()
+        self._renewer: Optional[threading.Thread] = None
 
     def __reduce__(self):  # type: ignore[override]
         if self._pinned is not None:
@@ -192,14 +221,6 @@ class Lease:
 
     # ---- with: renew in the background, release at the end ---------------
 
-    def _renew_interval(self) -> Optional[float]:
-        ttl = self.ttl
-        if ttl is None:
-            ttl = _seconds_until(self.expires_at)
-        if not ttl or ttl <= 0:
-            return None
-        return max(float(ttl) / 3.0, 0.05)
-
     def _renew_loop(self) -> None:
         while True:
             interval = self._renew_interval()
@@ -224,15 +245,6 @@ class Lease:
                 name="poolclient-renew-%s" % self.id[:8])
             self._renewer.start()
         return self
-
-    def _lost(self, cause: PoolError) -> LeaseLost:
-        self.lost_error = cause
-        self.lost.set()
-        return LeaseLost(
-            "lease %s on %s/%s was lost while held (%s): what was done "
-            "after that was not protected by it" % (
-                self.id, self.pool, self.name, cause), cause.code,
-            {"lease": self.id})
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._renewer is not None:

@@ -63,6 +63,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "poold.log")
         self.extra: List[str] = list(extra)
         self.proc: Optional[subprocess.Popen] = None
+        self.bad_exits: List[int] = []  # exit codes of SIGTERMed runs != 0
 
     def start(self) -> "Daemon":
         log = open(self.log_path, "ab")
@@ -93,6 +94,8 @@ class Daemon:
             return
         self.proc.send_signal(sig)
         self.proc.wait(timeout=DEADLINE)
+        if sig == signal.SIGTERM and self.proc.returncode != 0:
+            self.bad_exits.append(self.proc.returncode)
         self.proc = None
 
     def restart(self) -> None:
@@ -130,9 +133,10 @@ class DaemonTest(unittest.TestCase):
     def tearDownClass(cls) -> None:
         log = cls.daemon.log()
         cls.daemon.cleanup()
-        if "Assertion" in log or "runtime error" in log:
-            raise AssertionError("poold's log shows a failed assertion:\n"
-                                 + log[-4000:])
+        if ("Assertion" in log or "runtime error" in log or
+                "Sanitizer" in log or cls.daemon.bad_exits):
+            raise AssertionError("poold failed (exit codes %s); its log:\n%s"
+                                 % (cls.daemon.bad_exits, log[-4000:]))
 
     def setUp(self) -> None:
         self.c = poolclient.Client(socket=self.daemon.sock)

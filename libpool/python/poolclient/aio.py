@@ -400,6 +400,7 @@ class Lease(LeaseInfo):
         self.lost_error: Optional[PoolError] = None
         self._ended = False
         self._renewer: Optional["asyncio.Task[None]"] = None
+        self._stopping = False
 
     def __reduce__(self):  # type: ignore[override]
         if self._pinned is not None:
@@ -455,11 +456,15 @@ class Lease(LeaseInfo):
             self._pinned = None
 
     async def _renew_loop(self) -> None:
-        while True:
+        # The flag, not only the cancel, ends the loop: asyncio.wait_for
+        # (under the request) can swallow a cancel that meets its answer.
+        while not self._stopping:
             interval = self._renew_interval()
             if interval is None:
                 return
             await asyncio.sleep(interval)
+            if self._stopping:
+                return
             try:
                 await self.renew()
             except (Expired, NotFound) as e:
@@ -470,11 +475,13 @@ class Lease(LeaseInfo):
 
     async def __aenter__(self) -> "Lease":
         if self._renewer is None and self._renew_interval() is not None:
+            self._stopping = False
             self._renewer = asyncio.ensure_future(self._renew_loop())
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._renewer is not None:
+            self._stopping = True
             self._renewer.cancel()
             try:
                 await self._renewer

@@ -203,27 +203,23 @@ class Client:
                     conn.close()
                 raise
             except PoolError as e:
-                if retried and op in _RETRY_ENDING and isinstance(e, NotFound):
-                    result = {}
-                elif not (retried and op in _RETRY_KEYED and
-                          isinstance(e, Conflict)):
-                    if conn and not pin:
-                        self._release(conn)
-                    elif conn:
-                        conn.close()
+                ending = (retried and op in _RETRY_ENDING and
+                          isinstance(e, NotFound))
+                # A retried lease may meet the lost request, still waiting
+                # in poold until it notices that connection closed.
+                again = (retried and op in _RETRY_KEYED and
+                         isinstance(e, Conflict))
+                if conn and not pin:
+                    self._release(conn)
+                elif conn:
+                    conn.close()
+                if ending:
+                    return {}, None
+                if not again or time.monotonic() + delay > deadline:
                     raise
-                else:
-                    # The request lost earlier is still waiting in poold
-                    # until it notices its connection closed: try again.
-                    if conn and not pin:
-                        self._release(conn)
-                    elif conn:
-                        conn.close()
-                    if time.monotonic() + delay > deadline:
-                        raise
-                    time.sleep(delay)
-                    delay = min(delay * 2, 1.0)
-                    continue
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
             except ssl.SSLCertVerificationError as e:
                 # Trying again would meet the same certificate.
                 raise Unreachable("poold at %s: %s (give tls=\"CA-FILE\" "

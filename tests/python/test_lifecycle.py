@@ -5,6 +5,7 @@ ProcessPoolExecutor, fork, reconnecting, and the request_id retry."""
 import concurrent.futures
 import multiprocessing
 import os
+import pickle
 import time
 
 from harness import DEADLINE, DaemonTest, wait_until
@@ -79,10 +80,12 @@ class TestWith(DaemonTest):
         p = self.pool()
         with self.c.lease(p, bind="connection") as lease:
             self.assertEqual(self.occupancy(p)["leased"], 1)
+            self.assertEqual(lease.refresh().owner.split()[-1],
+                             "pid:%d" % os.getpid())
         self.assertEqual(self.occupancy(p)["leased"], 0)
         held = self.c.lease(p, bind="connection")
         with self.assertRaises(TypeError):
-            __import__("pickle").dumps(held)
+            pickle.dumps(held)
         held._pinned.close()  # as if the process died
         wait_until(lambda: self.occupancy(p)["leased"] == 0,
                    what="the bound lease to end with its connection")

@@ -9,7 +9,6 @@ import unittest
 
 from harness import DEADLINE, Daemon, DaemonTest, free_port, wait_until
 
-import poolclient
 from poolclient import (BadRequest, Busy, Client, Conflict, CreateFailed,
                         Draining, Exhausted, Exists, Expired, Forbidden,
                         Internal, Lease, NotFound, NotLeader, PoolError,

@@ -46,6 +46,16 @@ _shared: Dict[Tuple[Any, ...], "Client"] = {}
 _shared_pid = os.getpid()
 
 
+def _reset_shared_after_fork() -> None:
+    # Another thread may have held the lock at fork(); the child's copy
+    # would stay locked forever.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_shared_after_fork)
+
+
 def default_owner() -> str:
     """The owner label of leases taken without one: ``"HOSTNAME pid:N"``."""
     return "%s pid:%d" % (_socket.gethostname(), os.getpid())

@@ -5,15 +5,15 @@
 #   scripts/deps.sh test    the above plus cmocka and clang (fuzzing),
 #                           openssl (test certificates), systemd
 #                           (systemd-analyze verify of dist/poold.service),
-#                           promtool (prometheus), chromium and python3
-#                           (the --http tests)
+#                           promtool (prometheus) and chromium (the --http
+#                           tests), python3 with venv (the Python client)
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
 	libssl-dev socat)
 if [ "${1:-build}" = test ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl systemd)
-	pkgs+=(prometheus chromium python3)
+	pkgs+=(prometheus chromium python3 python3-venv)
 fi
 
 missing=()

@@ -92,8 +92,11 @@ int listener_open(struct poold *pd, char *err, size_t errlen)
 			close(fd);
 		return -1;
 	}
+	/* Accepted sockets close on exec too, or a command would hold
+	 * clients' connections open. */
 	pd->listener = evconnlistener_new(pd->base, on_accept, pd,
-					  LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+					  LEV_OPT_CLOSE_ON_FREE |
+					  LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
 	if (!pd->listener) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path,
 			 strerror(errno));

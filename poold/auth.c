@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 struct entry {
 	char name[48];
 	char token[TOKEN_MAX + 1];
+	unsigned char id[AUTH_ID_LEN]; /* SHA-256 of token */
 	bool admin;
 };
 
@@ -63,6 +65,7 @@ static int parse_line(char *line, struct entry *e, char *why, size_t len)
 	}
 	snprintf(e->name, sizeof e->name, "%s", name);
 	snprintf(e->token, sizeof e->token, "%s", token);
+	SHA256((const unsigned char *)token, strlen(token), e->id);
 	e->admin = flag != NULL;
 	return 0;
 }
@@ -130,7 +133,8 @@ static bool same(const char *a, const char *b)
 	return CRYPTO_memcmp(a, b, TOKEN_MAX + 1) == 0;
 }
 
-const char *auth_check(const struct auth *a, const char *token, bool *admin)
+const char *auth_check(const struct auth *a, const char *token, bool *admin,
+		       unsigned char *id)
 {
 	char given[TOKEN_MAX + 1];
 	const struct entry *found = NULL;
@@ -146,5 +150,19 @@ const char *auth_check(const struct auth *a, const char *token, bool *admin)
 	if (!found)
 		return NULL;
 	*admin = found->admin;
+	memcpy(id, found->id, AUTH_ID_LEN);
 	return found->name;
+}
+
+bool auth_holds(const struct auth *a, const char *name,
+		const unsigned char *id, bool *admin)
+{
+	for (size_t i = 0; a && i < a->n; i++) {
+		if (strcmp(a->entries[i].name, name) == 0 &&
+		    CRYPTO_memcmp(a->entries[i].id, id, AUTH_ID_LEN) == 0) {
+			*admin = a->entries[i].admin;
+			return true;
+		}
+	}
+	return false;
 }

@@ -86,6 +86,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 			auth_free(pd->auth);
 			pd->auth = a;
 			log_info("SIGHUP: tokens read again");
+			conn_recheck_tokens(pd);
 		} else {
 			log_error("SIGHUP: tokens file refused, the old tokens "
 				  "stay: %s", err);
@@ -120,7 +121,8 @@ static int check_pools(const char *path)
 static void raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_conns + 256;
+	rlim_t want = (rlim_t)cfg->max_conns + 256 +
+		      (cfg->listen ? (rlim_t)cfg->max_tcp_conns : 0);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;

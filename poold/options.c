@@ -36,7 +36,16 @@ static const struct opt opt_table[] = {
 	{ "max-line", OPT_SIZE, OFF(max_line), 64, 1LL << 30, "BYTES",
 	  "longest request line accepted (default 1048576)" },
 	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",
-	  "most client connections at once; beyond it: busy (default 1024)" },
+	  "most Unix socket connections at once; beyond it: busy "
+	  "(default 1024)" },
+	{ "max-tcp-conns", OPT_INT, OFF(max_tcp_conns), 1, 1000000, "N",
+	  "most TCP connections at once, counted apart from the Unix "
+	  "socket's (default 1024)" },
+	{ "max-hello-conns", OPT_INT, OFF(max_hello_conns), 1, 1000000, "N",
+	  "most TCP connections that have not said hello yet (default 32)" },
+	{ "hello-timeout", OPT_INT, OFF(hello_timeout), 1, 3600, "SECONDS",
+	  "a TCP connection without a good hello this long is closed "
+	  "(default 10)" },
 	{ "max-descriptor", OPT_SIZE, OFF(max_descriptor), 64, 1LL << 30,
 	  "BYTES", "largest descriptor, as compact JSON (default 65536)" },
 	{ "max-depth", OPT_INT, OFF(max_depth), 2, 1000, "N",
@@ -183,6 +192,9 @@ void options_defaults(struct config *cfg)
 	cfg->db_path = xstrdup(db && *db ? db : POOL_DB_DEFAULT);
 	cfg->max_line = POOL_DEFAULT_MAX_LINE;
 	cfg->max_conns = 1024;
+	cfg->max_tcp_conns = 1024;
+	cfg->max_hello_conns = 32;
+	cfg->hello_timeout = 10;
 	cfg->max_descriptor = 65536;
 	cfg->max_depth = 64;
 	cfg->max_batch = 10000;

@@ -367,6 +367,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			;
 		reply_flush(c->pd);
 		if (!c->closed && wait_has_conn(c->pd, c)) {
+			/* A watch is no answer it waits for: it ends. */
+			events_drop_conn(c->pd, c);
 			c->half_closed = true;
 			bufferevent_disable(bev, EV_READ);
 			bufferevent_set_timeouts(bev, NULL, NULL);

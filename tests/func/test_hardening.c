@@ -506,7 +506,9 @@ static void test_emfile_pauses_accepting_and_logs_once(void **state)
 	}
 	assert_int_equal(log_count(d, "cannot accept connections"),
 			 (int)daemon_counter(c, "accept_paused"));
-	assert_true(daemon_counter(c, "accept_paused") <= 3);
+	/* an episode, not every failed accept (that spun and logged 832,640
+	 * lines in 2 s) */
+	assert_true(daemon_counter(c, "accept_paused") < 20);
 	pool_close(c);
 	poold_stop(d);
 }

@@ -5,6 +5,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,20 @@ static void on_write(struct bufferevent *bev, void *arg)
 		conn_close(c, "client closed its side and has all its answers");
 }
 
+/* After EOF: did the client close only its sending side? On a Unix socket
+ * the kernel tells (a peer that closed the whole socket sets POLLHUP). On
+ * TCP a close and a shutdown(SHUT_WR) both arrive as a FIN: it counts as a
+ * close, or a client that gave up waiting would have a resource leased to
+ * it for a whole TTL. */
+static bool half_closed(const struct conn *c)
+{
+	struct pollfd p = { .fd = bufferevent_getfd(c->bev), .events = POLLRDHUP };
+
+	if (c->tcp || poll(&p, 1, 0) != 1)
+		return false;
+	return !(p.revents & (POLLHUP | POLLERR));
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = conn_ref(arg);
@@ -366,7 +381,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		while (read_lines(c))
 			;
 		reply_flush(c->pd);
-		if (!c->closed && wait_has_conn(c->pd, c)) {
+		if (!c->closed && wait_has_conn(c->pd, c) && half_closed(c)) {
 			/* A watch is no answer it waits for: it ends. */
 			events_drop_conn(c->pd, c);
 			c->half_closed = true;

@@ -416,8 +416,10 @@ static void test_commands_get_only_stdio_and_the_documented_environment(void **s
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
 	assert_non_null(dp = opendir(path));
 	while ((e = readdir(dp)))
-		if (e->d_name[0] != '.')
-			snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s ", e->d_name);
+		if (e->d_name[0] != '.' && strlen(fds) + strlen(e->d_name) + 2 < sizeof fds) {
+			strcat(fds, e->d_name);
+			strcat(fds, " ");
+		}
 	closedir(dp);
 	assert_string_equal(fds, "0 1 2 ");
 	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);

@@ -246,7 +246,7 @@ static void test_token_named_like_a_unix_caller_is_refused(void **state)
 	char cmd[2048], out[2048];
 
 	write_tokens("uid:0 a-token-that-is-long-enough\n");
-	snprintf(cmd, sizeof cmd, "%s --socket %s/u.sock --db %s/u.db --listen "
+	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/u.sock --db %s/u.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
 	assert_int_equal(run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "uid:"));
@@ -260,7 +260,7 @@ static void test_token_file_owned_by_another_user_is_refused(void **state)
 	h_require_root();
 	write_tokens("alice alice-secret-token-0001 admin\n");
 	assert_int_equal(chown(tokens, h_nobody_uid(), (gid_t)-1), 0);
-	snprintf(cmd, sizeof cmd, "%s --socket %s/o.sock --db %s/o.db --listen "
+	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/o.sock --db %s/o.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
 	assert_int_equal(run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "chown"));

@@ -2,10 +2,13 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -14,6 +17,7 @@
 struct entry {
 	char name[48];
 	char token[TOKEN_MAX + 1];
+	unsigned char id[AUTH_ID_LEN]; /* SHA-256 of token */
 	bool admin;
 };
 
@@ -49,6 +53,11 @@ static int parse_line(char *line, struct entry *e, char *why, size_t len)
 			 "16 to %d", TOKEN_MAX);
 		return -1;
 	}
+	if (strncmp(name, "uid:", 4) == 0) {
+		snprintf(why, len, "NAME \"%s\" is taken: names starting with "
+			 "\"uid:\" are Unix socket callers; choose another", name);
+		return -1;
+	}
 	if ((flag && strcmp(flag, "admin") != 0) ||
 	    strtok_r(NULL, " \t\r\n", &save)) {
 		snprintf(why, len, "only the word \"admin\" may follow TOKEN");
@@ -56,6 +65,7 @@ static int parse_line(char *line, struct entry *e, char *why, size_t len)
 	}
 	snprintf(e->name, sizeof e->name, "%s", name);
 	snprintf(e->token, sizeof e->token, "%s", token);
+	SHA256((const unsigned char *)token, strlen(token), e->id);
 	e->admin = flag != NULL;
 	return 0;
 }
@@ -64,13 +74,19 @@ struct auth *auth_load(const char *path, char *err, size_t errlen)
 {
 	struct auth *a = xcalloc(1, sizeof *a);
 	FILE *f = fopen(path, "r");
-	char *line = NULL, why[128];
+	char *line = NULL, why[200];
 	size_t cap = 0, room = 0;
 	int lineno = 0;
 	struct stat st;
 
 	if (!f || fstat(fileno(f), &st) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s belongs to uid %u, not to poold's "
+			 "user (uid %u) or root; chown it", path,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
 		goto fail;
 	}
 	if (st.st_mode & 077) {
@@ -110,18 +126,15 @@ fail:
 	return NULL;
 }
 
-/* Both buffers are zero-padded to TOKEN_MAX + 1: every byte is compared,
- * whatever the contents. */
+/* Both buffers are zero-padded to TOKEN_MAX + 1: every byte is compared
+ * in constant time, whatever the contents. */
 static bool same(const char *a, const char *b)
 {
-	unsigned char diff = 0;
-
-	for (size_t i = 0; i < TOKEN_MAX + 1; i++)
-		diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
-	return diff == 0;
+	return CRYPTO_memcmp(a, b, TOKEN_MAX + 1) == 0;
 }
 
-const char *auth_check(const struct auth *a, const char *token, bool *admin)
+const char *auth_check(const struct auth *a, const char *token, bool *admin,
+		       unsigned char *id)
 {
 	char given[TOKEN_MAX + 1];
 	const struct entry *found = NULL;
@@ -137,5 +150,19 @@ const char *auth_check(const struct auth *a, const char *token, bool *admin)
 	if (!found)
 		return NULL;
 	*admin = found->admin;
+	memcpy(id, found->id, AUTH_ID_LEN);
 	return found->name;
+}
+
+bool auth_holds(const struct auth *a, const char *name,
+		const unsigned char *id, bool *admin)
+{
+	for (size_t i = 0; a && i < a->n; i++) {
+		if (strcmp(a->entries[i].name, name) == 0 &&
+		    CRYPTO_memcmp(a->entries[i].id, id, AUTH_ID_LEN) == 0) {
+			*admin = a->entries[i].admin;
+			return true;
+		}
+	}
+	return false;
 }

@@ -5,6 +5,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "events.h"
 #include "lease.h"
 #include "log.h"
@@ -40,8 +42,12 @@ struct conn {
 	bool draining;            /* closed: still writing what was queued */
 	bool overflowed;          /* left too many answers unread: closing */
 	bool tcp;                 /* came over TCP: must say hello first */
+	bool half_closed;         /* the client shut its sending side: it
+				   * gets its answers, then is closed */
+	unsigned char token_id[AUTH_ID_LEN]; /* TCP: which token said hello */
 	const char *doom;         /* static; why it is to be closed, or NULL */
 	struct event *more;       /* owned; continues reading after a yield */
+	struct event *hello_timer; /* owned; TCP before hello: its deadline */
 	TAILQ_ENTRY(conn) link;   /* in pd->conns while open */
 };
 
@@ -87,12 +93,21 @@ struct conn *conn_ref(struct conn *c)
 	return c;
 }
 
+/* Out of line, so that the compiler's use-after-free analysis does not
+ * see a free() in every inlined unref and take the reference count for
+ * a possible last one (GCC 12 at -O3). */
+__attribute__((noinline)) static void conn_free(struct conn *c)
+{
+	event_free(c->more);
+	if (c->hello_timer)
+		event_free(c->hello_timer);
+	free(c);
+}
+
 void conn_unref(struct conn *c)
 {
-	if (!c || --c->refs > 0)
-		return;
-	event_free(c->more);
-	free(c);
+	if (c && --c->refs == 0)
+		conn_free(c);
 }
 
 /* A client that never reads must not make the daemon hold its answers
@@ -128,12 +143,43 @@ bool conn_needs_hello(const struct conn *c)
 	return c && c->tcp && c->who.name[0] == '\0';
 }
 
-void conn_authenticate(struct conn *c, const char *name, bool admin)
+/* A TCP connection leaves the small budget of anonymous connections. */
+static void leave_anonymous(struct conn *c)
+{
+	if (!c->hello_timer)
+		return;
+	event_free(c->hello_timer);
+	c->hello_timer = NULL;
+	c->pd->nanon--;
+}
+
+void conn_authenticate(struct conn *c, const char *name, bool admin,
+		       const unsigned char *token_id)
 {
 	snprintf(c->who.name, sizeof c->who.name, "%s", name);
 	c->who.admin = admin;
+	memcpy(c->token_id, token_id, sizeof c->token_id);
+	leave_anonymous(c);
 	log_info("conn %llu is %s%s", (unsigned long long)c->id, name,
 		 admin ? " (admin)" : "");
+}
+
+void conn_recheck_tokens(struct poold *pd)
+{
+	struct conn *c, *next;
+	bool admin;
+
+	for (c = TAILQ_FIRST(&pd->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!c->tcp || conn_needs_hello(c))
+			continue;
+		if (auth_holds(pd->auth, c->who.name, c->token_id, &admin)) {
+			c->who.admin = admin;
+			continue;
+		}
+		reply_flush(pd);
+		conn_close(c, "its token was removed from the tokens file");
+	}
 }
 
 static void release_socket(struct conn *c)
@@ -155,11 +201,15 @@ void conn_close(struct conn *c, const char *reason)
 
 	if (c->closed)
 		return;
+	conn_ref(c); /* c lives until the end of this function */
 	c->closed = true;
 	log_info("conn %llu (%s) closed: %s", (unsigned long long)c->id,
 		 c->who.name[0] ? c->who.name : "anonymous", reason);
 	TAILQ_REMOVE(&pd->conns, c, link);
 	pd->nconns--;
+	if (c->tcp)
+		pd->ntcp--;
+	leave_anonymous(c);
 	wait_drop_conn(pd, c);
 	events_drop_conn(pd, c);
 	lease_end_conn(pd, c->id, now_wall());
@@ -179,6 +229,7 @@ void conn_close(struct conn *c, const char *reason)
 		bufferevent_set_timeouts(c->bev, NULL, &drain);
 	} else
 		release_socket(c);
+	conn_unref(c); /* the open connection's reference */
 	conn_unref(c);
 }
 
@@ -282,12 +333,37 @@ static bool conn_busy(const struct conn *c)
 	return false;
 }
 
+/* A half-closed client has all its answers once no waiting request or
+ * queued answer holds it (only its own and its socket's references are
+ * left) and its output is written. */
+static bool answered(const struct conn *c)
+{
+	return c->refs <= 2 && !wait_has_conn(c->pd, c) &&
+	       evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	if (c->draining)
 		release_socket(c);
+	else if (c->half_closed && !c->closed && answered(c))
+		conn_close(c, "client closed its side and has all its answers");
+}
+
+/* After EOF: did the client close only its sending side? On a Unix socket
+ * the kernel tells (a peer that closed the whole socket sets POLLHUP). On
+ * TCP a close and a shutdown(SHUT_WR) both arrive as a FIN: it counts as a
+ * close, or a client that gave up waiting would have a resource leased to
+ * it for a whole TTL. */
+static bool half_closed(const struct conn *c)
+{
+	struct pollfd p = { .fd = bufferevent_getfd(c->bev), .events = POLLRDHUP };
+
+	if (c->tcp || poll(&p, 1, 0) != 1)
+		return false;
+	return !(p.revents & (POLLHUP | POLLERR));
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -299,11 +375,21 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		 * not taken them within DRAIN_TIMEOUT, ends it. */
 		release_socket(c);
 	} else if (what & BEV_EVENT_EOF) {
-		/* Lines that came before the EOF are answered first. */
+		/* Lines that came before the EOF are answered first; a client
+		 * that only shut its sending side (shutdown(SHUT_WR)) still
+		 * gets the answers of its waiting requests. */
 		while (read_lines(c))
 			;
 		reply_flush(c->pd);
-		conn_close(c, "client closed the connection");
+		if (!c->closed && wait_has_conn(c->pd, c) && half_closed(c)) {
+			/* A watch is no answer it waits for: it ends. */
+			events_drop_conn(c->pd, c);
+			c->half_closed = true;
+			bufferevent_disable(bev, EV_READ);
+			bufferevent_set_timeouts(bev, NULL, NULL);
+		} else {
+			conn_close(c, "client closed the connection");
+		}
 	} else if (what & BEV_EVENT_ERROR) {
 		conn_close(c, "socket error");
 		release_socket(c); /* nothing more can be written */
@@ -320,21 +406,56 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	conn_unref(c);
 }
 
+/* The budget a new connection is counted against, or NULL if it fits:
+ * Unix socket callers, TCP callers and TCP connections that have not said
+ * hello each have their own, so that TCP never crowds out the Unix socket
+ * and silent TCP connections never crowd out authenticated ones. */
+static const char *over_budget(const struct poold *pd, bool tcp)
+{
+	if (!tcp)
+		return pd->nconns - pd->ntcp >= pd->cfg.max_conns ?
+			"--max-conns" : NULL;
+	if (pd->ntcp >= pd->cfg.max_tcp_conns)
+		return "--max-tcp-conns";
+	return pd->nanon >= pd->cfg.max_hello_conns ? "--max-hello-conns" :
+		NULL;
+}
+
+static void refuse_busy(struct poold *pd, int fd, const char *flag)
+{
+	char busy[200];
+	int n;
+
+	pd->refused.conns_refused++;
+	log_warn("refused a connection: too many open (%s)", flag);
+	/* TLS clients cannot read this clear-text line; they see a close. */
+	n = snprintf(busy, sizeof busy, "{\"ok\":false,\"error\":{\"code\":"
+		     "\"busy\",\"message\":\"too many connections (%s); "
+		     "retry later\"}}\n", flag);
+	if (write(fd, busy, (size_t)n) < 0)
+		log_debug("could not tell the refused client why");
+	close(fd);
+}
+
+/* TCP: no good hello within --hello-timeout (whatever it sent). */
+static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = conn_ref(arg);
+
+	c->pd->refused.hello_timeouts++;
+	reply_flush(c->pd);
+	conn_close(c, "no hello within --hello-timeout");
+	reply_flush(c->pd);
+	conn_unref(c);
+}
+
 void conn_accept(struct poold *pd, int fd, bool tcp)
 {
+	const char *flag = over_budget(pd, tcp);
 	struct conn *c;
 
-	if (pd->nconns >= pd->cfg.max_conns) {
-		static const char busy[] = "{\"ok\":false,\"error\":{\"code\":"
-			"\"busy\",\"message\":\"too many connections "
-			"(--max-conns); retry later\"}}\n";
-
-		pd->refused.conns_refused++;
-		log_warn("refused a connection: %d open (--max-conns)",
-			 pd->nconns);
-		if (write(fd, busy, sizeof busy - 1) < 0)
-			log_debug("could not tell the refused client why");
-		close(fd);
+	if (flag) {
+		refuse_busy(pd, fd, flag);
 		return;
 	}
 	c = xcalloc(1, sizeof *c);
@@ -362,6 +483,14 @@ void conn_accept(struct poold *pd, int fd, bool tcp)
 		struct timeval idle = { pd->cfg.idle_timeout, 0 };
 
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	}
+	if (tcp) {
+		struct timeval hello = { pd->cfg.hello_timeout, 0 };
+
+		c->hello_timer = evtimer_new(pd->base, on_hello_timeout, c);
+		evtimer_add(c->hello_timer, &hello);
+		pd->ntcp++;
+		pd->nanon++;
 	}
 	TAILQ_INSERT_TAIL(&pd->conns, c, link);
 	pd->nconns++;

@@ -20,8 +20,14 @@ void conn_accept(struct poold *pd, int fd, bool tcp);
 
 /* TCP: true until a hello with a good token. */
 bool conn_needs_hello(const struct conn *c);
-/* TCP: the caller is now name (an admin or not). */
-void conn_authenticate(struct conn *c, const char *name, bool admin);
+/* TCP: the caller is now name (an admin or not), by the token whose
+ * auth_check() id is token_id; it leaves the anonymous budget
+ * (--max-hello-conns) and its --hello-timeout. */
+void conn_authenticate(struct conn *c, const char *name, bool admin,
+		       const unsigned char *token_id);
+/* After the tokens file is read again: closes the TCP sessions whose token
+ * is gone (or changed), updates the admin flag of the others. */
+void conn_recheck_tokens(struct poold *pd);
 /* Closes c once the answers queued so far are written (from c's own event,
  * never inside the reply flush). */
 void conn_doom(struct conn *c, const char *reason);

@@ -53,9 +53,10 @@ static const char *type_error(enum field_type t, json_t *v)
 		return json_is_integer(v) && json_integer_value(v) >= 1 ? NULL :
 			"an integer version (>= 1)";
 	case F_SECONDS:
-		return json_is_number(v) && json_number_value(v) >= 0 &&
+		return json_is_number(v) && (json_number_value(v) == 0 ||
+		       json_number_value(v) >= POOL_DURATION_MIN) &&
 		       json_number_value(v) <= POOL_DURATION_MAX ? NULL :
-			"a number of seconds from 0 to 1e9";
+			"a number of seconds: 0, or from 0.001 to 1e9";
 	case F_BOOL:
 		return json_is_boolean(v) ? NULL : "true or false";
 	case F_OBJECT:

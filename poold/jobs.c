@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #define TAIL_MAX   1024      /* stderr kept for the error message */
 #define KILL_GRACE 3         /* seconds between SIGTERM and SIGKILL */
 #define EOF_GRACE  1         /* seconds to wait for pipes after exit */
+/* A command's PATH when poold itself has none. */
+#define JOB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct job {
 	struct poold *pd;
@@ -35,7 +38,8 @@ struct job {
 	char line[512];           /* the stderr line being collected for the log */
 	size_t line_len;
 	double timeout;
-	json_t *cmd;              /* owned until launched */
+	json_t *cmd;              /* owned; argv, a JSON array */
+	json_t *env;              /* owned; the setting's "env" object, or NULL */
 	char *pool, *resource;    /* owned until launched; for the env */
 	bool launched;            /* forked (or failed to): see jobs_launch */
 	bool exited, timed_out;
@@ -59,6 +63,7 @@ static void job_free(struct job *j)
 		event_free(j->timer);
 	TAILQ_REMOVE(&j->pd->jobs, j, link);
 	json_decref(j->cmd);
+	json_decref(j->env);
 	free(j->pool);
 	free(j->resource);
 	free(j->tag);
@@ -254,6 +259,24 @@ void jobs_init(struct poold *pd)
 	event_add(pd->sigchld_ev, NULL);
 }
 
+/* Every descriptor but 0, 1 and 2: a command must not hold clients'
+ * sockets, the database's lock or other commands' pipes (a helper it leaves
+ * running would keep them open). close_range where the kernel has it, else
+ * a loop up to the descriptor limit (async-signal-safe, unlike reading
+ * /proc/self/fd). */
+static void close_others(void)
+{
+	struct rlimit rl;
+
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1 << 20))
+		rl.rlim_cur = 1 << 20;
+	for (int fd = 3; fd < (int)rl.rlim_cur; fd++)
+		close(fd);
+}
+
 /* In the child: never returns. Only async-signal-safe calls after fork. */
 static void exec_child(char *const argv[], char *const envp[], int in,
 		       int out, int err)
@@ -266,6 +289,7 @@ static void exec_child(char *const argv[], char *const envp[], int in,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
+	close_others();
 	execve(argv[0], argv, envp);
 	dprintf(2, "poold: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -283,25 +307,46 @@ static char **build_argv(json_t *cmd)
 	return argv;
 }
 
-static char **build_envp(const char *pool, const char *resource, char **vars)
+static char *env_var(const char *name, const char *value)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **envp;
+	char *s;
 
-	while (environ[n])
-		n++;
-	envp = xcalloc(n + 3, sizeof *envp);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "POOL_NAME=", 10) != 0 &&
-		    strncmp(environ[i], "POOL_RESOURCE=", 14) != 0)
-			envp[k++] = environ[i];
-	if (asprintf(&vars[0], "POOL_NAME=%s", pool) < 0 ||
-	    asprintf(&vars[1], "POOL_RESOURCE=%s", resource) < 0)
+	if (asprintf(&s, "%s=%s", name, value) < 0)
 		abort();
-	envp[k++] = vars[0];
-	envp[k++] = vars[1];
+	return s;
+}
+
+/* The command's whole environment (nothing else of poold's, whose own may
+ * hold secrets): PATH ("env"'s, else poold's), what the command setting's
+ * "env" object adds, then POOL_NAME and POOL_RESOURCE, which "env" cannot
+ * override. Each string is
+ * owned by the array; free with free_envp(). */
+static char **build_envp(json_t *env, const char *pool, const char *resource)
+{
+	const char *path = json_string_value(json_object_get(env, "PATH"));
+	char **envp = xcalloc(json_object_size(env) + 4, sizeof *envp);
+	const char *key;
+	size_t k = 0;
+	json_t *v;
+
+	if (!path)
+		path = getenv("PATH");
+	envp[k++] = env_var("PATH", path && *path ? path : JOB_DEFAULT_PATH);
+	json_object_foreach(env, key, v)
+		if (json_is_string(v) && strcmp(key, "PATH") != 0 &&
+		    strcmp(key, "POOL_NAME") != 0 &&
+		    strcmp(key, "POOL_RESOURCE") != 0)
+			envp[k++] = env_var(key, json_string_value(v));
+	envp[k++] = env_var("POOL_NAME", pool);
+	envp[k++] = env_var("POOL_RESOURCE", resource);
 	return envp;
+}
+
+static void free_envp(char **envp)
+{
+	for (size_t i = 0; envp[i]; i++)
+		free(envp[i]);
+	free(envp);
 }
 
 static struct event *watch_fd(struct job *j, int fd, short what,
@@ -315,11 +360,10 @@ static struct event *watch_fd(struct job *j, int fd, short what,
 	return ev;
 }
 
-static int spawn(struct job *j, json_t *cmd, const char *pool,
+static int spawn(struct job *j, json_t *cmd, json_t *env, const char *pool,
 		 const char *resource)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	char *vars[2] = { NULL, NULL };
 	char **argv, **envp;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
@@ -335,14 +379,12 @@ static int spawn(struct job *j, json_t *cmd, const char *pool,
 		return -1;
 	}
 	argv = build_argv(cmd);
-	envp = build_envp(pool, resource, vars);
+	envp = build_envp(env, pool, resource);
 	j->pid = fork();
 	if (j->pid == 0)
 		exec_child(argv, envp, in[0], out[1], err[1]);
 	free(argv);
-	free(envp);
-	free(vars[0]);
-	free(vars[1]);
+	free_envp(envp);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -382,6 +424,11 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 	j->done = done;
 	j->arg = arg;
 	j->timer = evtimer_new(pd->base, on_timer, j);
+	/* The command setting, or (as older callers pass it) its argv. */
+	if (json_is_object(cmd)) {
+		j->env = json_deep_copy(json_object_get(cmd, "env"));
+		cmd = json_object_get(cmd, "cmd");
+	}
 	j->cmd = json_deep_copy(cmd);
 	j->pool = xstrdup(pool);
 	j->resource = xstrdup(resource);
@@ -392,7 +439,7 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 static void launch(struct job *j)
 {
 	j->launched = true;
-	if (spawn(j, j->cmd, j->pool, j->resource) < 0) {
+	if (spawn(j, j->cmd, j->env, j->pool, j->resource) < 0) {
 		/* Reported from the loop, like any other end of a job. */
 		j->pid = 0;
 		j->exited = true;

@@ -31,9 +31,11 @@ struct job_result {
 typedef void (*job_done_fn)(struct poold *pd, void *arg,
 			    const struct job_result *res);
 
-/* Prepares cmd (a JSON array of strings, cmd[0] an absolute path) with
- * POOL_NAME and POOL_RESOURCE in its environment and input (may be NULL) on
- * its stdin. what ("create", "reset", "destroy") tags its log lines. It is
+/* Prepares a command: cmd is the pool's command setting {"cmd": [argv],
+ * "env": {NAME: value}?} (or just the argv array), cmd[0] an absolute path.
+ * It gets exactly descriptors 0, 1 and 2 and the environment PATH (poold's),
+ * the "env" object's strings, POOL_NAME and POOL_RESOURCE, nothing else;
+ * input (may be NULL) is on its stdin. what ("create", "reset", "destroy") tags its log lines. It is
  * started by jobs_launch() once the change that asked for it is committed:
  * a command must never act on a change that a failed commit undid. Never
  * fails: a command that cannot start ends at once with spawn_failed. */

@@ -2,6 +2,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <libgen.h>
 #include <netdb.h>
@@ -19,22 +20,68 @@
 #include "poold.h"
 #include "util.h"
 
+/* How long accepting pauses when descriptors run out. */
+#define ACCEPT_PAUSE_MS 200
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		      struct sockaddr *sa, int len, void *arg)
 {
-	conn_accept(arg, fd, false);
+	struct poold *pd = arg;
+
+	pd->accept_trouble = false; /* the episode, if any, is over */
+	conn_accept(pd, fd, false);
 }
 
 static void on_accept_tcp(struct evconnlistener *l, evutil_socket_t fd,
 			  struct sockaddr *sa, int len, void *arg)
 {
-	conn_accept(arg, fd, true);
+	struct poold *pd = arg;
+
+	pd->accept_trouble = false;
+	conn_accept(pd, fd, true);
 }
 
+static void set_accepting(struct poold *pd, bool on)
+{
+	struct evconnlistener *ls[] = { pd->listener, pd->tcp_listener };
+
+	for (size_t i = 0; i < 2; i++)
+		if (ls[i])
+			(on ? evconnlistener_enable : evconnlistener_disable)(
+				ls[i]);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	set_accepting(arg, true);
+}
+
+/* Out of descriptors (EMFILE/ENFILE, or the kernel's memory): the pending
+ * connection stays in the backlog and would wake the loop again at once,
+ * so accepting pauses for ACCEPT_PAUSE_MS. One log line and one count per
+ * episode, which ends with the next accepted connection. Other errors
+ * (a connection reset before it was accepted) are only logged at debug. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: the listener keeps going; say so once each. */
-	log_warn("accept failed: %s", strerror(errno));
+	struct poold *pd = arg;
+	struct timeval pause = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int err = errno;
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_debug("accept failed: %s", strerror(err));
+		return;
+	}
+	if (!pd->accept_trouble) {
+		pd->accept_trouble = true;
+		pd->refused.accept_paused++;
+		log_warn("cannot accept connections: %s; pausing accepts until "
+			 "descriptors are free (raise the limit: ulimit -n, "
+			 "LimitNOFILE=)", strerror(err));
+	}
+	set_accepting(pd, false);
+	if (!pd->accept_ev)
+		pd->accept_ev = evtimer_new(pd->base, on_resume, pd);
+	evtimer_add(pd->accept_ev, &pause);
 }
 
 /* A socket file that answers belongs to a live daemon; one that refuses is
@@ -92,8 +139,11 @@ int listener_open(struct poold *pd, char *err, size_t errlen)
 			close(fd);
 		return -1;
 	}
+	/* Accepted sockets close on exec too, or a command would hold
+	 * clients' connections open. */
 	pd->listener = evconnlistener_new(pd->base, on_accept, pd,
-					  LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+					  LEV_OPT_CLOSE_ON_FREE |
+					  LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
 	if (!pd->listener) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path,
 			 strerror(errno));
@@ -176,6 +226,10 @@ int listener_open_tcp(struct poold *pd, char *err, size_t errlen)
 
 void listener_close(struct poold *pd)
 {
+	if (pd->accept_ev) {
+		event_free(pd->accept_ev);
+		pd->accept_ev = NULL;
+	}
 	if (pd->tcp_listener) {
 		evconnlistener_free(pd->tcp_listener);
 		pd->tcp_listener = NULL;

@@ -1,13 +1,18 @@
 /*
- * log.h - leveled logging to stderr. The level is checked before anything is
+ * log.h - leveled logging to stderr, as text or JSON Lines. The level is checked before anything is
  * formatted, so a debug line costs one comparison when debug is off.
  */
 #ifndef POOLD_LOG_H
 #define POOLD_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
+/* --log-format json: each line one JSON object {"time", "level",
+ * "message", and each "key=value" word of the message as a field}. */
+extern bool log_json;
 
 int log_level_parse(const char *s, enum log_level *out); /* 0 or -1 */
 void log_write(enum log_level lvl, const char *fmt, ...)

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -38,6 +40,7 @@ static void stop(struct poold *pd, const char *why)
 	if (pd->stopping)
 		return;
 	pd->stopping = true;
+	notify_service_manager("STOPPING=1");
 	log_info("shutting down: %s", why);
 	listener_close(pd);
 	http_close(pd);
@@ -76,11 +79,31 @@ static int load_pools(struct poold *pd, char *err, size_t errlen)
 	return 0;
 }
 
+/* A renewed certificate applies to new connections; sessions already open
+ * keep the one they started with. A bad pair leaves the old one. */
+static void reload_tls(struct poold *pd)
+{
+	char err[768];
+	void *ctx = tls_context(pd->cfg.tls_cert, pd->cfg.tls_key, err,
+				sizeof err);
+
+	if (!ctx) {
+		log_error("SIGHUP: TLS certificate refused, the old one stays: "
+			  "%s", err);
+		return;
+	}
+	tls_context_free(pd->tls);
+	pd->tls = ctx;
+	log_info("SIGHUP: TLS certificate %s read again", pd->cfg.tls_cert);
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct poold *pd = arg;
 	char err[768];
 
+	if (pd->tls)
+		reload_tls(pd);
 	if (pd->cfg.tokens_path) {
 		struct auth *a = auth_load(pd->cfg.tokens_path, err, sizeof err);
 
@@ -88,6 +111,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 			auth_free(pd->auth);
 			pd->auth = a;
 			log_info("SIGHUP: tokens read again");
+			conn_recheck_tokens(pd);
 		} else {
 			log_error("SIGHUP: tokens file refused, the old tokens "
 				  "stay: %s", err);
@@ -122,7 +146,8 @@ static int check_pools(const char *path)
 static void raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_conns + 256;
+	rlim_t want = (rlim_t)cfg->max_conns + 256 +
+		      (cfg->listen ? (rlim_t)cfg->max_tcp_conns : 0);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
@@ -138,6 +163,12 @@ static int start(struct poold *pd)
 	char err[512];
 
 	raise_fd_limit(&pd->cfg);
+	/* The default database of root: create its directory like systemd's
+	 * StateDirectory=poold would. */
+	if (strcmp(pd->cfg.db_path, POOLD_DB_ROOT) == 0 &&
+	    mkdir(POOLD_DB_ROOT_DIR, 0700) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", POOLD_DB_ROOT_DIR,
+			 strerror(errno));
 	if ((pd->cfg.tokens_path &&
 	     !(pd->auth = auth_load(pd->cfg.tokens_path, err, sizeof err))) ||
 	    (pd->cfg.tls_cert && !(pd->tls = tls_context(pd->cfg.tls_cert,
@@ -159,6 +190,7 @@ static int start(struct poold *pd)
 	janitor_start(pd);
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
 		 pd->cfg.socket_path, pd->cfg.db_path);
+	notify_service_manager("READY=1");
 	return 0;
 }
 

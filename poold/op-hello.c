@@ -13,11 +13,13 @@
 static enum req_status exec(struct req *r)
 {
 	const char *token = req_str(r, "token");
+	unsigned char token_id[AUTH_ID_LEN];
 	const char *name;
 	bool admin = false;
 
 	if (conn_needs_hello(r->conn)) {
-		name = token ? auth_check(r->pd->auth, token, &admin) : NULL;
+		name = token ? auth_check(r->pd->auth, token, &admin, token_id) :
+			NULL;
 		if (!name) {
 			req_fail(r, POOL_ERR_FORBIDDEN, "%s", token ?
 				 "unknown token" : "on TCP, hello needs "
@@ -26,7 +28,7 @@ static enum req_status exec(struct req *r)
 			conn_doom(r->conn, "hello without a good token");
 			return REQ_DONE;
 		}
-		conn_authenticate(r->conn, name, admin);
+		conn_authenticate(r->conn, name, admin, token_id);
 		snprintf(r->who.name, sizeof r->who.name, "%s", name);
 		r->who.admin = admin;
 	}

@@ -4,6 +4,7 @@
  * Another caller's lease id is null unless the caller is an admin: the id
  * is the capability to return it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,12 @@ static int parse_after(struct req *r, int64_t *after)
 	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_string(v)) {
+		errno = 0;
 		*after = strtoll(json_string_value(v), &end, 10);
-		if (*json_string_value(v) && *end == '\0' && *after >= 0)
+		/* strtoll saturates an overflowing cursor at INT64_MAX: that
+		 * is no cursor this daemon gave out. */
+		if (*json_string_value(v) && *end == '\0' && *after >= 0 &&
+		    errno == 0)
 			return 0;
 	}
 	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "

@@ -11,14 +11,17 @@
 /* Daemon-wide figures (an extension): connections and every refusal. */
 static json_t *daemon_json(const struct poold *pd)
 {
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "connections", pd->nconns,
 			 "conns_refused", (json_int_t)pd->refused.conns_refused,
 			 "too_large", (json_int_t)pd->refused.too_large,
 			 "bad_requests", (json_int_t)pd->refused.bad_requests,
 			 "too_deep", (json_int_t)pd->refused.too_deep,
 			 "slow_readers", (json_int_t)pd->refused.slow_readers,
-			 "idle_closed", (json_int_t)pd->refused.idle_closed);
+			 "idle_closed", (json_int_t)pd->refused.idle_closed,
+			 "hello_timeouts",
+			 (json_int_t)pd->refused.hello_timeouts,
+			 "accept_paused", (json_int_t)pd->refused.accept_paused);
 }
 
 /* The result for one pool (one != NULL) or every pool; also /api/status. */

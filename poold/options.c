@@ -8,13 +8,15 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pool_protocol.h"
 #include "poold.h"
 #include "util.h"
 
-enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_GROUP,
+enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_LOGFORMAT,
+		OPT_GROUP,
 		OPT_SYNC, OPT_FLAG, OPT_HELP, OPT_VERSION };
 
 struct opt {
@@ -32,11 +34,21 @@ static const struct opt opt_table[] = {
 	  "Unix socket to listen on (default: $POOLD_SOCKET, else "
 	  "/run/poold/poold.sock as root, else $XDG_RUNTIME_DIR/poold.sock)" },
 	{ "db", OPT_STRING, OFF(db_path), 0, 0, "PATH",
-	  "SQLite database file (default: $POOLD_DB, else ./poold.db)" },
+	  "SQLite database file (default: $POOLD_DB, else "
+	  "/var/lib/poold/poold.db as root, else ./poold.db)" },
 	{ "max-line", OPT_SIZE, OFF(max_line), 64, 1LL << 30, "BYTES",
 	  "longest request line accepted (default 1048576)" },
 	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",
-	  "most client connections at once; beyond it: busy (default 1024)" },
+	  "most Unix socket connections at once; beyond it: busy "
+	  "(default 1024)" },
+	{ "max-tcp-conns", OPT_INT, OFF(max_tcp_conns), 1, 1000000, "N",
+	  "most TCP connections at once, counted apart from the Unix "
+	  "socket's (default 1024)" },
+	{ "max-hello-conns", OPT_INT, OFF(max_hello_conns), 1, 1000000, "N",
+	  "most TCP connections that have not said hello yet (default 32)" },
+	{ "hello-timeout", OPT_INT, OFF(hello_timeout), 1, 3600, "SECONDS",
+	  "a TCP connection without a good hello this long is closed "
+	  "(default 10)" },
 	{ "max-descriptor", OPT_SIZE, OFF(max_descriptor), 64, 1LL << 30,
 	  "BYTES", "largest descriptor, as compact JSON (default 65536)" },
 	{ "max-depth", OPT_INT, OFF(max_depth), 2, 1000, "N",
@@ -79,6 +91,9 @@ static const struct opt opt_table[] = {
 	  "the private key of --tls-cert (PEM)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
+	{ "log-format", OPT_LOGFORMAT, 0, 0, 0, "FORMAT",
+	  "text (default) or json: one JSON object per line with time, "
+	  "level, message and the message's key=value words" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },
 	{ "version", OPT_VERSION, 0, 0, 0, NULL, "show the version and exit" },
 };
@@ -144,6 +159,14 @@ static int set_option(const struct opt *o, struct config *cfg,
 		}
 		log_threshold = lvl;
 		return 0;
+	case OPT_LOGFORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+			fprintf(stderr, "poold: --log-format wants text or "
+				"json, not \"%s\"\n", arg);
+			return -1;
+		}
+		log_json = strcmp(arg, "json") == 0;
+		return 0;
 	case OPT_FLAG:
 		*(int *)((char *)cfg + o->offset) = 1;
 		return 0;
@@ -183,9 +206,15 @@ void options_defaults(struct config *cfg)
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->socket_path = xstrdup(pool_socket_default(sock, sizeof sock));
-	cfg->db_path = xstrdup(db && *db ? db : POOL_DB_DEFAULT);
+	/* Root runs as a system service: its state lives where systemd's
+	 * StateDirectory=poold puts it, not wherever it was started. */
+	cfg->db_path = xstrdup(db && *db ? db : geteuid() == 0 ?
+			       POOLD_DB_ROOT : POOL_DB_DEFAULT);
 	cfg->max_line = POOL_DEFAULT_MAX_LINE;
 	cfg->max_conns = 1024;
+	cfg->max_tcp_conns = 1024;
+	cfg->max_hello_conns = 32;
+	cfg->hello_timeout = 10;
 	cfg->max_descriptor = 65536;
 	cfg->max_depth = 64;
 	cfg->max_batch = 10000;

@@ -9,6 +9,10 @@
 
 struct config;
 
+/* The database as root when neither --db nor $POOLD_DB says otherwise. */
+#define POOLD_DB_ROOT_DIR "/var/lib/poold"
+#define POOLD_DB_ROOT POOLD_DB_ROOT_DIR "/poold.db"
+
 /* Fills cfg from argv. Returns 0 to run, 1 if it printed help or the
  * version (exit 0), -1 after printing a usage error (exit 2). */
 int options_parse(struct config *cfg, int argc, char **argv);

@@ -33,7 +33,10 @@ struct config {
 	int idle_timeout;      /* seconds; 0 = never close idle connections */
 	int sync_full;         /* --sync full: fsync every commit */
 	size_t max_db_size;    /* bytes; 0 = no limit */
-	int max_conns;
+	int max_conns;         /* Unix socket connections */
+	int max_tcp_conns;     /* TCP connections, with or without hello */
+	int max_hello_conns;   /* TCP connections that have not said hello */
+	int hello_timeout;     /* seconds a TCP connection has for hello */
 	char *admin_group;     /* owned; NULL = none */
 	char *pools_path;      /* owned; --pools FILE, or NULL */
 	char *listen;          /* owned; --listen HOST:PORT, or NULL */
@@ -79,12 +82,14 @@ struct poold {
 	struct job_list jobs;      /* running commands */
 	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
 	struct event *sigchld_ev;
-	int nconns;
+	int nconns;                /* all open connections */
+	int ntcp, nanon;           /* of which TCP, and TCP before hello */
 	int ndraining;             /* closed, still writing their last answers */
 	uint64_t next_conn_id;
 	struct {                   /* refusals since start, in status */
 		int64_t conns_refused, too_large, bad_requests, too_deep,
-			slow_readers, idle_closed;
+			slow_readers, idle_closed, hello_timeouts,
+			accept_paused; /* EMFILE/ENFILE episodes */
 	} refused;
 	struct reply_batch batch;  /* replies waiting for the commit */
 	struct event *flush_ev;    /* runs reply_flush() after the turn's
@@ -97,6 +102,8 @@ struct poold {
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 	struct evconnlistener *listener;
 	struct evconnlistener *tcp_listener;
+	struct event *accept_ev;   /* re-enables accepting after EMFILE */
+	bool accept_trouble;       /* in an EMFILE episode: logged once */
 	struct auth *auth;         /* the --tokens file, for TCP callers */
 	void *tls;                 /* SSL_CTX *, when --tls-cert is given */
 	struct metrics *metrics;   /* owned; histograms (metrics.h) */

@@ -63,6 +63,13 @@ void proto_handle_line(struct poold *pd, struct conn *c,
 
 	if (blank(line, len))
 		return;
+	/* jansson stops at a NUL byte and would accept what came before it
+	 * ({"id":12\0}), so a line with one is refused as a whole. */
+	if (memchr(line, '\0', len)) {
+		refuse(pd, c, NULL, "a NUL byte in the request line; send UTF-8 "
+		       "JSON text, one object per line");
+		return;
+	}
 	/* Duplicate keys are refused by the parser itself; NUL characters
 	 * (\u0000) are too, since JSON_ALLOW_NUL is not given. */
 	msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,

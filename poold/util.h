@@ -24,6 +24,11 @@ void random_letters(char *buf, size_t n);
 bool name_valid_pool(const char *s);      /* 1-64 of [A-Za-z0-9._-] */
 bool name_valid_resource(const char *s);  /* 1-128 of [A-Za-z0-9._:-] */
 
+/* Tells the service manager state ("READY=1", "STOPPING=1") over
+ * $NOTIFY_SOCKET (a path, or "@name" for an abstract socket), as
+ * sd_notify(3) does; nothing when it is unset. */
+void notify_service_manager(const char *state);
+
 char *xstrdup(const char *s);             /* aborts on out of memory */
 void *xcalloc(size_t n, size_t size);
 

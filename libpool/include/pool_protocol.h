@@ -37,6 +37,8 @@
 #define POOL_DURATION_MAX          1e9           /* seconds (~31 years): the
 						  * largest ttl, wait or
 						  * timeout accepted */
+#define POOL_DURATION_MIN          0.001         /* seconds: a duration is 0
+						  * or at least this */
 
 /* Where poold listens and poolctl connects when no --socket is given. */
 #define POOL_SOCKET_ENV    "POOLD_SOCKET"

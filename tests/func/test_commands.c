@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1277,30 +1278,27 @@ static void test_ping_while_commands_run(void **state)
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = connect_to(d);
 	raw_conn *r[4];
-	double worst = 0;
 
+	/* The commands run until the test lets them go: every ping below is
+	 * answered while all four still run (behaviour, not a figure: how
+	 * fast is poolbench's business). */
 	json_decref(mkpool(c, "s", J("{s:o}", "create",
-				     cmdv(30, 4, script(d, "slow.sh", "sleep 1.5\necho '{}'\n"), NULL))));
+				     cmdv(60, 4, script(d, "slow.sh", WAIT_GO("go") "echo '{}'\n"), NULL))));
 	json_decref(mkpool(c, "b", J("{s:s}", "create", "builtin")));
 	for (int i = 0; i < 4; i++)
 		r[i] = raw_lease(d, "s", 30);
-	WAIT_UNTIL(st(c, "s", "creating") == 4, 5);
+	WAIT_UNTIL(st(c, "s", "creating") == 4, 10);
 	for (int i = 0; i < 30; i++) {
 		json_t *res = NULL;
 		pool_error err;
-		double t = h_now();
 
 		assert_int_equal(pool_ping(c, &res, &err), 0);
 		json_decref(res);
-		if (h_now() - t > worst)
-			worst = h_now() - t;
-		h_sleep(0.01);
 	}
-	if (worst > 0.05)
-		fail_msg("a ping took %.1f ms while 4 commands ran", worst * 1000);
 	/* Other work goes on too. */
 	json_decref(lease(c, "b"));
 	assert_int_equal(st(c, "s", "creating"), 4);
+	assert_int_equal(close(open(at(d, "go"), O_CREAT | O_WRONLY, 0644)), 0);
 	for (int i = 0; i < 4; i++) {
 		json_t *resp = raw_recv(r[i], 10);
 

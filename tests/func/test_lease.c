@@ -643,10 +643,9 @@ static void test_wait_busy_timeout(void **state)
 	h_add(c, "p", "r1", NULL);
 	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
 	w = waiter(d, c, "p", "{\"id\":1,\"op\":\"lease\",\"pool\":\"p\",\"wait\":20}", 1);
-	/* the queue is full: busy at once */
-	t0 = h_now();
+	/* the queue is full: busy (a queued request would have ended with
+	 * timeout, not busy) */
 	CALL_ERR(c, "lease", J("{s:s, s:i}", "pool", "p", "wait", 5), POOL_E_BUSY);
-	assert_true(h_now() - t0 < 2);
 	CALL_ERR(c, "lease", J("{s:s}", "pool", "p"), POOL_E_EXHAUSTED);
 	assert_int_equal(h_counter(c, "p", "busy"), 1);
 	assert_int_equal(h_status_field(c, "p", "waiters"), 1);

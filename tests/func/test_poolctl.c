@@ -820,18 +820,15 @@ static void test_import(void **state)
 	poold_proc *d = start_with_pool(&c, NULL);
 	char path[400];
 	json_t *r;
-	double t0;
 
 	snprintf(path, sizeof(path), "%s/big.jsonl", d->dir);
 	write_lines(path, 100000, 61234);
-	t0 = h_now();
 	SH_RC(1, d, "poolctl resource add p --file %s", path);
 	HAS(ERR, "line 61234");
 	HAS(ERR, "61233 resources were added before it");
 	assert_int_equal(h_status_field(c, "p", "total"), 61233);
 	assert_string_equal(h_res_state(c, "p", "n61233"), "free");
 	assert_string_equal(h_res_state(c, "p", "n61235"), "");
-	assert_true(h_now() - t0 < 20);
 
 	/* the rest of the file, as a new pool: all of it, counted */
 	h_pool(c, "q", NULL);
@@ -977,7 +974,6 @@ static void test_run_sigterm(void **state)
 	poold_proc *d = start_with_pool(&c, NULL);
 	char marker[400];
 	pid_t pid;
-	double t0;
 
 	h_add(c, "p", "r1", NULL);
 	snprintf(marker, sizeof(marker), "%s/started", d->dir);
@@ -993,10 +989,8 @@ static void test_run_sigterm(void **state)
 		WAIT_UNTIL(access(marker, F_OK) == 0, 5);
 	}
 	assert_int_equal(h_status_field(c, "p", "leased"), 1);
-	t0 = h_now();
 	kill(pid, SIGTERM);
 	assert_int_equal(h_wait_child_for(pid, 10), 9);
-	assert_true(h_now() - t0 < 3);
 	collect(d);
 	HAS(OUT, "got-term");
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
@@ -1053,7 +1047,6 @@ static void test_run_forwards_int_hup(void **state)
 		json_int_t returns = h_counter(c, "p", "returns");
 		char *text;
 		pid_t pid;
-		double t0;
 
 		snprintf(marker, sizeof(marker), "%s/started-%s", d->dir, sigs[i].name);
 		snprintf(got, sizeof(got), "%s/got-%s", d->dir, sigs[i].name);
@@ -1064,10 +1057,8 @@ static void test_run_forwards_int_hup(void **state)
 		pid = run_start(d, args);
 		wait_started(d, pid, marker, 5);
 		assert_int_equal(h_status_field(c, "p", "leased"), 1);
-		t0 = h_now();
 		assert_int_equal(kill(pid, sigs[i].sig), 0);
 		assert_int_equal(h_wait_child_for(pid, 10), 7);
-		assert_true(h_now() - t0 < 3);
 		text = slurp(got);
 		assert_string_equal(text, "got r1\n");
 		free(text);
@@ -1473,24 +1464,19 @@ static void test_run_lost(void **state)
 {
 	pool_client *c;
 	poold_proc *d = start_with_pool(&c, NULL);
-	double t0;
 
 	h_add(c, "p", "r1", NULL);
 	/* an admin removes the resource: the next renewal says not_found */
-	t0 = h_now();
 	SH_RC(4, d, "poolctl run p --ttl 1.5 --grace 1 -- sh -c "
 		 "'poolctl resource remove p \"$POOL_RESOURCE\" --force; exec sleep 30'");
-	assert_true(h_now() - t0 < 5);
 	HAS(ERR, "lost the lease on p/r1");
 	HAS(ERR, "SIGTERM");
 
 	/* a COMMAND that ignores SIGTERM gets SIGKILL after --grace */
 	h_add(c, "p", "r2", NULL);
-	t0 = h_now();
 	SH_RC(4, d, "poolctl run p --ttl 1.5 --grace 0.5 -- sh -c "
 		 "'trap \"\" TERM; poolctl resource remove p \"$POOL_RESOURCE\" --force; "
-		 "while :; do sleep 0.1; done'");
-	assert_true(h_now() - t0 < 5);
+		 "while :; do sleep 0.1; done'"); /* it ends: SIGKILL came */
 
 	/* --keep-on-loss: COMMAND runs on, its status is poolctl's */
 	h_add(c, "p", "r3", NULL);
@@ -1507,17 +1493,14 @@ static void test_run_daemon_gone(void **state)
 	poold_proc *d = start_with_pool(&c, NULL);
 	const char *args[] = { "p", "--ttl", "1.5", "--grace", "0.5", "--", "sleep", "30", NULL };
 	pid_t pid;
-	double t0;
 
 	h_add(c, "p", "r1", NULL);
 	pid = run_start(d, args);
 	WAIT_UNTIL(h_status_field(c, "p", "leased") == 1, 5);
 	pool_close(c);
 	poold_kill9(d);
-	t0 = h_now();
 	/* unreachable past the expiry (at most 1.5 s after the last renewal) */
 	assert_int_equal(h_wait_child_for(pid, 10), 4);
-	assert_true(h_now() - t0 < 4);
 	collect(d);
 	HAS(ERR, "unreachable until the lease expired");
 	poold_respawn(d);

@@ -263,10 +263,11 @@ static bool authorized(struct http *h, struct evhttp_request *req)
 {
 	const char *a = evhttp_find_header(evhttp_request_get_input_headers(
 					   req), "Authorization");
+	unsigned char id[AUTH_ID_LEN];
 	bool admin;
 
 	return a && strncmp(a, "Bearer ", 7) == 0 && h->pd->auth &&
-	       auth_check(h->pd->auth, a + 7, &admin) != NULL;
+	       auth_check(h->pd->auth, a + 7, &admin, id) != NULL;
 }
 
 static void route(struct http *h, struct evhttp_request *req,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "journal.h"
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -152,8 +153,14 @@ void dispatch(struct req *r)
 			 "the daemon's user, a member of --admin-group, or "
 			 "(on TCP) an admin token; you are %s", op->name,
 			 r->who.name);
-	} else if (check_fields(r, op) == 0 && op->exec(r) == REQ_KEPT) {
-		return;
+	} else if (check_fields(r, op) == 0) {
+		enum req_status st;
+
+		journal_actor(r->pd, r->who.name);
+		st = op->exec(r);
+		journal_actor(r->pd, NULL);
+		if (st == REQ_KEPT)
+			return;
 	}
 	req_free(r);
 }

@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "journal.h"
 #include "provision.h"
 #include "reply.h"
 #include "store.h"
@@ -50,7 +51,6 @@ static void trim_idle(struct pool *p, double now)
 static void fill_min_idle(struct pool *p, double now)
 {
 	char name[POOL_RESOURCE_NAME_MAX + 1];
-	bool made = false;
 
 	while ((int64_t)(p->count[RS_FREE] + p->count[RS_CREATING]) <
 	       p->set.min_idle && pool_can_grow(p)) {
@@ -64,10 +64,7 @@ static void fill_min_idle(struct pool *p, double now)
 		resource_new(p, name, json_pack("{s:s}", "name", name),
 			     RS_FREE, now);
 		p->stats.created++;
-		made = true;
 	}
-	if (made)
-		wait_kick(p, now);
 }
 
 static int by_expiry(const void *a, const void *b)
@@ -103,7 +100,7 @@ static void purge_expired(struct poold *pd, double now)
 	}
 	free(all);
 	if (gone > 0)
-		store_leases_purge_expired(pd->store, before);
+		journal_leases_purge(pd, before);
 }
 
 void janitor_run(struct poold *pd, double now)
@@ -136,7 +133,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	reply_flush(pd); /* a checkpoint never runs inside a batch */
-	store_checkpoint(pd->store);
+	pd->store->ops->checkpoint(pd->store);
 	pd->last_checkpoint = now;
 }
 

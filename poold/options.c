@@ -191,6 +191,8 @@ void options_defaults(struct config *cfg)
 	cfg->tick = 0.1;
 	cfg->expired_keep = 86400;
 	cfg->expired_max = 100000;
+	cfg->history_max_age = 30 * 86400;
+	cfg->history_max_rows = 1000000;
 }
 
 /* Options that only make sense together. */

@@ -18,6 +18,7 @@
 #include "wait.h"
 
 #define PURGE_EVERY 60.0 /* seconds between sweeps of old expired ids */
+#define PRUNE_EVERY 1.0 /* seconds between steps of history pruning */
 #define CHECKPOINT_EVERY 1.0 /* seconds between WAL checkpoints */
 
 static double idle_since(const struct resource *r)
@@ -103,6 +104,21 @@ static void purge_expired(struct poold *pd, double now)
 		journal_leases_purge(pd, before);
 }
 
+/* History goes a bounded step at a time, so that no tick stalls the loop:
+ * once a second, or at every tick while a backlog remains. */
+static void prune_history(struct poold *pd, double now)
+{
+	const struct config *cfg = &pd->cfg;
+
+	if ((cfg->history_max_age == 0 && cfg->history_max_rows == 0) ||
+	    (!journal_prune_behind(pd) && now - pd->last_prune < PRUNE_EVERY))
+		return;
+	pd->last_prune = now;
+	journal_history_prune(pd, cfg->history_max_age > 0 ?
+			      now - cfg->history_max_age : 0,
+			      cfg->history_max_rows);
+}
+
 void janitor_run(struct poold *pd, double now)
 {
 	struct pool *p;
@@ -119,6 +135,7 @@ void janitor_run(struct poold *pd, double now)
 		purge_expired(pd, now);
 		pd->last_purge = now;
 	}
+	prune_history(pd, now);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

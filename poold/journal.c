@@ -47,6 +47,7 @@ struct jevent {
 	json_t *resource;         /* the resource as it was, or NULL */
 	char *res_name, *lease, *caller, *owner;
 	int64_t token;
+	bool written;             /* its history row is in the transaction */
 	TAILQ_ENTRY(jevent) link;
 };
 
@@ -56,6 +57,7 @@ struct journal {
 	size_t nrows, nevents;
 	struct hmap ready;        /* pool name -> its copy (the key) */
 	const char *actor;        /* borrowed; see journal_actor() */
+	bool prune_behind;        /* the last prune deleted a full step */
 };
 
 /* History is pruned a bounded step per janitor tick. */
@@ -216,6 +218,11 @@ void journal_leases_purge(struct poold *pd, double before)
 	row_add(pd, J_PURGE)->u.purge.before = before;
 }
 
+bool journal_prune_behind(const struct poold *pd)
+{
+	return pd->journal->prune_behind;
+}
+
 void journal_history_prune(struct poold *pd, double before, int64_t max_rows)
 {
 	struct jrow *e = row_add(pd, J_PRUNE);
@@ -224,7 +231,17 @@ void journal_history_prune(struct poold *pd, double before, int64_t max_rows)
 	e->u.purge.max_rows = max_rows;
 }
 
-static int row_write(struct store *st, const struct jrow *e)
+static int prune(struct journal *j, struct store *st, const struct jrow *e)
+{
+	int n = st->ops->history_prune(st, e->u.purge.before,
+				       e->u.purge.max_rows, PRUNE_STEP);
+
+	j->prune_behind = n >= PRUNE_STEP;
+	return n < 0 ? STORE_ERROR : STORE_OK;
+}
+
+static int row_write(struct journal *j, struct store *st,
+		     const struct jrow *e)
 {
 	const struct store_ops *ops = st->ops;
 
@@ -239,10 +256,7 @@ static int row_write(struct store *st, const struct jrow *e)
 	case J_ORPHAN_PUT: return ops->orphan_put(st, &e->u.orphan);
 	case J_ORPHAN_DEL: return ops->orphan_delete(st, e->u.id);
 	case J_PURGE: return ops->leases_purge(st, e->u.purge.before);
-	case J_PRUNE:
-		return ops->history_prune(st, e->u.purge.before,
-					  e->u.purge.max_rows, PRUNE_STEP) < 0 ?
-			STORE_ERROR : STORE_OK;
+	case J_PRUNE: return prune(j, st, e);
 	}
 	return STORE_ERROR;
 }
@@ -357,6 +371,7 @@ int journal_write(struct poold *pd, char *err, size_t errlen)
 {
 	struct journal *j = pd->journal;
 	struct store *st = pd->store;
+	struct jevent *ev;
 	struct jrow *e;
 	int rc = st->ops->begin(st, err, errlen);
 
@@ -364,17 +379,22 @@ int journal_write(struct poold *pd, char *err, size_t errlen)
 		return rc;
 	while ((e = TAILQ_FIRST(&j->rows))) {
 		TAILQ_REMOVE(&j->rows, e, link);
-		row_write(st, e); /* sticky: commit reports the first error */
+		row_write(j, st, e); /* sticky: commit reports the first error */
 		row_free(e);
 	}
 	j->nrows = 0;
+	/* The events stay until they are delivered after the commit. */
+	TAILQ_FOREACH(ev, &j->events, link) {
+		if (!ev->written)
+			event_write(st, ev);
+		ev->written = true;
+	}
 	return STORE_OK;
 }
 
 int journal_commit(struct poold *pd, char *err, size_t errlen)
 {
 	struct store *st = pd->store;
-	struct jevent *ev;
 	int rc;
 
 	if (!journal_pending(pd))
@@ -382,8 +402,6 @@ int journal_commit(struct poold *pd, char *err, size_t errlen)
 	rc = journal_write(pd, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
-	TAILQ_FOREACH(ev, &pd->journal->events, link)
-		event_write(st, ev);
 	if (pd->token_dirty) {
 		struct store_meta_row meta = { "next_token", pd->next_token };
 

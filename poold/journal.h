@@ -37,7 +37,10 @@ void journal_orphan_saved(struct poold *pd, const struct store_orphan_row *o);
 void journal_orphan_gone(struct poold *pd, int64_t id);
 /* Housekeeping writes of the janitor. */
 void journal_leases_purge(struct poold *pd, double before);
+/* Deletes a bounded step of history older than before, or beyond the
+ * newest max_rows (0 = no limit); behind: the last step was full. */
 void journal_history_prune(struct poold *pd, double before, int64_t max_rows);
+bool journal_prune_behind(const struct poold *pd);
 /* An event (watch line and history row); r and l may be NULL. */
 void journal_event(struct poold *pd, const char *event, const struct pool *p,
 		   const struct resource *r, const struct lease *l);

@@ -74,6 +74,12 @@ static const struct opt opt_table[] = {
 	  "serve TCP with TLS using this PEM certificate chain" },
 	{ "tls-key", OPT_STRING, OFF(tls_key), 0, 0, "FILE",
 	  "the private key of --tls-cert (PEM)" },
+	{ "history-max-age", OPT_INT, OFF(history_max_age), 0, 1000000000,
+	  "SECONDS", "keep history this long (default 2592000: 30 days; 0 = "
+	  "no limit)" },
+	{ "history-max-rows", OPT_INT, OFF(history_max_rows), 0, 2000000000,
+	  "N", "keep at most N history events (default 1000000; 0 = no "
+	  "limit)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },

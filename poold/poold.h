@@ -46,8 +46,8 @@ struct config {
 	double tick;           /* janitor period, seconds */
 	double expired_keep;   /* how long an expired lease id answers "expired" */
 	size_t expired_max;    /* and how many such ids at most */
-	double history_max_age;  /* seconds of history kept; 0 = no limit */
-	int64_t history_max_rows; /* rows of history kept; 0 = no limit */
+	int history_max_age;   /* seconds of history kept; 0 = no limit */
+	int history_max_rows;  /* events of history kept; 0 = no limit */
 };
 
 /* Event priorities: everything runs at the default, the group commit after
@@ -97,6 +97,7 @@ struct poold {
 	double started;            /* monotonic */
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
+	double last_prune;         /* wall time of the last history prune */
 	double last_checkpoint;    /* wall time of the last WAL checkpoint */
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;

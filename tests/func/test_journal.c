@@ -36,12 +36,17 @@ static pid_t hold_write_lock(const char *db, double hold)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
 		__typeof__(&sqlite3_open_v2) open_v2;
 		__typeof__(&sqlite3_exec) exec;
 		__typeof__(&sqlite3_busy_timeout) busy;
 		sqlite3 *h;
+		void *lib;
 
+		/* The test's connections must not live on in the child. */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != p[1])
+				close(fd);
+		lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
 		CHILD_CHECK(lib);
 		*(void **)&open_v2 = dlsym(lib, "sqlite3_open_v2");
 		*(void **)&exec = dlsym(lib, "sqlite3_exec");
@@ -242,6 +247,41 @@ static void test_locked_database(void **state)
 	poold_stop(d);
 }
 
+/* What a failed batch did outside the database still happened: a
+ * bind:connection lease whose client left ends, a reset command that ended
+ * does not leave its resource cleaning forever. */
+static void test_failed_batch_outside_effects(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *b = raw_connect(d->sock);
+	json_t *bound, *l, *live;
+	pid_t holder;
+
+	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:s, s:{s:[s,s]}}",
+		"pool", "p", "create", "none", "reset", "cmd", "/bin/sleep", "1")));
+	h_add(c, "p", "r1", "r2", NULL);
+	bound = raw_req(b, "{\"op\":\"lease\",\"pool\":\"p\",\"bind\":\"connection\"}");
+	resp_result(bound);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	json_decref(CALL_OK(c, "return", J("{s:s}", "lease", JSTR(l, "lease"))));
+	assert_string_equal(h_res_state(c, "p", JSTR(JOBJ(l, "resource"), "name")),
+			    "cleaning");
+	/* While the lock is held past the daemon's patience, the reset ends
+	 * and the bound lease's connection closes: that batch fails. */
+	holder = hold_write_lock(d->db, 3.5);
+	raw_close(b);
+	assert_int_equal(h_wait_child(holder), 0);
+	WAIT_UNTIL(h_status_field(c, "p", "free") == 2, 20);
+	live = live_leases(c, "p");
+	assert_int_equal(json_object_size(live), 0);
+	json_decref(live);
+	json_decref(bound);
+	json_decref(l);
+	pool_close(c);
+	poold_stop(d);
+}
+
 /* ---- a destroy that frees capacity ---------------------------------------- */
 
 static void test_destroy_wakes_waiter(void **state)
@@ -341,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FTEST(test_locked_database),
+		FTEST(test_failed_batch_outside_effects),
 		FTEST(test_destroy_wakes_waiter),
 		FTEST(test_history_pages_and_survives_kill9),
 	};

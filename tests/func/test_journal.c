@@ -84,7 +84,8 @@ static json_t *live_leases(pool_client *c, const char *pool)
 	return set;
 }
 
-/* Every history event of pool (following next), as an array. */
+/* Every history event that filter (stolen) selects, following next, as an
+ * array. */
 static json_t *history_all(pool_client *c, json_t *filter, int limit)
 {
 	json_t *all = json_array(), *page, *next = json_null();
@@ -101,6 +102,7 @@ static json_t *history_all(pool_client *c, json_t *filter, int limit)
 		json_decref(page);
 	} while (!json_is_null(next));
 	json_decref(next);
+	json_decref(filter);
 	return all;
 }
 

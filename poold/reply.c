@@ -239,7 +239,7 @@ static int serve_ready(struct poold *pd)
 
 void reply_flush(struct poold *pd)
 {
-	char err[512];
+	char err[256];
 	int rc;
 
 	if (evtimer_pending(pd->retry_ev, NULL))

@@ -44,7 +44,7 @@ struct jevent {
 	const char *event;        /* a string constant */
 	char *pool;
 	double at;
-	json_t *resource;         /* the resource as it was, or NULL */
+	char *resource;           /* the resource as it was (JSON), or NULL */
 	char *res_name, *lease, *caller, *owner;
 	int64_t token;
 	bool written;             /* its history row is in the transaction */
@@ -278,7 +278,7 @@ void journal_event(struct poold *pd, const char *event, const struct pool *p,
 	ev->pool = xstrdup(p->name);
 	ev->at = now_wall();
 	if (r) {
-		ev->resource = resource_to_json(r);
+		ev->resource = resource_json_text(r);
 		ev->res_name = xstrdup(r->name);
 	}
 	if (l) {
@@ -295,7 +295,7 @@ void journal_event(struct poold *pd, const char *event, const struct pool *p,
 
 static void event_free(struct jevent *ev)
 {
-	json_decref(ev->resource);
+	free(ev->resource);
 	free(ev->pool);
 	free(ev->res_name);
 	free(ev->lease);
@@ -306,18 +306,14 @@ static void event_free(struct jevent *ev)
 
 static int event_write(struct store *st, const struct jevent *ev)
 {
-	char *detail = ev->resource ? json_dumps(ev->resource, JSON_COMPACT) :
-		NULL;
 	struct store_history_row row = {
 		.at = ev->at, .event = ev->event, .pool = ev->pool,
 		.resource = ev->res_name, .lease = ev->lease,
 		.caller = ev->caller, .owner = ev->owner, .token = ev->token,
-		.detail = detail,
+		.detail = ev->resource,
 	};
-	int rc = st->ops->history_append(st, &row);
 
-	free(detail);
-	return rc;
+	return st->ops->history_append(st, &row);
 }
 
 /* The watch line: {"event", "pool", "at", "resource"?} ("lease" is added
@@ -328,7 +324,8 @@ static json_t *event_line(const struct jevent *ev)
 			      "pool", ev->pool, "at", json_time(ev->at));
 
 	if (ev->resource)
-		json_object_set(o, "resource", ev->resource);
+		json_object_set_new(o, "resource",
+				    json_loads(ev->resource, 0, NULL));
 	return o;
 }
 
@@ -452,6 +449,25 @@ void journal_ready(struct pool *p)
 bool journal_has_ready(const struct poold *pd)
 {
 	return pd->journal->ready.len > 0;
+}
+
+bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p))
+{
+	char *name;
+	size_t pos = 0;
+
+	while ((name = hmap_next(&pd->journal->ready, &pos))) {
+		struct pool *p = pool_find(pd, name);
+
+		if (p && pred(p))
+			return true;
+	}
+	return false;
+}
+
+void journal_ready_clear(struct poold *pd)
+{
+	ready_clear(pd->journal);
 }
 
 void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p))

@@ -70,6 +70,10 @@ void journal_drop(struct poold *pd);
 /* Calls fn for each pool marked ready since the last call (which may be
  * gone: NULL names are skipped), clearing the marks first. */
 bool journal_has_ready(const struct poold *pd);
+/* True if pred holds for a pool marked ready (which then needs serving);
+ * journal_ready_clear() drops the marks when none does. */
+bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p));
+void journal_ready_clear(struct poold *pd);
 void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p));
 
 #endif

@@ -136,6 +136,9 @@ void resource_change(struct resource *r, enum res_state state,
 /* Deletes it now, whatever its state (no command runs). */
 void resource_delete(struct resource *r);
 json_t *resource_to_json(const struct resource *r);
+/* The same object as JSON text (malloc'd), without parsing the descriptor:
+ * what the journal keeps for each event. */
+char *resource_json_text(const struct resource *r);
 /* The descriptor as a JSON object (new reference). */
 json_t *resource_descriptor(const struct resource *r);
 

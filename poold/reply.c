@@ -222,6 +222,7 @@ static void serve_pool(struct pool *p)
 		wait_serve(p);
 }
 
+
 /* Waiters are served only once the write lock is ours (the transaction is
  * open), so a grant is never lost to a busy database. */
 static int serve_ready(struct poold *pd)
@@ -231,6 +232,11 @@ static int serve_ready(struct poold *pd)
 
 	if (!journal_has_ready(pd))
 		return STORE_OK;
+	/* Most returns leave no one waiting: no transaction for them. */
+	if (!journal_ready_any(pd, wait_pending)) {
+		journal_ready_clear(pd);
+		return STORE_OK;
+	}
 	rc = journal_write(pd, err, sizeof err);
 	if (rc == STORE_OK)
 		journal_take_ready(pd, serve_pool);

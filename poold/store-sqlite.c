@@ -70,9 +70,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HIST_PUT] = "INSERT INTO history (at, event, pool, resource, lease, "
 		"caller, owner, token, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 		"?7, ?8, ?9)",
-	/* Pruning goes by seq, oldest first, a bounded step at a time. */
+	/* Pruning looks at the oldest ?2 rows only (a bounded step), and
+	 * never deletes the newest row: seq is then never reused. */
 	[S_HIST_PRUNE_AGE] = "DELETE FROM history WHERE seq IN (SELECT seq "
-		"FROM history WHERE at < ?1 ORDER BY seq LIMIT ?2)",
+		"FROM (SELECT seq, at FROM history ORDER BY seq LIMIT ?2) "
+		"WHERE at < ?1) AND seq < (SELECT max(seq) FROM history)",
 	[S_HIST_PRUNE_ROWS] = "DELETE FROM history WHERE seq IN (SELECT seq "
 		"FROM history WHERE seq <= (SELECT max(seq) FROM history) - ?1 "
 		"ORDER BY seq LIMIT ?2)",

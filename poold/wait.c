@@ -285,7 +285,8 @@ void wait_serve(struct pool *p)
 
 bool wait_pending(const struct pool *p)
 {
-	return p->nwaiters > 0 || p->count[RS_CLEANING] > 0;
+	return p->nwaiters > 0 || (int64_t)p->count[RS_CLEANING] >
+		provision_running(p, "reset");
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)

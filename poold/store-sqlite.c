@@ -33,6 +33,7 @@ enum stmt_id {
 	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
 	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
+	S_HIST_BOUNDS, S_HIST_AT,
 	S_COUNT
 };
 
@@ -83,6 +84,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		"(?2 IS NULL OR pool = ?2) AND (?3 IS NULL OR resource = ?3) AND "
 		"(?4 IS NULL OR lease = ?4) AND (?5 IS NULL OR caller = ?5) AND "
 		"(?6 IS NULL OR at >= ?6) ORDER BY seq LIMIT ?7",
+	[S_HIST_BOUNDS] = "SELECT min(seq), max(seq) FROM history",
+	[S_HIST_AT] = "SELECT seq, at FROM history WHERE seq >= ?1 ORDER BY seq "
+		"LIMIT 1",
 };
 
 struct sqlite_store {
@@ -670,6 +674,48 @@ static int sq_lease_page(struct store *base, const char *pool, int64_t after,
 	return collect(st, s, ids);
 }
 
+/* The row at or after seq: its seq and at; false past the end. */
+static bool history_at(struct sqlite_store *st, int64_t seq, int64_t *found,
+		       double *at)
+{
+	sqlite3_stmt *s = st->stmt[S_HIST_AT];
+	bool ok;
+
+	sqlite3_bind_int64(s, 1, seq);
+	ok = sqlite3_step(s) == SQLITE_ROW;
+	if (ok) {
+		*found = sqlite3_column_int64(s, 0);
+		*at = sqlite3_column_double(s, 1);
+	}
+	sqlite3_reset(s);
+	return ok;
+}
+
+/* The seq before the first row at or after since: "at" rises with seq,
+ * so a binary search over seq (a few lookups by key) finds it without
+ * scanning the table or keeping an index on at. */
+static int64_t history_since(struct sqlite_store *st, double since)
+{
+	sqlite3_stmt *s = st->stmt[S_HIST_BOUNDS];
+	int64_t lo = 0, hi = 0, found;
+	double at;
+
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		lo = sqlite3_column_int64(s, 0);
+		hi = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	while (lo < hi) { /* the first seq whose row has at >= since */
+		int64_t mid = lo + (hi - lo) / 2;
+
+		if (history_at(st, mid, &found, &at) && at < since)
+			lo = found + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 ? lo - 1 : 0;
+}
+
 static int sq_history_query(struct store *base,
 			    const struct store_history_filter *f,
 			    store_history_fn fn, void *arg, char *err,
@@ -678,8 +724,9 @@ static int sq_history_query(struct store *base,
 	struct sqlite_store *st = S(base);
 	sqlite3_stmt *s = st->stmt[S_HIST_QUERY];
 	int rc, n = 0;
+	int64_t from = f->since > 0 ? history_since(st, f->since) : 0;
 
-	sqlite3_bind_int64(s, 1, f->after);
+	sqlite3_bind_int64(s, 1, from > f->after ? from : f->after);
 	bind_text(s, 2, f->pool);
 	bind_text(s, 3, f->resource);
 	bind_text(s, 4, f->lease);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- a second process holding the write lock ------------------------------ */
@@ -315,13 +316,28 @@ static void test_destroy_wakes_waiter(void **state)
 
 /* ---- history ------------------------------------------------------------- */
 
+/* t as RFC 3339 UTC with milliseconds (static buffer). */
+static const char *iso(double t)
+{
+	static char buf[40];
+	time_t s = (time_t)t;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)((t - (double)s) * 1000));
+	return buf;
+}
+
 static void test_history_pages_and_survives_kill9(void **state)
 {
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = h_connect(d);
 	json_t *before, *after, *page, *ev, *one;
 	json_int_t last = 0;
-	char first_lease[40] = "";
+	char first_lease[40] = "", when[40];
+	double since;
 	size_t i;
 
 	h_pool(c, "p", NULL);
@@ -374,6 +390,22 @@ static void test_history_pages_and_survives_kill9(void **state)
 	after = history_all(c, J("{s:s}", "pool", "p"), 1000);
 	assert_true(json_equal(before, after));
 	json_decref(before);
+	json_decref(after);
+	/* since: only what came after it. */
+	h_sleep(0.05); /* pacing: the events after `since` are later */
+	since = h_wall();
+	h_sleep(0.05);
+	for (int k = 0; k < 2; k++) {
+		json_t *l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease", JSTR(l, "lease"))));
+		json_decref(l);
+	}
+	snprintf(when, sizeof when, "%s", iso(since));
+	after = history_all(c, J("{s:s, s:s}", "pool", "p", "since", when), 1);
+	assert_int_equal(json_array_size(after), 4);
+	json_array_foreach(after, i, ev)
+		assert_true(h_parse_time(JSTR(ev, "at")) >= since - 0.001);
 	json_decref(after);
 	pool_close(c);
 	poold_stop(d);

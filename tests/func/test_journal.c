@@ -411,6 +411,65 @@ static void test_history_pages_and_survives_kill9(void **state)
 	poold_stop(d);
 }
 
+/* ---- poolctl history ------------------------------------------------------- */
+
+/* Runs a shell command; its exit status, stdout into out. */
+static int sh(const char *cmd, char *out, size_t outlen)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+static void test_poolctl_history(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	char cmd[1024], out[16384], *line;
+	int lines = 0;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	for (int k = 0; k < 3; k++) {
+		json_t *l = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease", JSTR(l, "lease"))));
+		json_decref(l);
+	}
+	/* --json: one event per line, following the pages (the daemon's
+	 * pages are of at most 1000; --limit asks for fewer in all). */
+	snprintf(cmd, sizeof cmd, "%s --socket %s history --pool p --json",
+		 POOLCTL_BIN, d->sock);
+	assert_int_equal(sh(cmd, out, sizeof out), 0);
+	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *ev = json_loads(line, 0, NULL);
+
+		assert_non_null(ev);
+		assert_int_equal(JINT(ev, "seq"), lines + 1);
+		json_decref(ev);
+		lines++;
+	}
+	assert_int_equal(lines, 8); /* pool_changed, created, 3 x 2 */
+	snprintf(cmd, sizeof cmd, "%s --socket %s history --limit 3 --since 1h",
+		 POOLCTL_BIN, d->sock);
+	assert_int_equal(sh(cmd, out, sizeof out), 0);
+	assert_non_null(strstr(out, "SEQ"));
+	assert_non_null(strstr(out, "leased"));
+	assert_null(strstr(out, "returned")); /* the 4th event on */
+	/* A time that is neither RFC 3339 nor a duration: refused, saying
+	 * what a time looks like. */
+	snprintf(cmd, sizeof cmd, "%s --socket %s history --since soon 2>&1",
+		 POOLCTL_BIN, d->sock);
+	assert_int_not_equal(sh(cmd, out, sizeof out), 0);
+	assert_non_null(strstr(out, "RFC 3339"));
+	pool_close(c);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +477,7 @@ int main(void)
 		FTEST(test_failed_batch_outside_effects),
 		FTEST(test_destroy_wakes_waiter),
 		FTEST(test_history_pages_and_survives_kill9),
+		FTEST(test_poolctl_history),
 	};
 
 	return RUN_FTESTS(tests);

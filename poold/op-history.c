@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "journal.h"
 #include "jsonutil.h"
 #include "ops.h"
 #include "pool_protocol.h"
@@ -159,8 +160,16 @@ static enum req_status exec(struct req *r)
 	struct page pg = { .r = r };
 	char err[256], next[32];
 
-	if (parse_filter(r, &f) < 0 || op_page_sync(r) < 0)
+	if (parse_filter(r, &f) < 0)
 		return REQ_DONE;
+	/* The batch's own events are written first, so that a history asked
+	 * after a change shows it; while another process holds the lock the
+	 * committed history is still there to read. */
+	if (journal_write(r->pd, err, sizeof err) == STORE_ERROR) {
+		req_fail(r, POOL_ERR_INTERNAL, "could not read the history "
+			 "(%s); retry", err);
+		return REQ_DONE;
+	}
 	pg.limit = f.limit - 1;
 	pg.events = json_array();
 	if (st->ops->history_query(st, &f, add_event, &pg, err,

@@ -222,7 +222,6 @@ static void serve_pool(struct pool *p)
 		wait_serve(p);
 }
 
-
 /* Waiters are served only once the write lock is ours (the transaction is
  * open), so a grant is never lost to a busy database. */
 static int serve_ready(struct poold *pd)

@@ -7,7 +7,8 @@
  *    commit, all at once;
  *  - a failed commit leaves memory as the database, with no history;
  *  - a busy store keeps the batch and commits it once the lock is free;
- *  - a resource that comes free serves a waiter only after the commit.
+ *  - a returned resource marks its pool ready for the flush;
+ *  - the janitor prunes history by rows and by age.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "janitor.h"
 #include "journal.h"
 #include "lease.h"
 #include "log.h"
@@ -309,6 +311,36 @@ static void test_return_marks_ready(void **state)
 	engine_close(e);
 }
 
+/* The janitor prunes history to --history-max-rows, a bounded step per
+ * tick, never the newest row; and by age. */
+static void test_history_pruned(void **state)
+{
+	struct engine *e = engine_open();
+	struct pool *p = make_pool(e, "p", 0);
+	char name[16];
+	double now = now_wall();
+	struct hist h;
+
+	for (int i = 0; i < 30; i++) {
+		snprintf(name, sizeof name, "r%d", i);
+		resource_new(p, name, json_object(), RS_FREE, now);
+	}
+	reply_flush(&e->pd);
+	assert_int_equal(history(e).n, 31);
+	e->pd.cfg.history_max_rows = 10;
+	janitor_run(&e->pd, now + 2);
+	reply_flush(&e->pd);
+	h = history(e);
+	assert_int_equal(h.n, 10);
+	assert_string_equal(h.events[9], "created");
+	/* All older than max_age: everything but the newest goes. */
+	e->pd.cfg.history_max_age = 60;
+	janitor_run(&e->pd, now + 120);
+	reply_flush(&e->pd);
+	assert_int_equal(history(e).n, 1);
+	engine_close(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_failed_commit_leaves_the_database),
 		cmocka_unit_test(test_busy_store_keeps_the_batch),
 		cmocka_unit_test(test_return_marks_ready),
+		cmocka_unit_test(test_history_pruned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -388,10 +388,12 @@ static int write_end(struct sqlite_store *st, sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
+/* Every statement is stepped, reset and cleared before its caller
+ * returns, so SQLite need not copy the text (SQLITE_STATIC). */
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, i);
 }

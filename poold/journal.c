@@ -342,8 +342,11 @@ void journal_deliver(struct poold *pd)
 	struct journal *j = pd->journal;
 	struct jevent *ev;
 
-	while ((ev = TAILQ_FIRST(&j->events))) {
+	/* Only what the commit wrote: an event reported since waits for the
+	 * next one. */
+	while ((ev = TAILQ_FIRST(&j->events)) && ev->written) {
 		TAILQ_REMOVE(&j->events, ev, link);
+		j->nevents--;
 		event_log(ev);
 		if (!TAILQ_EMPTY(&pd->watchers)) {
 			json_t *line = event_line(ev);
@@ -353,7 +356,6 @@ void journal_deliver(struct poold *pd)
 		}
 		event_free(ev);
 	}
-	j->nevents = 0;
 }
 
 /* ---- the transaction --------------------------------------------------- */

@@ -233,6 +233,16 @@ void conn_close(struct conn *c, const char *reason)
 	conn_unref(c);
 }
 
+bool conn_id_open(struct poold *pd, uint64_t id)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &pd->conns, link)
+		if (c->id == id)
+			return true;
+	return false;
+}
+
 void conn_close_all(struct poold *pd, const char *reason)
 {
 	while (!TAILQ_EMPTY(&pd->conns))

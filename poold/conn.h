@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct poold;
 struct conn;
@@ -37,5 +38,7 @@ void conn_unref(struct conn *c);           /* NULL is a harmless no-op */
 void conn_send(struct conn *c, const char *line, size_t len);
 void conn_close(struct conn *c, const char *reason);
 void conn_close_all(struct poold *pd, const char *reason);
+/* True while the connection with this id is open (not closed). */
+bool conn_id_open(struct poold *pd, uint64_t id);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "journal.h"
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -22,6 +23,7 @@ static const struct op *const op_table[] = {
 	&op_resource_update, &op_resource_remove,
 	&op_lease, &op_return, &op_checkout, &op_replace, &op_checkin,
 	&op_renew, &op_lease_get, &op_lease_list, &op_status, &op_watch,
+	&op_history,
 };
 
 static const struct op *op_find(const char *name)
@@ -153,8 +155,14 @@ void dispatch(struct req *r)
 			 "the daemon's user, a member of --admin-group, or "
 			 "(on TCP) an admin token; you are %s", op->name,
 			 r->who.name);
-	} else if (check_fields(r, op) == 0 && op->exec(r) == REQ_KEPT) {
-		return;
+	} else if (check_fields(r, op) == 0) {
+		enum req_status st;
+
+		journal_actor(r->pd, r->who.name);
+		st = op->exec(r);
+		journal_actor(r->pd, NULL);
+		if (st == REQ_KEPT)
+			return;
 	}
 	req_free(r);
 }

@@ -7,10 +7,7 @@
 
 #include "conn.h"
 #include "jsonutil.h"
-#include "lease.h"
-#include "pool.h"
 #include "poold.h"
-#include "reply.h"
 #include "req.h"
 #include "util.h"
 
@@ -63,35 +60,44 @@ bool events_watching(struct poold *pd, const struct conn *c)
 	return false;
 }
 
+/* Watch lines are not answers: they leave after the commit, straight to
+ * the connection. */
+static void send_line(struct conn *c, char *text)
+{
+	size_t n = strlen(text);
+
+	text[n] = '\n';
+	conn_send(c, text, n + 1);
+	text[n] = '\0';
+}
+
 void events_free(struct poold *pd)
 {
 	while (!TAILQ_EMPTY(&pd->watchers))
 		watcher_free(pd, TAILQ_FIRST(&pd->watchers));
 }
 
-void events_emit(struct poold *pd, const char *event, const struct pool *p,
-		 const struct resource *r, const struct lease *l)
+void events_send(struct poold *pd, const char *pool, json_t *line,
+		 const char *lease, const char *lease_caller)
 {
 	struct watcher *w;
-	json_t *base;
 
-	if (TAILQ_EMPTY(&pd->watchers))
-		return;
-	base = json_pack("{s:s, s:s, s:o}", "event", event, "pool", p->name,
-			 "at", json_time(now_wall()));
-	if (r)
-		json_object_set_new(base, "resource", resource_to_json(r));
 	TAILQ_FOREACH(w, &pd->watchers, link) {
 		json_t *ev;
+		char *text;
 
-		if (w->pool && strcmp(w->pool, p->name) != 0)
+		if (w->pool && strcmp(w->pool, pool) != 0)
 			continue;
-		ev = json_copy(base);
-		if (l)
+		ev = json_copy(line);
+		if (lease)
 			json_object_set_new(ev, "lease",
-				w->admin || strcmp(w->caller, l->caller) == 0 ?
-				json_string(l->id) : json_null());
-		reply_queue(pd, w->conn, NULL, ev);
+				w->admin || strcmp(w->caller, lease_caller) == 0 ?
+				json_string(lease) : json_null());
+		text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(ev);
+		if (!text)
+			abort();
+		send_line(w->conn, text);
+		free(text);
 	}
-	json_decref(base);
 }

@@ -9,7 +9,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <netdb.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,6 @@ struct http {
 	struct bufferevent **conns;     /* owned array */
 	size_t nconns, cap;
 	struct event *sweep_ev;         /* owned; every second, and on close */
-	sqlite3 *probe;                 /* owned; /healthz's store check */
 };
 
 /* ---- connection count -------------------------------------------------- */
@@ -167,32 +165,15 @@ static void get_metrics(struct http *h, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
-/* The store answers if it is in a transaction of ours (this very loop
- * turn wrote to it) or if a write lock can be taken and given back at once:
- * a database that is locked by another process, or unreadable, fails. */
-static bool store_answers(struct http *h, char *why, size_t len)
-{
-	int rc;
-
-	if (store_in_tx(h->pd->store))
-		return true;
-	rc = sqlite3_exec(h->probe, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(h->probe, "ROLLBACK", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		return true;
-	snprintf(why, len, "store: %s\n", sqlite3_errmsg(h->probe));
-	if (!sqlite3_get_autocommit(h->probe))
-		sqlite3_exec(h->probe, "ROLLBACK", NULL, NULL, NULL);
-	return false;
-}
-
 static void get_healthz(struct http *h, struct evhttp_request *req)
 {
-	char why[300];
+	struct store *st = h->pd->store;
+	char err[256], why[300];
 
-	if (!store_answers(h, why, sizeof why))
+	if (st->ops->ping(st, err, sizeof err) != STORE_OK) {
+		snprintf(why, sizeof why, "store: %s\n", err);
 		send_text(req, 503, "Service Unavailable", "text/plain", why);
+	}
 	else
 		send_text(req, 200, "OK", "text/plain", "ok\n");
 }
@@ -359,19 +340,6 @@ static struct addrinfo *resolve(struct http *h, char *err, size_t errlen)
 	return NULL;
 }
 
-static int open_probe(struct http *h, char *err, size_t errlen)
-{
-	if (sqlite3_open_v2(h->pd->cfg.db_path, &h->probe,
-			    SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "--http: cannot open %s for /healthz: %s",
-			 h->pd->cfg.db_path, sqlite3_errmsg(h->probe));
-		return -1;
-	}
-	/* Never wait for a lock: the check runs in the event loop. */
-	sqlite3_busy_timeout(h->probe, 0);
-	return 0;
-}
-
 static int bind_listener(struct http *h, char *err, size_t errlen)
 {
 	struct addrinfo *ai = resolve(h, err, errlen);
@@ -412,8 +380,7 @@ int http_open(struct poold *pd, char *err, size_t errlen)
 	evhttp_set_timeout(h->evh, HTTP_TIMEOUT);
 	evhttp_set_bevcb(h->evh, on_new_conn, h);
 	evhttp_set_gencb(h->evh, on_request, h);
-	if (open_probe(h, err, errlen) < 0 ||
-	    bind_listener(h, err, errlen) < 0) {
+	if (bind_listener(h, err, errlen) < 0) {
 		http_close(pd);
 		return -1;
 	}
@@ -436,7 +403,6 @@ void http_close(struct poold *pd)
 	free(h->conns);
 	if (h->sweep_ev)
 		event_free(h->sweep_ev);
-	sqlite3_close(h->probe);
 	free(h);
 	pd->http = NULL;
 }

@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "journal.h"
 #include "provision.h"
 #include "reply.h"
 #include "store.h"
@@ -17,6 +18,7 @@
 #include "wait.h"
 
 #define PURGE_EVERY 60.0 /* seconds between sweeps of old expired ids */
+#define PRUNE_EVERY 1.0 /* seconds between steps of history pruning */
 #define CHECKPOINT_EVERY 1.0 /* seconds between WAL checkpoints */
 
 static double idle_since(const struct resource *r)
@@ -50,7 +52,6 @@ static void trim_idle(struct pool *p, double now)
 static void fill_min_idle(struct pool *p, double now)
 {
 	char name[POOL_RESOURCE_NAME_MAX + 1];
-	bool made = false;
 
 	while ((int64_t)(p->count[RS_FREE] + p->count[RS_CREATING]) <
 	       p->set.min_idle && pool_can_grow(p)) {
@@ -64,10 +65,7 @@ static void fill_min_idle(struct pool *p, double now)
 		resource_new(p, name, json_pack("{s:s}", "name", name),
 			     RS_FREE, now);
 		p->stats.created++;
-		made = true;
 	}
-	if (made)
-		wait_kick(p, now);
 }
 
 static int by_expiry(const void *a, const void *b)
@@ -103,7 +101,22 @@ static void purge_expired(struct poold *pd, double now)
 	}
 	free(all);
 	if (gone > 0)
-		store_leases_purge_expired(pd->store, before);
+		journal_leases_purge(pd, before);
+}
+
+/* History goes a bounded step at a time, so that no tick stalls the loop:
+ * once a second, or at every tick while a backlog remains. */
+static void prune_history(struct poold *pd, double now)
+{
+	const struct config *cfg = &pd->cfg;
+
+	if ((cfg->history_max_age == 0 && cfg->history_max_rows == 0) ||
+	    (!journal_prune_behind(pd) && now - pd->last_prune < PRUNE_EVERY))
+		return;
+	pd->last_prune = now;
+	journal_history_prune(pd, cfg->history_max_age > 0 ?
+			      now - cfg->history_max_age : 0,
+			      cfg->history_max_rows);
 }
 
 void janitor_run(struct poold *pd, double now)
@@ -122,6 +135,7 @@ void janitor_run(struct poold *pd, double now)
 		purge_expired(pd, now);
 		pd->last_purge = now;
 	}
+	prune_history(pd, now);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -136,7 +150,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	reply_flush(pd); /* a checkpoint never runs inside a batch */
-	store_checkpoint(pd->store);
+	pd->store->ops->checkpoint(pd->store);
 	pd->last_checkpoint = now;
 }
 

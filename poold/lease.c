@@ -14,16 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "journal.h"
 #include "jsonutil.h"
 #include "pool.h"
-#include "pool_protocol.h"
-#include "provision.h"
 #include "poold.h"
+#include "provision.h"
 #include "req.h"
-#include "store.h"
 #include "util.h"
-#include "wait.h"
 
 /* ---- the expiry heap: a binary min-heap on expires_at ------------------ */
 
@@ -210,9 +207,9 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 		p->stats.leases++;
 	else
 		p->stats.checkouts++;
-	store_lease_put(pd->store, l);
-	events_emit(pd, w->mode == MODE_POP ? "leased" : "checked_out", p, r,
-		    l);
+	journal_lease_saved(pd, l);
+	journal_event(pd, w->mode == MODE_POP ? "leased" : "checked_out", p, r,
+		      l);
 	return l;
 }
 
@@ -230,64 +227,34 @@ void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 		p->stats.expired++;
 		discard = discard || p->set.on_expire == EXPIRE_DISCARD;
 		l->expires_at = now;
-		store_lease_put(pd->store, l); /* kept, with expired_at set */
+		journal_lease_saved(pd, l); /* kept, with expired_at set */
 	} else {
 		if (how != END_REMOVED)
 			p->stats.returns++;
-		store_lease_delete(pd->store, l);
+		journal_lease_gone(pd, l);
 	}
 	if (how == END_REMOVED) {
 		/* The caller takes the resource away itself. */
 		json_decref(descriptor);
 	} else if (discard || p->draining) {
 		json_decref(descriptor);
-		events_emit(pd, event, p, r, l);
+		journal_event(pd, event, p, r, l);
 		if (discard)
-			events_emit(pd, "discarded", p, r, l);
+			journal_event(pd, "discarded", p, r, l);
 		resource_destroy(r);
 	} else if (pool_command(p, "reset")) {
-		/* Clean before anyone else gets it; then it is free. */
+		/* Clean before anyone else gets it (the flush starts the
+		 * reset); then it is free. */
 		resource_change(r, RS_CLEANING, descriptor);
-		events_emit(pd, event, p, r, l);
-		provision_pump(p);
+		journal_event(pd, event, p, r, l);
 	} else {
 		resource_change(r, RS_FREE, descriptor);
-		events_emit(pd, event, p, r, l);
+		journal_event(pd, event, p, r, l);
 	}
 	if (expired)
 		hmap_put(&pd->expired, l->id, l);
 	else
 		lease_free(l);
-	if (how != END_REMOVED)
-		wait_kick(p, now);
-}
-
-struct lease *lease_for_request(struct req *r, const char *id)
-{
-	struct poold *pd = r->pd;
-	struct lease *l = hmap_get(&pd->leases, id);
-	char when[40];
-
-	if (l && l->expires_at > 0 && l->expires_at <= r->now)
-		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
-	if (!l || !l->res) {
-		l = hmap_get(&pd->expired, id);
-		if (l)
-			req_fail(r, POOL_ERR_EXPIRED, "lease %s expired at %s "
-				 "(its TTL ran out); take a new lease", id,
-				 time_rfc3339(l->expires_at, when, sizeof when));
-		else
-			req_fail(r, POOL_ERR_NOT_FOUND, "no lease %s: it was "
-				 "returned, its pool or resource was removed, "
-				 "or it never existed", id);
-		return NULL;
-	}
-	if (strcmp(l->caller, r->who.name) != 0 && !r->who.admin) {
-		req_fail(r, POOL_ERR_FORBIDDEN, "lease %s belongs to %s; only "
-			 "its holder or an admin may act on it", id, l->caller);
-		return NULL;
-	}
-	return l;
 }
 
 void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
@@ -297,7 +264,7 @@ void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
 	l->expires_at = ttl > 0 ? now + ttl : 0;
 	if (l->expires_at > 0)
 		heap_push(pd, l);
-	store_lease_put(pd->store, l);
+	journal_lease_saved(pd, l);
 }
 
 void lease_expire_due(struct poold *pd, double now)

@@ -67,12 +67,6 @@ void lease_attach_expired(struct poold *pd, struct lease *l);
 void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 	       json_t *descriptor, bool discard, double now);
 
-/* Looks up a live lease for renew/return/replace/checkin, ending it first if
- * its TTL has run out. Returns it, or NULL after answering r with not_found,
- * expired or forbidden. */
-struct req;
-struct lease *lease_for_request(struct req *r, const char *id);
-
 void lease_renew(struct poold *pd, struct lease *l, double ttl, double now);
 void lease_expire_due(struct poold *pd, double now);
 void lease_end_conn(struct poold *pd, uint64_t conn_id, double now);

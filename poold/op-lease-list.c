@@ -49,7 +49,10 @@ static enum req_status exec(struct req *r)
 	if ((limit = op_limit(r)) < 0 || parse_after(r, &after) < 0 ||
 	    (pool && !op_pool(r)))
 		return REQ_DONE;
-	n = store_lease_page(r->pd->store, pool, after, limit + 1, &ids);
+	if (op_page_sync(r) < 0)
+		return REQ_DONE;
+	n = r->pd->store->ops->lease_page(r->pd->store, pool, after,
+					  limit + 1, &ids);
 	if (n < 0) {
 		req_fail(r, POOL_ERR_INTERNAL, "could not read the lease list; "
 			 "the daemon's log says why");

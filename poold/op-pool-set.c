@@ -35,7 +35,6 @@ static enum req_status exec(struct req *r)
 			p->draining = false;
 		pool_save(p);
 	}
-	wait_kick(p, r->now);
 	req_ok(r, pool_to_json(p));
 	return REQ_DONE;
 }

@@ -3,7 +3,7 @@
  * if "version" is the resource's current version; otherwise conflict and
  * nothing changes. The lease stays held.
  */
-#include "events.h"
+#include "journal.h"
 #include "ops.h"
 #include "pool.h"
 
@@ -15,7 +15,7 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	resource_change(l->res, RS_LEASED, json_incref(req_get(r, "descriptor")));
 	l->res->pool->stats.replaced++;
-	events_emit(r->pd, "replaced", l->res->pool, l->res, l);
+	journal_event(r->pd, "replaced", l->res->pool, l->res, l);
 	req_ok(r, json_pack("{s:I}", "version", (json_int_t)l->res->version));
 	return REQ_DONE;
 }

@@ -119,7 +119,6 @@ static enum req_status exec(struct req *r)
 					item, "descriptor")), RS_FREE, r->now);
 		}
 		p->stats.added += (int64_t)json_array_size(items);
-		wait_kick(p, r->now);
 		req_ok(r, json_pack("{s:I}", "added",
 				    (json_int_t)json_array_size(items)));
 	}

@@ -33,8 +33,11 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	}
 	/* One more than asked tells whether another page follows. */
-	n = store_resource_page(r->pd->store, p->name, state,
-				json_string_value(after), limit + 1, &names);
+	if (op_page_sync(r) < 0)
+		return REQ_DONE;
+	n = r->pd->store->ops->resource_page(r->pd->store, p->name, state,
+					     json_string_value(after),
+					     limit + 1, &names);
 	if (n < 0) {
 		req_fail(r, POOL_ERR_INTERNAL, "could not read the resource "
 			 "list; the daemon's log says why");

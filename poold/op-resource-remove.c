@@ -45,7 +45,6 @@ static enum req_status exec(struct req *r)
 		provision_orphan(res);
 		resource_delete(res);
 	}
-	wait_kick(p, r->now);
 	req_ok(r, json_object());
 	return REQ_DONE;
 }

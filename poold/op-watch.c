@@ -1,7 +1,7 @@
 /*
  * watch: answers {} and then streams event lines (see events.h) on this
  * connection until it closes. Other requests on the connection keep
- * working; their answers and the events share the line order of the batch.
+ * working; a batch's events follow its answers, after its commit.
  */
 #include "events.h"
 #include "ops.h"

@@ -4,9 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
+
+#include "journal.h"
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "provision.h"
+#include "store.h"
 #include "util.h"
 #include "wait.h"
 
@@ -151,5 +156,46 @@ int op_check_version(struct req *r, const struct resource *res)
 	req_fail(r, POOL_ERR_CONFLICT, "version %lld is not the current "
 		 "version %lld of resource %s; read it again and retry",
 		 (long long)v, (long long)res->version, res->name);
+	return -1;
+}
+
+struct lease *lease_for_request(struct req *r, const char *id)
+{
+	struct poold *pd = r->pd;
+	struct lease *l = hmap_get(&pd->leases, id);
+	char when[40];
+
+	if (l && l->expires_at > 0 && l->expires_at <= r->now)
+		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
+	if (!l || !l->res) {
+		l = hmap_get(&pd->expired, id);
+		if (l)
+			req_fail(r, POOL_ERR_EXPIRED, "lease %s expired at %s "
+				 "(its TTL ran out); take a new lease", id,
+				 time_rfc3339(l->expires_at, when, sizeof when));
+		else
+			req_fail(r, POOL_ERR_NOT_FOUND, "no lease %s: it was "
+				 "returned, its pool or resource was removed, "
+				 "or it never existed", id);
+		return NULL;
+	}
+	if (strcmp(l->caller, r->who.name) != 0 && !r->who.admin) {
+		req_fail(r, POOL_ERR_FORBIDDEN, "lease %s belongs to %s; only "
+			 "its holder or an admin may act on it", id, l->caller);
+		return NULL;
+	}
+	return l;
+}
+
+int op_page_sync(struct req *r)
+{
+	char err[256];
+	int rc = journal_write(r->pd, err, sizeof err);
+
+	if (rc == STORE_OK)
+		return 0;
+	req_fail(r, POOL_ERR_INTERNAL, "could not read the database (%s); "
+		 "retry", rc == STORE_BUSY ? "another process holds its lock" :
+		 err);
 	return -1;
 }

@@ -18,7 +18,7 @@ extern const struct op op_resource_add, op_resource_list, op_resource_get,
 	op_resource_update, op_resource_remove;
 extern const struct op op_lease, op_return, op_checkout, op_replace,
 	op_checkin, op_renew, op_lease_get, op_lease_list, op_status,
-	op_watch;
+	op_watch, op_history;
 
 /* The request's "pool" / "name", or NULL after answering not_found. */
 struct pool *op_pool(struct req *r);
@@ -29,6 +29,15 @@ struct resource *op_resource(struct req *r, struct pool *p);
 enum req_status op_take(struct req *r, enum lease_mode mode);
 /* return and checkin: end l with the request's descriptor and discard. */
 enum req_status op_give_back(struct req *r, struct lease *l);
+
+/* Looks up a live lease for renew/return/replace/checkin, ending it first if
+ * its TTL has run out. Returns it, or NULL after answering r with not_found,
+ * expired or forbidden. */
+struct lease *lease_for_request(struct req *r, const char *id);
+
+/* Before a page query: the batch's own rows are written, so that the query
+ * sees them. 0, or -1 after answering internal. */
+int op_page_sync(struct req *r);
 
 /* The request's "limit" for a page, or -1 after answering. */
 int op_limit(struct req *r);

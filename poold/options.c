@@ -89,6 +89,12 @@ static const struct opt opt_table[] = {
 	  "serve TCP with TLS using this PEM certificate chain" },
 	{ "tls-key", OPT_STRING, OFF(tls_key), 0, 0, "FILE",
 	  "the private key of --tls-cert (PEM)" },
+	{ "history-max-age", OPT_INT, OFF(history_max_age), 0, 1000000000,
+	  "SECONDS", "keep history this long (default 2592000: 30 days; 0 = "
+	  "no limit)" },
+	{ "history-max-rows", OPT_INT, OFF(history_max_rows), 0, 2000000000,
+	  "N", "keep at most N history events (default 1000000; 0 = no "
+	  "limit)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOGFORMAT, 0, 0, 0, "FORMAT",
@@ -223,6 +229,8 @@ void options_defaults(struct config *cfg)
 	cfg->tick = 0.1;
 	cfg->expired_keep = 86400;
 	cfg->expired_max = 100000;
+	cfg->history_max_age = 30 * 86400;
+	cfg->history_max_rows = 1000000;
 }
 
 /* Options that only make sense together. */

@@ -10,13 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "journal.h"
 #include "jsonutil.h"
 #include "pool_protocol.h"
-#include "provision.h"
 #include "lease.h"
 #include "poold.h"
-#include "store.h"
 #include "util.h"
 
 static const char *const state_names[RS_NSTATES] = {
@@ -326,8 +324,8 @@ struct pool *pool_new(struct poold *pd, const char *name,
 
 void pool_save(struct pool *p)
 {
-	store_pool_put(p->pd->store, p);
-	events_emit(p->pd, "pool_changed", p, NULL, NULL);
+	journal_pool_saved(p);
+	journal_event(p->pd, "pool_changed", p, NULL, NULL);
 }
 
 void pool_free(struct pool *p)
@@ -352,8 +350,8 @@ void pool_free(struct pool *p)
 
 void pool_remove(struct pool *p)
 {
-	store_pool_delete(p->pd->store, p->name);
-	events_emit(p->pd, "pool_changed", p, NULL, NULL);
+	journal_pool_gone(p);
+	journal_event(p->pd, "pool_changed", p, NULL, NULL);
 	pool_free(p);
 }
 
@@ -469,8 +467,8 @@ struct resource *resource_new(struct pool *p, const char *name,
 	struct resource *r = resource_attach(p, name, descriptor_text(descriptor),
 					     state, 1, now, 0, 0);
 
-	store_resource_put(p->pd->store, r);
-	events_emit(p->pd, "created", p, r, NULL);
+	journal_resource_saved(r);
+	journal_event(p->pd, "created", p, r, NULL);
 	return r;
 }
 
@@ -495,22 +493,7 @@ void resource_change(struct resource *r, enum res_state state,
 		r->descriptor = descriptor_text(descriptor);
 	}
 	r->version++;
-	store_resource_put(p->pd->store, r);
-}
-
-void resource_destroy(struct resource *r)
-{
-	assert(r->lease == NULL);
-	if (!pool_command(r->pool, "destroy")) {
-		provision_cancel(r);
-		resource_delete(r);
-		return;
-	}
-	if (r->state != RS_DESTROYING) {
-		provision_cancel(r); /* a create or reset that still runs */
-		resource_change(r, RS_DESTROYING, NULL);
-	}
-	provision_destroy(r);
+	journal_resource_saved(r);
 }
 
 void resource_delete(struct resource *r)
@@ -518,8 +501,8 @@ void resource_delete(struct resource *r)
 	struct pool *p = r->pool;
 
 	assert(r->lease == NULL);
-	store_resource_delete(p->pd->store, r);
-	events_emit(p->pd, "destroyed", p, r, NULL);
+	journal_resource_gone(r);
+	journal_event(p->pd, "destroyed", p, r, NULL);
 	TAILQ_REMOVE(&p->lists[r->state], r, link);
 	p->count[r->state]--;
 	p->total--;
@@ -544,6 +527,28 @@ json_t *resource_to_json(const struct resource *r)
 							  sizeof u)) :
 				 json_null(),
 			 "lease_count", (json_int_t)r->lease_count);
+}
+
+char *resource_json_text(const struct resource *r)
+{
+	char c[40], u[44] = "null", *text;
+
+	if (r->last_used_at > 0)
+		snprintf(u, sizeof u, "\"%s\"",
+			 time_rfc3339(r->last_used_at, c, sizeof c));
+	/* Names are of [A-Za-z0-9._:-] (checked on the way in): no escaping.
+	 * A stored descriptor is kept unparsed; a bad one shows as {}, as in
+	 * resource_descriptor(). */
+	if (asprintf(&text, "{\"pool\":\"%s\",\"name\":\"%s\",\"state\":"
+		     "\"%s\",\"descriptor\":%s,\"version\":%lld,\"created_at\":"
+		     "\"%s\",\"last_used_at\":%s,\"lease_count\":%lld}",
+		     r->pool->name, r->name, state_names[r->state],
+		     r->descriptor[0] == '{' ? r->descriptor : "{}",
+		     (long long)r->version,
+		     time_rfc3339(r->created_at, c, sizeof c), u,
+		     (long long)r->lease_count) < 0)
+		abort();
+	return text;
 }
 
 void resource_name_generate(const struct pool *p, char *buf, size_t len)

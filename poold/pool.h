@@ -3,8 +3,8 @@
  * moves a resource between states, and the Pool/Resource JSON forms.
  *
  * Memory is the source of truth while poold runs (docs/architecture.md);
- * every change made here is written to the store's open transaction at once,
- * so SQLite and memory agree whenever the batch commits.
+ * every change made here is reported to the journal, which writes it with
+ * the batch, so the store and memory agree whenever the batch commits.
  */
 #ifndef POOLD_POOL_H
 #define POOLD_POOL_H
@@ -130,16 +130,15 @@ struct resource *resource_attach(struct pool *p, const char *name,
 				 double last_used_at, int64_t lease_count);
 /* The one function that changes a resource's state or descriptor: moves it
  * to state, replaces the descriptor when one is given (stolen), adds one to
- * version and writes it to the store. */
+ * version and reports it to the journal. */
 void resource_change(struct resource *r, enum res_state state,
 		     json_t *descriptor);
-/* Takes the resource out of the pool for good (no lease may hold it): with
- * a destroy command it is destroying until the command succeeds, without
- * one it is deleted at once. */
-void resource_destroy(struct resource *r);
 /* Deletes it now, whatever its state (no command runs). */
 void resource_delete(struct resource *r);
 json_t *resource_to_json(const struct resource *r);
+/* The same object as JSON text (malloc'd), without parsing the descriptor:
+ * what the journal keeps for each event. */
+char *resource_json_text(const struct resource *r);
 /* The descriptor as a JSON object (new reference). */
 json_t *resource_descriptor(const struct resource *r);
 

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "jobs.h"
 #include "metrics.h"
+#include "journal.h"
 #include "provision.h"
 #include "reply.h"
 #include "state.h"
@@ -20,14 +21,17 @@
 
 int poold_open(struct poold *pd, char *err, size_t errlen)
 {
+	struct store_config sc = { pd->cfg.db_path, pd->cfg.sync_full,
+				   (int64_t)pd->cfg.max_db_size };
+
 	pd->uid = geteuid();
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
 	TAILQ_INIT(&pd->watchers);
 	TAILQ_INIT(&pd->jobs);
 	TAILQ_INIT(&pd->batch.q);
-	pd->store = store_open(pd->cfg.db_path, pd->cfg.sync_full,
-			       pd->cfg.max_db_size, err, errlen);
+	pd->journal = journal_new();
+	pd->store = store_open(&sc, err, errlen);
 	if (!pd->store)
 		return -1;
 	pd->base = event_base_new();
@@ -44,6 +48,8 @@ void poold_close(struct poold *pd)
 {
 	if (!pd->store || !pd->base) { /* poold_open failed early */
 		store_close(pd->store);
+		journal_free(pd->journal);
+		pd->journal = NULL;
 		if (pd->base)
 			event_base_free(pd->base);
 		return;
@@ -57,6 +63,8 @@ void poold_close(struct poold *pd)
 	metrics_free(pd);
 	store_close(pd->store);
 	pd->store = NULL;
+	journal_free(pd->journal);
+	pd->journal = NULL;
 	if (pd->base)
 		event_base_free(pd->base);
 	pd->base = NULL;

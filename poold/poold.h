@@ -50,6 +50,8 @@ struct config {
 	double tick;           /* janitor period, seconds */
 	double expired_keep;   /* how long an expired lease id answers "expired" */
 	size_t expired_max;    /* and how many such ids at most */
+	int history_max_age;   /* seconds of history kept; 0 = no limit */
+	int history_max_rows;  /* events of history kept; 0 = no limit */
 };
 
 /* Event priorities: everything runs at the default, the group commit after
@@ -65,6 +67,7 @@ struct poold {
 	struct config cfg;
 	struct event_base *base;
 	struct store *store;
+	struct journal *journal;   /* the batch's changes, until the commit */
 	struct hmap pools;         /* name -> struct pool */
 	struct hmap leases;        /* live lease id -> struct lease */
 	struct hmap expired;       /* expired lease id -> struct lease (ended) */
@@ -94,9 +97,13 @@ struct poold {
 	struct reply_batch batch;  /* replies waiting for the commit */
 	struct event *flush_ev;    /* runs reply_flush() after the turn's
 				    * other events (lowest priority) */
+	struct event *retry_ev;    /* runs reply_flush() again while another
+				    * process holds the database's lock */
+	double blocked_since;      /* monotonic; 0 = not blocked */
 	double started;            /* monotonic */
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
+	double last_prune;         /* wall time of the last history prune */
 	double last_checkpoint;    /* wall time of the last WAL checkpoint */
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;

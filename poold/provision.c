@@ -1,13 +1,14 @@
 /* provision.c - see provision.h. */
 #include "provision.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
 #include "jobs.h"
+#include "journal.h"
 #include "log.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -219,7 +220,7 @@ static void create_done(struct poold *pd, void *arg,
 			 "failed for %s: %s", p->name, r->name, why);
 		log_warn("%s", msg);
 		p->stats.create_failed++;
-		events_emit(pd, "create_failed", p, r, NULL);
+		journal_event(pd, "create_failed", p, r, NULL);
 		resource_delete(r);
 		wait_create_done(p, t->name, NULL, msg);
 	} else if (r) {
@@ -272,14 +273,12 @@ static void reset_done(struct poold *pd, void *arg,
 		log_warn("reset of %s/%s failed, discarding it: %s", p->name,
 			 r->name, why);
 		p->stats.reset_failed++;
-		events_emit(pd, "discarded", p, r, NULL);
+		journal_event(pd, "discarded", p, r, NULL);
 		resource_destroy(r);
 	} else if (r) {
 		resource_change(r, RS_FREE, desc);
 		if (p->draining)
 			resource_destroy(r);
-		else
-			wait_kick(p, now_wall());
 	}
 	task_free(t);
 	if (p)
@@ -361,7 +360,7 @@ static void destroy_done(struct poold *pd, void *arg,
 		if (r)
 			resource_delete(r);
 		if (t->orphan_id)
-			store_orphan_delete(pd->store, t->orphan_id);
+			journal_orphan_gone(pd, t->orphan_id);
 		task_free(t);
 		reply_later(pd);
 		return;
@@ -385,6 +384,21 @@ static void destroy_done(struct poold *pd, void *arg,
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = 0;
 	evtimer_add(t->retry, &tv);
+}
+
+void resource_destroy(struct resource *r)
+{
+	assert(r->lease == NULL);
+	if (!pool_command(r->pool, "destroy")) {
+		provision_cancel(r);
+		resource_delete(r);
+		return;
+	}
+	if (r->state != RS_DESTROYING) {
+		provision_cancel(r); /* a create or reset that still runs */
+		resource_change(r, RS_DESTROYING, NULL);
+	}
+	provision_destroy(r);
 }
 
 void provision_destroy(struct resource *r)
@@ -413,6 +427,20 @@ void provision_orphan_resume(struct poold *pd, int64_t id, const char *pool,
 	destroy_start(t, t->cmd, t->descriptor);
 }
 
+static void orphan_save(struct poold *pd, int64_t id, struct resource *r,
+			json_t *cmd)
+{
+	char *destroy = json_dumps(cmd, JSON_COMPACT);
+	struct store_orphan_row row = {
+		.id = id, .pool = r->pool->name, .name = r->name,
+		.descriptor = r->descriptor, .destroy = destroy,
+		.since = now_wall(),
+	};
+
+	journal_orphan_saved(pd, &row);
+	free(destroy);
+}
+
 void provision_orphan(struct resource *r)
 {
 	struct poold *pd = r->pool->pd;
@@ -423,8 +451,7 @@ void provision_orphan(struct resource *r)
 	if (!cmd)
 		return;
 	id = pd->next_orphan_id > 0 ? pd->next_orphan_id : 1;
-	store_orphan_put(pd->store, id, r->pool->name, r->name, r->descriptor,
-			 cmd, now_wall());
+	orphan_save(pd, id, r, cmd);
 	provision_orphan_resume(pd, id, r->pool->name, r->name, r->descriptor,
 				cmd);
 }
@@ -440,6 +467,34 @@ void provision_cancel(struct resource *r)
 	if (creating)
 		wait_create_done(r->pool, r->name, NULL, "the resource being "
 				 "created for this request was removed");
+}
+
+void provision_repair(struct pool *p, const char *when)
+{
+	struct resource *r, *next;
+
+	for (r = TAILQ_FIRST(&p->lists[RS_CREATING]); r; r = next) {
+		next = TAILQ_NEXT(r, link);
+		if (task_find(p->pd, p->name, r->name))
+			continue;
+		log_warn("resource %s/%s was being created %s: destroying it "
+			 "(its command may have half-provisioned it)", p->name,
+			 r->name, when);
+		resource_destroy(r);
+	}
+	for (r = TAILQ_FIRST(&p->lists[RS_DESTROYING]); r; r = next) {
+		next = TAILQ_NEXT(r, link);
+		if (task_find(p->pd, p->name, r->name))
+			continue;
+		log_warn("resource %s/%s was being destroyed %s: destroying it "
+			 "again", p->name, r->name, when);
+		resource_destroy(r);
+	}
+	TAILQ_FOREACH(r, &p->lists[RS_CLEANING], link)
+		if (!task_find(p->pd, p->name, r->name))
+			log_warn("resource %s/%s was being reset %s: resetting "
+				 "it again", p->name, r->name, when);
+	provision_pump(p);
 }
 
 void provision_abort_pending(struct poold *pd)

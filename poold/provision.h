@@ -24,6 +24,10 @@ bool provision_can_create(const struct pool *p);
 struct resource *provision_create(struct pool *p, double now);
 /* Starts reset commands for cleaning resources, within max_concurrent. */
 void provision_pump(struct pool *p);
+/* Takes the resource out of the pool for good (no lease may hold it): with
+ * a destroy command it is destroying until the command succeeds, without
+ * one it is deleted at once. */
+void resource_destroy(struct resource *r);
 /* Starts (once) the destroy command of a destroying resource. */
 void provision_destroy(struct resource *r);
 /* Stops whatever command runs on r (it is being removed). */
@@ -39,6 +43,10 @@ void provision_orphan_resume(struct poold *pd, int64_t id, const char *pool,
 /* Running creates and resets of p, and destroys failing and retried. */
 int provision_running(const struct pool *p, const char *kind);
 void provision_stop_all(struct poold *pd);
+/* After a load (start-up, or a reload after a failed commit): resources
+ * left creating or destroying without their command are destroyed (again),
+ * cleaning ones are reset again. when ("when poold stopped") is logged. */
+void provision_repair(struct pool *p, const char *when);
 /* A commit failed: commands it asked for, not started yet, are dropped
  * (a request waiting for a create is told). */
 void provision_abort_pending(struct poold *pd);

@@ -1,6 +1,6 @@
 /*
- * reply.c - the reply batch: nothing is sent before the changes it reports
- * are committed (see reply.h).
+ * reply.c - the reply batch and the flush, the one place where the effects
+ * of a batch are applied, after its commit (see reply.h).
  */
 #include "reply.h"
 
@@ -13,11 +13,13 @@
 #include "log.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "jobs.h"
+#include "journal.h"
+#include "provision.h"
 #include "state.h"
 #include "store.h"
-#include "jobs.h"
-#include "provision.h"
 #include "util.h"
+#include "wait.h"
 
 /* Builds {"id": ..., "ok": ..., X: body}; an absent id stays absent. */
 static json_t *envelope(json_t *id, bool ok, const char *key, json_t *body)
@@ -109,6 +111,10 @@ static void batch_fail(struct poold *pd, const char *why)
 }
 
 #define BATCH_MAX 256 /* replies that force a flush without waiting */
+/* While another process holds the database's write lock, the flush tries
+ * again this often, and gives the batch up after BLOCKED_MAX seconds. */
+#define RETRY_EVERY 0.02
+#define BLOCKED_MAX 2.0
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -119,18 +125,28 @@ void reply_init(struct poold *pd)
 {
 	pd->flush_ev = event_new(pd->base, -1, 0, on_flush, pd);
 	event_priority_set(pd->flush_ev, PRIO_FLUSH);
+	pd->retry_ev = evtimer_new(pd->base, on_flush, pd);
 }
 
 void reply_free(struct poold *pd)
 {
 	if (pd->flush_ev)
 		event_free(pd->flush_ev);
-	pd->flush_ev = NULL;
+	if (pd->retry_ev)
+		event_free(pd->retry_ev);
+	pd->flush_ev = pd->retry_ev = NULL;
+}
+
+/* Something is left to commit, send, serve or start. */
+static bool flush_needed(const struct poold *pd)
+{
+	return pd->batch.len > 0 || journal_pending(pd) || jobs_pending(pd) ||
+		journal_has_ready(pd);
 }
 
 void reply_later(struct poold *pd)
 {
-	if (pd->batch.len == 0 && !store_in_tx(pd->store) && !jobs_pending(pd))
+	if (!flush_needed(pd) || evtimer_pending(pd->retry_ev, NULL))
 		return;
 	/* Nothing else is ready in this turn of the loop (a lone client):
 	 * waiting would only cost another turn. Otherwise the others' changes
@@ -142,24 +158,17 @@ void reply_later(struct poold *pd)
 		event_active(pd->flush_ev, EV_TIMEOUT, 0);
 }
 
-void reply_flush(struct poold *pd)
+static void retry_later(struct poold *pd)
+{
+	struct timeval tv = { 0, (suseconds_t)(RETRY_EVERY * 1e6) };
+
+	evtimer_add(pd->retry_ev, &tv);
+}
+
+static void send_all(struct poold *pd)
 {
 	struct reply *rp;
-	char err[256];
 
-	if (pd->token_dirty) {
-		store_token_put(pd->store, pd->next_token);
-		pd->token_dirty = false;
-	}
-	if (store_in_tx(pd->store) &&
-	    store_commit(pd->store, err, sizeof err) < 0) {
-		log_error("commit failed, %zu replies fail with it: %s",
-			  pd->batch.len, err);
-		state_reload(pd);
-		provision_abort_pending(pd);
-		batch_fail(pd, err);
-	}
-	jobs_launch(pd);
 	while ((rp = TAILQ_FIRST(&pd->batch.q))) {
 		TAILQ_REMOVE(&pd->batch.q, rp, link);
 		conn_send(rp->conn, rp->line, rp->len);
@@ -169,4 +178,97 @@ void reply_flush(struct poold *pd)
 		free(rp);
 	}
 	pd->batch.len = 0;
+}
+
+/* The commit failed: nothing of the batch happened, and nothing of it may
+ * happen later. Memory is made equal to the database again, every answer
+ * becomes internal, the batch's events and command starts are dropped;
+ * waiters keep waiting and are served after a later commit. */
+static void fail(struct poold *pd, const char *err)
+{
+	log_error("commit failed, %zu replies fail with it: %s",
+		  pd->batch.len, err);
+	journal_drop(pd);
+	provision_abort_pending(pd);
+	state_reload(pd);
+	batch_fail(pd, err);
+	send_all(pd);
+	if (journal_has_ready(pd) || journal_pending(pd))
+		retry_later(pd);
+}
+
+/* Commits; STORE_BUSY leaves everything for a retry unless the lock has
+ * been held too long. */
+static int commit(struct poold *pd, char *err, size_t errlen)
+{
+	int rc = journal_commit(pd, err, errlen);
+
+	if (rc != STORE_BUSY) {
+		pd->blocked_since = 0;
+		return rc;
+	}
+	if (pd->blocked_since == 0)
+		pd->blocked_since = now_mono();
+	if (now_mono() - pd->blocked_since < BLOCKED_MAX)
+		return STORE_BUSY;
+	pd->blocked_since = 0;
+	snprintf(err, errlen, "another process held the database's write "
+		 "lock for over %g s", BLOCKED_MAX);
+	return STORE_ERROR;
+}
+
+static void serve_pool(struct pool *p)
+{
+	if (wait_pending(p))
+		wait_serve(p);
+}
+
+/* Waiters are served only once the write lock is ours (the transaction is
+ * open), so a grant is never lost to a busy database. */
+static int serve_ready(struct poold *pd)
+{
+	char err[256];
+	int rc;
+
+	if (!journal_has_ready(pd))
+		return STORE_OK;
+	/* Most returns leave no one waiting: no transaction for them. */
+	if (!journal_ready_any(pd, wait_pending)) {
+		journal_ready_clear(pd);
+		return STORE_OK;
+	}
+	rc = journal_write(pd, err, sizeof err);
+	if (rc == STORE_OK)
+		journal_take_ready(pd, serve_pool);
+	return rc;
+}
+
+void reply_flush(struct poold *pd)
+{
+	char err[256];
+	int rc;
+
+	if (evtimer_pending(pd->retry_ev, NULL))
+		evtimer_del(pd->retry_ev);
+	while (flush_needed(pd)) {
+		rc = commit(pd, err, sizeof err);
+		if (rc == STORE_BUSY) {
+			retry_later(pd);
+			return;
+		}
+		if (rc != STORE_OK) {
+			fail(pd, err);
+			return;
+		}
+		/* Committed: now, and only now, its effects. */
+		send_all(pd);
+		journal_deliver(pd);
+		jobs_launch(pd);
+		/* Serving makes changes of its own: the next round commits
+		 * them before their answers leave. */
+		if (serve_ready(pd) != STORE_OK) {
+			retry_later(pd); /* the ready marks are kept */
+			return;
+		}
+	}
 }

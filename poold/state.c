@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "conn.h"
 #include "jobs.h"
+#include "journal.h"
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
@@ -62,63 +65,241 @@ void state_free(struct poold *pd)
 	hmap_free(&pd->waiting_ids);
 }
 
-/* What the previous run left half done; see state.h. */
-static void recover(struct poold *pd, double now)
+/* Ends the live leases for which end() is true. */
+static void end_leases(struct poold *pd, double now,
+		       bool (*end)(struct poold *, const struct lease *, double))
 {
 	struct lease **live = xcalloc(pd->leases.len + 1, sizeof *live);
-	struct resource *r, *next;
 	struct lease *l;
-	struct pool *p;
 	size_t n = 0, pos = 0;
 
 	while ((l = hmap_next(&pd->leases, &pos)))
-		live[n++] = l;
+		if (end(pd, l, now))
+			live[n++] = l;
 	for (size_t i = 0; i < n; i++) {
 		l = live[i];
-		if (l->bind_conn) {
+		if (l->expires_at > 0 && l->expires_at <= now) {
+			log_info("lease %s expired while it could not end",
+				 l->id);
+			lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
+		} else {
 			log_info("lease %s ends: its connection is gone",
 				 l->id);
 			lease_end(pd, l, END_CONN_CLOSED, NULL, false, now);
-		} else if (l->expires_at > 0 && l->expires_at <= now) {
-			log_info("lease %s expired while poold was down", l->id);
-			lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
 		}
 	}
 	free(live);
-	pos = 0;
-	while ((p = hmap_next(&pd->pools, &pos))) {
-		for (r = TAILQ_FIRST(&p->lists[RS_CREATING]); r; r = next) {
-			next = TAILQ_NEXT(r, link);
-			log_warn("resource %s/%s was being created when poold "
-				 "stopped: destroying it (its command may have "
-				 "half-provisioned it)", p->name, r->name);
-			resource_destroy(r);
-		}
-		TAILQ_FOREACH(r, &p->lists[RS_DESTROYING], link)
-			log_warn("resource %s/%s was being destroyed when "
-				 "poold stopped: destroying it again", p->name,
-				 r->name);
-		for (r = TAILQ_FIRST(&p->lists[RS_DESTROYING]); r; r = next) {
-			next = TAILQ_NEXT(r, link);
-			resource_destroy(r);
-		}
-		TAILQ_FOREACH(r, &p->lists[RS_CLEANING], link)
-			log_warn("resource %s/%s was being reset when poold "
-				 "stopped: resetting it again", p->name,
-				 r->name);
-		provision_pump(p);
+}
+
+static bool ends_at_start(struct poold *pd, const struct lease *l, double now)
+{
+	return l->bind_conn || (l->expires_at > 0 && l->expires_at <= now);
+}
+
+static bool conn_gone(struct poold *pd, const struct lease *l, double now)
+{
+	return l->bind_conn && !conn_id_open(pd, l->conn_id);
+}
+
+/* What the previous run left half done; see state.h. */
+static void recover(struct poold *pd, double now)
+{
+	struct pool *p;
+	size_t pos = 0;
+
+	end_leases(pd, now, ends_at_start);
+	while ((p = hmap_next(&pd->pools, &pos)))
+		provision_repair(p, "when poold stopped");
+}
+
+/* ---- rows into objects ------------------------------------------------- */
+
+/* What a load collects besides the objects: the orphans, resumed once
+ * every row is in (never inside the row loop). */
+struct loading {
+	struct poold *pd;
+	bool reload;              /* after a failed commit: tasks still run */
+	json_t *orphans;          /* array of [id, pool, name, desc, cmd] */
+};
+
+static int load_meta(void *arg, const struct store_meta_row *row, char *err,
+		     size_t errlen)
+{
+	struct loading *ld = arg;
+
+	if (strcmp(row->key, "next_token") == 0)
+		ld->pd->next_token = row->value;
+	return 0;
+}
+
+static int load_pool(void *arg, const struct store_pool_row *row, char *err,
+		     size_t errlen)
+{
+	struct loading *ld = arg;
+	json_t *o = json_loads(row->settings, 0, NULL);
+	const char *state = json_string_value(json_object_get(o, "state"));
+	struct pool_settings set;
+	int rc;
+
+	pool_settings_init(&set);
+	rc = state ? pool_settings_apply(&set, o, err, errlen) : -1;
+	if (rc == 0)
+		pool_attach(ld->pd, row->name, &set,
+			    strcmp(state, "draining") == 0,
+			    json_is_true(json_object_get(o, "declared")),
+			    row->created_at);
+	else
+		snprintf(err, errlen, "pool %s: stored settings unreadable",
+			 row->name);
+	pool_settings_clear(&set);
+	json_decref(o);
+	return rc;
+}
+
+static int load_resource(void *arg, const struct store_resource_row *row,
+			 char *err, size_t errlen)
+{
+	struct loading *ld = arg;
+	struct pool *p = pool_find(ld->pd, row->pool);
+	enum res_state state;
+
+	/* Only its shape is checked: parsing a million descriptors would
+	 * slow every start; resource_descriptor() copes with a bad one. */
+	if (!p || !row->descriptor || row->descriptor[0] != '{' ||
+	    !row->state || res_state_parse(row->state, &state)) {
+		snprintf(err, errlen, "resource %s/%s: stored row unreadable",
+			 row->pool, row->name);
+		return -1;
 	}
+	resource_attach(p, row->name, xstrdup(row->descriptor), state,
+			row->version, row->created_at, row->last_used_at,
+			row->lease_count);
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int load_lease(void *arg, const struct store_lease_row *row,
+		      char *err, size_t errlen)
+{
+	struct loading *ld = arg;
+	struct lease *l = xcalloc(1, sizeof *l);
+	struct pool *p;
+	struct resource *r;
+
+	l->seq = row->seq;
+	snprintf(l->id, sizeof l->id, "%s", row->id);
+	l->pool = xstrdup(row->pool);
+	l->res_name = xstrdup(row->resource);
+	l->mode = strcmp(row->mode, "pop") == 0 ? MODE_POP : MODE_CHECKOUT;
+	l->token = row->token;
+	l->owner = xstrdup(row->owner);
+	l->caller = xstrdup(row->caller);
+	l->bind_conn = strcmp(row->bind, "connection") == 0;
+	l->conn_id = (uint64_t)row->conn_id;
+	l->ttl = row->ttl;
+	l->acquired_at = row->acquired_at;
+	l->expires_at = row->expires_at;
+	l->request_id = dup_or_null(row->request_id);
+	if (l->request_id)
+		l->rid_key = request_id_key(l->caller, l->request_id);
+	if (row->expired_at > 0) {
+		l->expires_at = row->expired_at;
+		lease_attach_expired(ld->pd, l);
+		return 0;
+	}
+	p = pool_find(ld->pd, l->pool);
+	r = p ? resource_find(p, l->res_name) : NULL;
+	if (!r || r->state != RS_LEASED || r->lease) {
+		snprintf(err, errlen, "lease %s: its resource %s/%s is not "
+			 "leased to it", l->id, l->pool, l->res_name);
+		lease_free(l);
+		return -1;
+	}
+	lease_attach(ld->pd, l, r);
+	return 0;
+}
+
+static int load_orphan(void *arg, const struct store_orphan_row *row,
+		       char *err, size_t errlen)
+{
+	struct loading *ld = arg;
+	json_t *cmd = json_loads(row->destroy, 0, NULL);
+
+	if (!json_is_object(cmd)) {
+		snprintf(err, errlen, "orphan %lld: its destroy command is "
+			 "unreadable", (long long)row->id);
+		json_decref(cmd);
+		return -1;
+	}
+	if (!ld->reload)
+		json_array_append_new(ld->orphans, json_pack("[I, s, s, s, o]",
+			(json_int_t)row->id, row->pool, row->name,
+			row->descriptor, cmd));
+	else
+		json_decref(cmd);
+	return 0;
+}
+
+static int load_rows(struct poold *pd, struct loading *ld, char *err,
+		     size_t errlen)
+{
+	const struct store_loader loader = {
+		.arg = ld, .meta = load_meta, .pool = load_pool,
+		.resource = load_resource, .lease = load_lease,
+		.orphan = load_orphan,
+	};
+
+	ld->pd = pd;
+	pd->next_seq = 1;
+	return pd->store->ops->load(pd->store, &loader, err, errlen);
+}
+
+static void resume_orphans(struct poold *pd, json_t *orphans)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(orphans, i, o)
+		provision_orphan_resume(pd,
+			json_integer_value(json_array_get(o, 0)),
+			json_string_value(json_array_get(o, 1)),
+			json_string_value(json_array_get(o, 2)),
+			json_string_value(json_array_get(o, 3)),
+			json_array_get(o, 4));
+}
+
+/* At start-up, another process may hold the database's lock a while. */
+static int commit_waiting(struct poold *pd, char *err, size_t errlen)
+{
+	double deadline = now_mono() + 10;
+	int rc;
+
+	while ((rc = journal_commit(pd, err, errlen)) == STORE_BUSY &&
+	       now_mono() < deadline)
+		usleep(20000);
+	if (rc != STORE_OK)
+		journal_drop(pd);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int state_load(struct poold *pd, char *err, size_t errlen)
 {
-	pd->next_seq = 1;
-	if (store_load(pd->store, pd, err, errlen) < 0 ||
-	    store_load_orphans(pd->store, pd, err, errlen) < 0)
+	struct loading ld = { .orphans = json_array() };
+
+	if (load_rows(pd, &ld, err, errlen) < 0) {
+		json_decref(ld.orphans);
 		return -1;
+	}
+	resume_orphans(pd, ld.orphans);
+	json_decref(ld.orphans);
 	recover(pd, now_wall());
-	if (store_commit(pd->store, err, errlen) < 0)
+	if (commit_waiting(pd, err, errlen) < 0)
 		return -1;
+	journal_deliver(pd);
 	jobs_launch(pd);
 	log_info("loaded %zu pools and %zu live leases", pd->pools.len,
 		 pd->leases.len);
@@ -128,6 +309,7 @@ int state_load(struct poold *pd, char *err, size_t errlen)
 void state_reload(struct poold *pd)
 {
 	struct waiter_list parked = TAILQ_HEAD_INITIALIZER(parked);
+	struct loading ld = { .reload = true };
 	struct hmap saved;
 	struct pool *p;
 	struct counters *c;
@@ -145,8 +327,7 @@ void state_reload(struct poold *pd)
 	}
 	free_leases(pd);
 	free_pools(pd);
-	pd->next_seq = 1;
-	if (store_load(pd->store, pd, err, sizeof err) < 0) {
+	if (load_rows(pd, &ld, err, sizeof err) < 0) {
 		log_error("cannot reload the state after a failed commit: %s; "
 			  "exiting (a restart recovers from the database)", err);
 		exit(1);
@@ -160,5 +341,13 @@ void state_reload(struct poold *pd)
 	}
 	hmap_free(&saved);
 	wait_rehome(pd, &parked);
+	/* What the failed batch did outside the database happened anyway:
+	 * connections closed, commands ended. */
+	end_leases(pd, now_wall(), conn_gone);
+	pos = 0;
+	while ((p = hmap_next(&pd->pools, &pos))) {
+		provision_repair(p, "when a commit failed");
+		journal_ready(p);
+	}
 	log_warn("state reloaded from the database after a failed commit");
 }

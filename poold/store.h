@@ -1,71 +1,196 @@
 /*
- * store.h - the only module that talks to SQLite. It opens and migrates the
- * database, writes every change into one open transaction (begun on the first
- * write), commits it when the reply batch is flushed, and loads the whole
- * state at start-up.
+ * store.h - the durable copy of poold's state, behind an interface that a
+ * second backend can implement (the pattern of SQLite's sqlite3_vfs: a small
+ * table of functions a new file fills in). Nothing here knows pools, leases
+ * or SQLite: rows are plain structs of strings and numbers, errors are an
+ * int and a message.
  *
- * Errors on writes are sticky: the first failure is remembered, later writes
- * are skipped, and store_commit() fails so that the whole batch fails.
+ * The journal (journal.c) is the only writer: it opens a transaction with
+ * begin(), writes the batch's rows with the put/delete functions, appends
+ * its history, and commit()s before any effect of the batch leaves the
+ * daemon. Writes are sticky: after the first failed write the later ones
+ * are skipped and commit() fails, after which the database is as before
+ * begin(). state.c turns loaded rows into objects.
+ *
+ * Times are Unix epoch seconds; 0 means "none" (stored as NULL). Strings
+ * are borrowed for the call; NULL is NULL.
  */
 #ifndef POOLD_STORE_H
 #define POOLD_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Results of the functions that return int. */
+enum {
+	STORE_OK = 0,
+	STORE_ERROR = -1, /* anything else; the message says what */
+	STORE_BUSY = -2,  /* another process holds the write lock: retry */
+};
+
+struct store_config {
+	const char *path;
+	bool sync_full;      /* survive a power loss, not only a crash */
+	int64_t max_bytes;   /* 0 = no limit; past it writes fail (as full) */
+};
+
+struct store_pool_row {
+	const char *name;
+	const char *settings; /* JSON object text: every setting and state */
+	double created_at;
+};
+
+struct store_resource_row {
+	const char *pool, *name;
+	const char *state;      /* creating|free|leased|cleaning|destroying */
+	const char *descriptor; /* JSON object text */
+	int64_t version;
+	double created_at, last_used_at;
+	int64_t lease_count;
+};
+
+struct store_lease_row {
+	int64_t seq;            /* grant order, the key */
+	const char *id, *pool, *resource;
+	const char *mode;       /* pop|checkout */
+	int64_t token;
+	const char *owner, *caller;
+	const char *bind;       /* none|connection */
+	int64_t conn_id;
+	double ttl, acquired_at, expires_at;
+	const char *request_id;
+	double expired_at;      /* 0 while live; else when its TTL ended it */
+};
+
+struct store_orphan_row {
+	int64_t id;
+	const char *pool, *name, *descriptor;
+	const char *destroy;    /* the destroy command object, JSON text */
+	double since;
+};
+
+struct store_meta_row {
+	const char *key;        /* "next_token" */
+	int64_t value;
+};
+
+struct store_history_row {
+	int64_t seq;            /* given by the store on append, rising */
+	double at;
+	const char *event, *pool, *resource, *lease, *caller, *owner;
+	int64_t token;          /* 0 = none */
+	const char *detail;     /* JSON text or NULL */
+};
+
+/* What a history query wants; NULL / 0 fields do not filter. */
+struct store_history_filter {
+	const char *pool, *resource, *lease, *caller;
+	double since;
+	int64_t after;          /* seq of the last row of the previous page */
+	int limit;
+};
+
+/* load() calls these for every row, in this order: meta, pools, resources
+ * (by pool, last_used_at, name), leases (by seq), orphans (by id). A
+ * callback returns 0, or -1 after writing a message to err; load() then
+ * stops and fails. */
+struct store_loader {
+	void *arg;
+	int (*meta)(void *arg, const struct store_meta_row *row, char *err,
+		    size_t errlen);
+	int (*pool)(void *arg, const struct store_pool_row *row, char *err,
+		    size_t errlen);
+	int (*resource)(void *arg, const struct store_resource_row *row,
+			char *err, size_t errlen);
+	int (*lease)(void *arg, const struct store_lease_row *row, char *err,
+		     size_t errlen);
+	int (*orphan)(void *arg, const struct store_orphan_row *row, char *err,
+		      size_t errlen);
+};
+
+typedef int (*store_history_fn)(void *arg, const struct store_history_row *row);
+
 struct store;
-struct pool;
-struct resource;
-struct lease;
-struct poold;
 
-/* Opens (creating if needed) and migrates the database. NULL with a message
- * in err on failure. */
-struct store *store_open(const char *path, bool sync_full,
-			 int64_t max_bytes, char *err, size_t errlen);
-void store_close(struct store *st);
+struct store_ops {
+	const char *name;
+	/* Opens (creating if needed), locks for this process alone, and
+	 * migrates. NULL with a message in err. */
+	struct store *(*open)(const struct store_config *cfg, char *err,
+			      size_t errlen);
+	void (*close)(struct store *st);
 
-/* The schema version the migrations in schema/ lead to. */
+	/* Transactions. begin: STORE_OK, STORE_BUSY (nothing started: retry
+	 * later) or STORE_ERROR. commit: STORE_OK, or STORE_ERROR with a
+	 * message, after which the transaction is rolled back. */
+	int (*begin)(struct store *st, char *err, size_t errlen);
+	int (*commit)(struct store *st, char *err, size_t errlen);
+	void (*rollback)(struct store *st);
+	bool (*in_tx)(const struct store *st);
+
+	/* Writes, inside a transaction; sticky errors (see above). */
+	int (*pool_put)(struct store *st, const struct store_pool_row *row);
+	/* Deletes the pool with its resources and leases. */
+	int (*pool_delete)(struct store *st, const char *name);
+	int (*resource_put)(struct store *st,
+			    const struct store_resource_row *row);
+	int (*resource_delete)(struct store *st, const char *pool,
+			       const char *name);
+	int (*lease_put)(struct store *st, const struct store_lease_row *row);
+	int (*lease_delete)(struct store *st, int64_t seq);
+	/* Deletes ended leases whose expired_at is before the time. */
+	int (*leases_purge)(struct store *st, double before);
+	int (*orphan_put)(struct store *st, const struct store_orphan_row *row);
+	int (*orphan_delete)(struct store *st, int64_t id);
+	int (*meta_put)(struct store *st, const struct store_meta_row *row);
+	/* Appends; row->seq is ignored, the store numbers rows itself. */
+	int (*history_append)(struct store *st,
+			      const struct store_history_row *row);
+	/* Deletes at most step rows older than before, or beyond the newest
+	 * max_rows (0 = no limit). The count deleted, or STORE_ERROR. */
+	int (*history_prune)(struct store *st, double before, int64_t max_rows,
+			     int step);
+
+	/* Reads. They see the open transaction's own writes. */
+	int (*load)(struct store *st, const struct store_loader *ld,
+		    char *err, size_t errlen);
+	/* Names of a pool's resources after `after` in name order (state NULL
+	 * = any), or ids of live leases with seq > after in seq order (pool
+	 * NULL = any). The count, or STORE_ERROR; free with store_page_free. */
+	int (*resource_page)(struct store *st, const char *pool,
+			     const char *state, const char *after, int limit,
+			     char ***names);
+	int (*lease_page)(struct store *st, const char *pool, int64_t after,
+			  int limit, char ***ids);
+	/* Calls fn for each matching row, oldest first; fn returns non-zero
+	 * to stop. The count of rows given, or STORE_ERROR with err set. */
+	int (*history_query)(struct store *st,
+			     const struct store_history_filter *f,
+			     store_history_fn fn, void *arg, char *err,
+			     size_t errlen);
+
+	/* Whether the store would take a batch now, without waiting:
+	 * STORE_OK, or STORE_BUSY / STORE_ERROR with a message (/healthz). */
+	int (*ping)(struct store *st, char *err, size_t errlen);
+
+	/* Housekeeping outside any transaction (the WAL, for SQLite). */
+	void (*checkpoint)(struct store *st);
+};
+
+/* Every backend's handle starts with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Opens the store that cfg names (SQLite, the only backend so far). */
+struct store *store_open(const struct store_config *cfg, char *err,
+			 size_t errlen);
+void store_close(struct store *st);   /* NULL is a no-op */
+/* The schema version the SQLite migrations in schema/ lead to. */
 int store_schema_version(void);
-
-void store_pool_put(struct store *st, const struct pool *p);
-void store_pool_delete(struct store *st, const char *name);
-void store_resource_put(struct store *st, const struct resource *r);
-void store_resource_delete(struct store *st, const struct resource *r);
-void store_lease_put(struct store *st, const struct lease *l);
-void store_lease_delete(struct store *st, const struct lease *l);
-void store_leases_purge_expired(struct store *st, double before);
-void store_token_put(struct store *st, int64_t next_token);
-
-/* Destroy commands whose resource is gone (pool.delete with force). */
-void store_orphan_put(struct store *st, int64_t id, const char *pool,
-		      const char *name, const char *descriptor, json_t *destroy,
-		      double since);
-void store_orphan_delete(struct store *st, int64_t id);
-/* At start-up: resumes every orphan's destroy (provision_orphan_resume). */
-int store_load_orphans(struct store *st, struct poold *pd, char *err,
-		       size_t errlen);
-
-bool store_in_tx(const struct store *st);
-/* Copies the WAL back into the database file (never inside a batch). */
-void store_checkpoint(struct store *st);
-/* Commits the open transaction (if any). 0, or -1 with a message in err; the
- * transaction is then rolled back and the database is as before it. */
-int store_commit(struct store *st, char *err, size_t errlen);
-
-/* Loads pools, resources, leases and the token counter into pd (which must
- * hold no pools). 0, or -1 with a message in err. */
-int store_load(struct store *st, struct poold *pd, char *err, size_t errlen);
-
-/* Pages for resource.list and lease.list, in name / grant order. Fills
- * names (caller frees each and the array) or seqs; returns the count, or -1
- * on error. state may be NULL, pool may be NULL for leases. */
-int store_resource_page(struct store *st, const char *pool, const char *state,
-			const char *after, int limit, char ***names);
-int store_lease_page(struct store *st, const char *pool, int64_t after,
-		     int limit, char ***ids);
 void store_page_free(char **page, int n);
 
 #endif

@@ -275,7 +275,18 @@ void wait_create_done(struct pool *p, const char *name, struct resource *r,
 			 POOL_ERR_CREATE_FAILED, "%s", msg);
 		waiter_free(w);
 	}
+}
+
+void wait_serve(struct pool *p)
+{
+	provision_pump(p);
 	wait_kick(p, now_wall());
+}
+
+bool wait_pending(const struct pool *p)
+{
+	return p->nwaiters > 0 || (int64_t)p->count[RS_CLEANING] >
+		provision_running(p, "reset");
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)

@@ -1,7 +1,8 @@
 /*
  * wait.h - taking a resource for a lease or checkout request: a free one, a
  * newly created one (create-on-empty), or a place in the pool's FIFO queue of
- * waiters, bounded by max_waiters. Whatever frees capacity calls wait_kick().
+ * waiters, bounded by max_waiters. Whatever frees capacity marks the pool
+ * ready in the journal; the flush then serves its waiters (wait_serve).
  */
 #ifndef POOLD_WAIT_H
 #define POOLD_WAIT_H
@@ -19,10 +20,15 @@ enum req_status lease_request(struct req *r, struct pool *p,
 
 /* Serves the oldest waiters that can now be served. */
 void wait_kick(struct pool *p, double now);
+/* The flush, after a commit, for a pool the journal marked ready: starts
+ * the resets of its cleaning resources and serves its waiters. */
+void wait_serve(struct pool *p);
+/* True if serving p could change anything (waiters or resets). */
+bool wait_pending(const struct pool *p);
 
 /* The create command for resource name ended: r is the new free resource,
  * or NULL if it failed (msg says why). The request it was made for gets
- * it, or create_failed; then other waiters are served. */
+ * it, or create_failed. */
 void wait_create_done(struct pool *p, const char *name, struct resource *r,
 		      const char *msg);
 

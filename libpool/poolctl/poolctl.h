@@ -188,6 +188,7 @@ extern const struct ctl_cmd cmd_pool_create, cmd_pool_set, cmd_pool_get,        
 extern const struct ctl_cmd cmd_resource_add, cmd_resource_list, cmd_resource_get, /* cmd-resource.c */
 	cmd_resource_update, cmd_resource_remove;
 extern const struct ctl_cmd cmd_run;                                               /* run.c */
+extern const struct ctl_cmd cmd_history;                                       /* cmd-history.c */
 
 /* import.c: resource add POOL --file FILE. */
 int import_file(struct ctl *ctx, const char *pool, const char *path);

@@ -27,26 +27,27 @@ static json_t *ok(struct fixture *fx, const char *line)
 static void test_migrate_and_refuse_newer(void **state)
 {
 	char dir[] = "/tmp/poold-unit-XXXXXX", path[128], err[256];
+	struct store_config cfg = { path, false, 0 };
 	struct store *st;
 	sqlite3 *db;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/x.db", dir);
-	st = store_open(path, false, 0, err, sizeof err);
+	st = store_open(&cfg, err, sizeof err);
 	assert_non_null(st);
 	/* A second opener of the same database is refused. */
-	assert_null(store_open(path, false, 0, err, sizeof err));
+	assert_null(store_open(&cfg, err, sizeof err));
 	assert_non_null(strstr(err, "in use by another poold"));
 	store_close(st);
 	/* Reopening applies nothing twice. */
-	st = store_open(path, false, 0, err, sizeof err);
+	st = store_open(&cfg, err, sizeof err);
 	assert_non_null(st);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
 				      NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_null(store_open(path, false, 0, err, sizeof err));
+	assert_null(store_open(&cfg, err, sizeof err));
 	assert_non_null(strstr(err, "newer"));
 	unlink(path);
 	rmdir(dir);

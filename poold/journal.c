@@ -1,0 +1,493 @@
+/*
+ * journal.c - see journal.h. Rows are copied when a change is reported
+ * (the object may be gone by the flush) and written in report order, so a
+ * pool deleted and created again within one batch ends as it should.
+ */
+#include "journal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "events.h"
+#include "jsonutil.h"
+#include "lease.h"
+#include "log.h"
+#include "pool.h"
+#include "poold.h"
+#include "store.h"
+#include "util.h"
+
+enum row_kind { J_POOL_PUT, J_POOL_DEL, J_RES_PUT, J_RES_DEL, J_LEASE_PUT,
+		J_LEASE_DEL, J_ORPHAN_PUT, J_ORPHAN_DEL, J_PURGE, J_PRUNE };
+
+#define OWN_MAX 8
+
+struct jrow {
+	enum row_kind kind;
+	union {
+		struct store_pool_row pool;
+		struct store_resource_row res;
+		struct store_lease_row lease;
+		struct store_orphan_row orphan;
+		struct { const char *pool, *name; } key;
+		struct { double before; int64_t max_rows; } purge;
+		int64_t id;
+	} u;
+	char *own[OWN_MAX];       /* the copied strings the row points to */
+	int nown;
+	TAILQ_ENTRY(jrow) link;
+};
+
+struct jevent {
+	const char *event;        /* a string constant */
+	char *pool;
+	double at;
+	char *resource;           /* the resource as it was (JSON), or NULL */
+	char *res_name, *lease, *caller, *owner;
+	int64_t token;
+	bool written;             /* its history row is in the transaction */
+	TAILQ_ENTRY(jevent) link;
+};
+
+struct journal {
+	TAILQ_HEAD(, jrow) rows;
+	TAILQ_HEAD(, jevent) events;
+	size_t nrows, nevents;
+	struct hmap ready;        /* pool name -> its copy (the key) */
+	const char *actor;        /* borrowed; see journal_actor() */
+	bool prune_behind;        /* the last prune deleted a full step */
+};
+
+/* History is pruned a bounded step per janitor tick. */
+#define PRUNE_STEP 500
+
+struct journal *journal_new(void)
+{
+	struct journal *j = xcalloc(1, sizeof *j);
+
+	TAILQ_INIT(&j->rows);
+	TAILQ_INIT(&j->events);
+	hmap_init(&j->ready);
+	return j;
+}
+
+static void ready_clear(struct journal *j)
+{
+	char *name;
+	size_t pos = 0;
+
+	while ((name = hmap_next(&j->ready, &pos)))
+		free(name);
+	hmap_free(&j->ready);
+	hmap_init(&j->ready);
+}
+
+static void drop_all(struct journal *j);
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	drop_all(j);
+	ready_clear(j);
+	hmap_free(&j->ready);
+	free(j);
+}
+
+/* ---- rows -------------------------------------------------------------- */
+
+static const char *own(struct jrow *e, const char *s)
+{
+	if (!s)
+		return NULL;
+	e->own[e->nown] = xstrdup(s);
+	return e->own[e->nown++];
+}
+
+static struct jrow *row_add(struct poold *pd, enum row_kind kind)
+{
+	struct jrow *e = xcalloc(1, sizeof *e);
+
+	e->kind = kind;
+	TAILQ_INSERT_TAIL(&pd->journal->rows, e, link);
+	pd->journal->nrows++;
+	return e;
+}
+
+static void row_free(struct jrow *e)
+{
+	for (int i = 0; i < e->nown; i++)
+		free(e->own[i]);
+	free(e);
+}
+
+void journal_pool_saved(struct pool *p)
+{
+	struct jrow *e = row_add(p->pd, J_POOL_PUT);
+	json_t *settings = pool_to_json(p);
+
+	e->u.pool.name = own(e, p->name);
+	e->own[e->nown] = json_dumps(settings, JSON_COMPACT);
+	e->u.pool.settings = e->own[e->nown++];
+	e->u.pool.created_at = p->created_at;
+	json_decref(settings);
+	journal_ready(p); /* a larger max_size, or no longer draining */
+}
+
+void journal_pool_gone(struct pool *p)
+{
+	struct jrow *e = row_add(p->pd, J_POOL_DEL);
+
+	e->u.key.pool = own(e, p->name);
+}
+
+void journal_resource_saved(struct resource *r)
+{
+	struct jrow *e = row_add(r->pool->pd, J_RES_PUT);
+	struct store_resource_row *row = &e->u.res;
+
+	row->pool = own(e, r->pool->name);
+	row->name = own(e, r->name);
+	row->state = res_state_name(r->state);
+	row->descriptor = own(e, r->descriptor);
+	row->version = r->version;
+	row->created_at = r->created_at;
+	row->last_used_at = r->last_used_at;
+	row->lease_count = r->lease_count;
+	if (r->state == RS_FREE || r->state == RS_CLEANING)
+		journal_ready(r->pool);
+}
+
+void journal_resource_gone(struct resource *r)
+{
+	struct jrow *e = row_add(r->pool->pd, J_RES_DEL);
+
+	e->u.key.pool = own(e, r->pool->name);
+	e->u.key.name = own(e, r->name);
+	journal_ready(r->pool); /* room to create another */
+}
+
+void journal_lease_saved(struct poold *pd, const struct lease *l)
+{
+	struct jrow *e = row_add(pd, J_LEASE_PUT);
+	struct store_lease_row *row = &e->u.lease;
+
+	row->seq = l->seq;
+	row->id = own(e, l->id);
+	row->pool = own(e, l->pool);
+	row->resource = own(e, l->res_name);
+	row->mode = l->mode == MODE_POP ? "pop" : "checkout";
+	row->token = l->token;
+	row->owner = own(e, l->owner);
+	row->caller = own(e, l->caller);
+	row->bind = l->bind_conn ? "connection" : "none";
+	row->conn_id = (int64_t)l->conn_id;
+	row->ttl = l->ttl;
+	row->acquired_at = l->acquired_at;
+	/* An ended lease has no resource; its expires_at is when it ended. */
+	row->expires_at = l->res ? l->expires_at : 0;
+	row->request_id = own(e, l->request_id);
+	row->expired_at = l->res ? 0 : l->expires_at;
+}
+
+void journal_lease_gone(struct poold *pd, const struct lease *l)
+{
+	row_add(pd, J_LEASE_DEL)->u.id = l->seq;
+}
+
+void journal_orphan_saved(struct poold *pd, const struct store_orphan_row *o)
+{
+	struct jrow *e = row_add(pd, J_ORPHAN_PUT);
+
+	e->u.orphan = *o;
+	e->u.orphan.pool = own(e, o->pool);
+	e->u.orphan.name = own(e, o->name);
+	e->u.orphan.descriptor = own(e, o->descriptor);
+	e->u.orphan.destroy = own(e, o->destroy);
+}
+
+void journal_orphan_gone(struct poold *pd, int64_t id)
+{
+	row_add(pd, J_ORPHAN_DEL)->u.id = id;
+}
+
+void journal_leases_purge(struct poold *pd, double before)
+{
+	row_add(pd, J_PURGE)->u.purge.before = before;
+}
+
+bool journal_prune_behind(const struct poold *pd)
+{
+	return pd->journal->prune_behind;
+}
+
+void journal_history_prune(struct poold *pd, double before, int64_t max_rows)
+{
+	struct jrow *e = row_add(pd, J_PRUNE);
+
+	e->u.purge.before = before;
+	e->u.purge.max_rows = max_rows;
+}
+
+static int prune(struct journal *j, struct store *st, const struct jrow *e)
+{
+	int n = st->ops->history_prune(st, e->u.purge.before,
+				       e->u.purge.max_rows, PRUNE_STEP);
+
+	j->prune_behind = n >= PRUNE_STEP;
+	return n < 0 ? STORE_ERROR : STORE_OK;
+}
+
+static int row_write(struct journal *j, struct store *st,
+		     const struct jrow *e)
+{
+	const struct store_ops *ops = st->ops;
+
+	switch (e->kind) {
+	case J_POOL_PUT: return ops->pool_put(st, &e->u.pool);
+	case J_POOL_DEL: return ops->pool_delete(st, e->u.key.pool);
+	case J_RES_PUT: return ops->resource_put(st, &e->u.res);
+	case J_RES_DEL:
+		return ops->resource_delete(st, e->u.key.pool, e->u.key.name);
+	case J_LEASE_PUT: return ops->lease_put(st, &e->u.lease);
+	case J_LEASE_DEL: return ops->lease_delete(st, e->u.id);
+	case J_ORPHAN_PUT: return ops->orphan_put(st, &e->u.orphan);
+	case J_ORPHAN_DEL: return ops->orphan_delete(st, e->u.id);
+	case J_PURGE: return ops->leases_purge(st, e->u.purge.before);
+	case J_PRUNE: return prune(j, st, e);
+	}
+	return STORE_ERROR;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+void journal_actor(struct poold *pd, const char *caller)
+{
+	pd->journal->actor = caller;
+}
+
+void journal_event(struct poold *pd, const char *event, const struct pool *p,
+		   const struct resource *r, const struct lease *l)
+{
+	struct journal *j = pd->journal;
+	struct jevent *ev = xcalloc(1, sizeof *ev);
+
+	ev->event = event;
+	ev->pool = xstrdup(p->name);
+	ev->at = now_wall();
+	if (r) {
+		ev->resource = resource_json_text(r);
+		ev->res_name = xstrdup(r->name);
+	}
+	if (l) {
+		ev->lease = xstrdup(l->id);
+		ev->caller = xstrdup(l->caller);
+		ev->owner = xstrdup(l->owner);
+		ev->token = l->token;
+	} else if (j->actor) {
+		ev->caller = xstrdup(j->actor);
+	}
+	TAILQ_INSERT_TAIL(&j->events, ev, link);
+	j->nevents++;
+}
+
+static void event_free(struct jevent *ev)
+{
+	free(ev->resource);
+	free(ev->pool);
+	free(ev->res_name);
+	free(ev->lease);
+	free(ev->caller);
+	free(ev->owner);
+	free(ev);
+}
+
+static int event_write(struct store *st, const struct jevent *ev)
+{
+	struct store_history_row row = {
+		.at = ev->at, .event = ev->event, .pool = ev->pool,
+		.resource = ev->res_name, .lease = ev->lease,
+		.caller = ev->caller, .owner = ev->owner, .token = ev->token,
+		.detail = ev->resource,
+	};
+
+	return st->ops->history_append(st, &row);
+}
+
+/* The watch line: {"event", "pool", "at", "resource"?} ("lease" is added
+ * per watcher). */
+static json_t *event_line(const struct jevent *ev)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o}", "event", ev->event,
+			      "pool", ev->pool, "at", json_time(ev->at));
+
+	if (ev->resource)
+		json_object_set_new(o, "resource",
+				    json_loads(ev->resource, 0, NULL));
+	return o;
+}
+
+static void event_log(const struct jevent *ev)
+{
+	log_info("event %s pool=%s resource=%s owner=%s caller=%s lease=%.8s",
+		 ev->event, ev->pool, ev->res_name ? ev->res_name : "-",
+		 ev->owner ? ev->owner : "-", ev->caller ? ev->caller : "-",
+		 ev->lease ? ev->lease : "-");
+}
+
+void journal_deliver(struct poold *pd)
+{
+	struct journal *j = pd->journal;
+	struct jevent *ev;
+
+	/* Only what the commit wrote: an event reported since waits for the
+	 * next one. */
+	while ((ev = TAILQ_FIRST(&j->events)) && ev->written) {
+		TAILQ_REMOVE(&j->events, ev, link);
+		j->nevents--;
+		event_log(ev);
+		if (!TAILQ_EMPTY(&pd->watchers)) {
+			json_t *line = event_line(ev);
+
+			events_send(pd, ev->pool, line, ev->lease, ev->caller);
+			json_decref(line);
+		}
+		event_free(ev);
+	}
+}
+
+/* ---- the transaction --------------------------------------------------- */
+
+bool journal_pending(const struct poold *pd)
+{
+	return pd->journal->nrows > 0 || pd->journal->nevents > 0 ||
+		pd->token_dirty || pd->store->ops->in_tx(pd->store);
+}
+
+int journal_write(struct poold *pd, char *err, size_t errlen)
+{
+	struct journal *j = pd->journal;
+	struct store *st = pd->store;
+	struct jevent *ev;
+	struct jrow *e;
+	int rc = st->ops->begin(st, err, errlen);
+
+	if (rc != STORE_OK)
+		return rc;
+	while ((e = TAILQ_FIRST(&j->rows))) {
+		TAILQ_REMOVE(&j->rows, e, link);
+		row_write(j, st, e); /* sticky: commit reports the first error */
+		row_free(e);
+	}
+	j->nrows = 0;
+	/* The events stay until they are delivered after the commit. */
+	TAILQ_FOREACH(ev, &j->events, link) {
+		if (!ev->written)
+			event_write(st, ev);
+		ev->written = true;
+	}
+	return STORE_OK;
+}
+
+int journal_commit(struct poold *pd, char *err, size_t errlen)
+{
+	struct store *st = pd->store;
+	int rc;
+
+	if (!journal_pending(pd))
+		return STORE_OK;
+	rc = journal_write(pd, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
+	if (pd->token_dirty) {
+		struct store_meta_row meta = { "next_token", pd->next_token };
+
+		st->ops->meta_put(st, &meta);
+	}
+	rc = st->ops->commit(st, err, errlen);
+	if (rc == STORE_OK)
+		pd->token_dirty = false;
+	return rc;
+}
+
+static void drop_all(struct journal *j)
+{
+	struct jrow *e;
+	struct jevent *ev;
+
+	while ((e = TAILQ_FIRST(&j->rows))) {
+		TAILQ_REMOVE(&j->rows, e, link);
+		row_free(e);
+	}
+	while ((ev = TAILQ_FIRST(&j->events))) {
+		TAILQ_REMOVE(&j->events, ev, link);
+		event_free(ev);
+	}
+	j->nrows = j->nevents = 0;
+}
+
+void journal_drop(struct poold *pd)
+{
+	pd->store->ops->rollback(pd->store);
+	drop_all(pd->journal);
+	pd->token_dirty = false;
+}
+
+/* ---- ready pools ------------------------------------------------------- */
+
+void journal_ready(struct pool *p)
+{
+	struct journal *j = p->pd->journal;
+	char *name;
+
+	if (hmap_get(&j->ready, p->name))
+		return;
+	name = xstrdup(p->name);
+	hmap_put(&j->ready, name, name);
+}
+
+bool journal_has_ready(const struct poold *pd)
+{
+	return pd->journal->ready.len > 0;
+}
+
+bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p))
+{
+	char *name;
+	size_t pos = 0;
+
+	while ((name = hmap_next(&pd->journal->ready, &pos))) {
+		struct pool *p = pool_find(pd, name);
+
+		if (p && pred(p))
+			return true;
+	}
+	return false;
+}
+
+void journal_ready_clear(struct poold *pd)
+{
+	ready_clear(pd->journal);
+}
+
+void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p))
+{
+	struct journal *j = pd->journal;
+	struct hmap ready = j->ready;
+	char *name;
+	size_t pos = 0;
+
+	hmap_init(&j->ready);
+	while ((name = hmap_next(&ready, &pos))) {
+		struct pool *p = pool_find(pd, name);
+
+		if (p)
+			fn(p);
+	}
+	pos = 0;
+	while ((name = hmap_next(&ready, &pos)))
+		free(name);
+	hmap_free(&ready);
+}

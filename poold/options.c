@@ -33,6 +33,10 @@ static const struct opt opt_table[] = {
 	  "/run/poold/poold.sock as root, else $XDG_RUNTIME_DIR/poold.sock)" },
 	{ "db", OPT_STRING, OFF(db_path), 0, 0, "PATH",
 	  "SQLite database file (default: $POOLD_DB, else ./poold.db)" },
+	{ "store", OPT_STRING, OFF(db_path), 0, 0, "URL",
+	  "where the state is kept: sqlite:PATH (the same as --db PATH) or "
+	  "a PostgreSQL URI postgresql://... (the last of --db and --store "
+	  "counts)" },
 	{ "max-line", OPT_SIZE, OFF(max_line), 64, 1LL << 30, "BYTES",
 	  "longest request line accepted (default 1048576)" },
 	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",

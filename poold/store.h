@@ -30,7 +30,8 @@ enum {
 };
 
 struct store_config {
-	const char *path;
+	const char *path;    /* to store_open(): a --store URL (see there);
+			      * to a backend's open(): its path or URL */
 	bool sync_full;      /* survive a power loss, not only a crash */
 	int64_t max_bytes;   /* 0 = no limit; past it writes fail (as full) */
 };
@@ -180,13 +181,17 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;   /* store-pg.c, with libpq */
 
-/* Opens the store that cfg names (SQLite, the only backend so far). */
+/* Opens the store that cfg->path names: "sqlite:PATH", a plain PATH (also
+ * SQLite), or a libpq URI "postgresql://..." / "postgres://...". */
 struct store *store_open(const struct store_config *cfg, char *err,
 			 size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
 /* The schema version the SQLite migrations in schema/ lead to. */
 int store_schema_version(void);
+/* The same for schema/postgresql/. */
+int store_pg_schema_version(void);
 void store_page_free(char **page, int n);
 
 #endif

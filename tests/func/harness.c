@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../h_pgstore.h"
+
 #define H_MAX_LIVE 8
 
 /* Daemons started and not yet stopped; harness_teardown cleans them up. */
@@ -193,12 +195,18 @@ static void spawn(poold_proc *d)
 	pid_t pid;
 	int status;
 	double end;
+	char store[1024];
 
 	argv[argc++] = POOLD_BIN;
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
 	argv[argc++] = "--db";
 	argv[argc++] = d->db;
+	if (h_pg_mode()) { /* POOL_TEST_STORE: see tests/h_pgstore.h */
+		h_pg_url(d->dir, store, sizeof store);
+		argv[argc++] = "--store";
+		argv[argc++] = store;
+	}
 	argv[argc++] = "--log-level";
 	argv[argc++] = "debug";
 	for (int i = 0; d->extra[i]; i++)
@@ -259,6 +267,8 @@ poold_proc *poold_start(const char *extra, ...)
 	snprintf(d->sock, sizeof(d->sock), "%s/poold.sock", d->dir);
 	snprintf(d->db, sizeof(d->db), "%s/poold.db", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/poold.log", d->dir);
+	if (h_pg_mode())
+		assert_int_equal(h_pg_create(d->dir), 0);
 
 	va_start(ap, extra);
 	for (const char *a = extra; a; a = va_arg(ap, const char *)) {
@@ -293,6 +303,8 @@ static void destroy(poold_proc *d)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", d->dir);
+	if (h_pg_mode() && h_pg_drop(d->dir) != 0)
+		fprintf(stderr, "warning: could not drop the schema of %s\n", d->dir);
 	for (int i = 0; d->extra[i]; i++)
 		free(d->extra[i]);
 	free(d);

@@ -1,0 +1,979 @@
+/*
+ * store-pg.c - the PostgreSQL backend of store.h (libpq), with
+ * schema/postgresql/. Statements are prepared once per connection. A batch
+ * is one transaction: begin() runs BEGIN, the batch's writes are sent in
+ * libpq's pipeline mode without waiting for each answer, and commit() sends
+ * COMMIT and reads every answer at once, so that a batch costs two round
+ * trips however many rows it writes (group commit). A read inside the
+ * transaction first reads the answers of the writes sent so far, so it
+ * sees them. synchronous_commit is left as the server has it.
+ *
+ * Errors are sticky as store.h says: the first failed write is kept, the
+ * server skips the rest of the pipeline, and commit() rolls back and fails.
+ * A lost connection is opened again (and the statements prepared again) at
+ * the next begin() or read.
+ */
+#include "store.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "schema.h"
+#include "util.h"
+
+/* Statements sent before their answers are read: bounded, so that neither
+ * side's socket buffer can fill while the other waits (a resource.add of
+ * thousands of rows would otherwise deadlock the pipeline). */
+#define PIPE_MAX 256
+
+enum stmt_id {
+	S_POOL_PUT, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
+	S_RES_PUT, S_RES_DEL,
+	S_LEASE_PUT, S_LEASE_DEL, S_LEASE_PURGE,
+	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
+	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
+	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_POOL_PUT] = "INSERT INTO pools (name, settings, created_at) VALUES "
+		"($1, $2, $3) ON CONFLICT (name) DO UPDATE SET settings = "
+		"EXCLUDED.settings, created_at = EXCLUDED.created_at",
+	[S_POOL_DEL] = "DELETE FROM pools WHERE name = $1",
+	[S_POOL_DEL_RES] = "DELETE FROM resources WHERE pool = $1",
+	[S_POOL_DEL_LEASES] = "DELETE FROM leases WHERE pool = $1",
+	[S_RES_PUT] = "INSERT INTO resources (pool, name, state, descriptor, "
+		"version, created_at, last_used_at, lease_count) VALUES ($1, $2, "
+		"$3, $4, $5, $6, $7, $8) ON CONFLICT (pool, name) DO UPDATE SET "
+		"state = EXCLUDED.state, descriptor = EXCLUDED.descriptor, "
+		"version = EXCLUDED.version, created_at = EXCLUDED.created_at, "
+		"last_used_at = EXCLUDED.last_used_at, lease_count = "
+		"EXCLUDED.lease_count",
+	[S_RES_DEL] = "DELETE FROM resources WHERE pool = $1 AND name = $2",
+	[S_LEASE_PUT] = "INSERT INTO leases (seq, id, pool, resource, mode, "
+		"token, owner, caller, bind, conn_id, ttl, acquired_at, "
+		"expires_at, request_id, expired_at) VALUES ($1, $2, $3, $4, $5, "
+		"$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (seq) "
+		"DO UPDATE SET id = EXCLUDED.id, pool = EXCLUDED.pool, resource = "
+		"EXCLUDED.resource, mode = EXCLUDED.mode, token = EXCLUDED.token, "
+		"owner = EXCLUDED.owner, caller = EXCLUDED.caller, bind = "
+		"EXCLUDED.bind, conn_id = EXCLUDED.conn_id, ttl = EXCLUDED.ttl, "
+		"acquired_at = EXCLUDED.acquired_at, expires_at = "
+		"EXCLUDED.expires_at, request_id = EXCLUDED.request_id, "
+		"expired_at = EXCLUDED.expired_at",
+	[S_LEASE_DEL] = "DELETE FROM leases WHERE seq = $1",
+	[S_LEASE_PURGE] = "DELETE FROM leases WHERE expired_at < $1",
+	[S_META_PUT] = "UPDATE meta SET value = $2 WHERE key = $1",
+	[S_ORPHAN_PUT] = "INSERT INTO orphans (id, pool, name, descriptor, "
+		"destroy, since) VALUES ($1, $2, $3, $4, $5, $6)",
+	[S_ORPHAN_DEL] = "DELETE FROM orphans WHERE id = $1",
+	[S_RES_PAGE] = "SELECT name FROM resources WHERE pool = $1 AND "
+		"name > $2 ORDER BY name LIMIT $3",
+	[S_RES_PAGE_STATE] = "SELECT name FROM resources WHERE pool = $1 AND "
+		"state = $4 AND name > $2 ORDER BY name LIMIT $3",
+	[S_LEASE_PAGE] = "SELECT id FROM leases WHERE expired_at IS NULL AND "
+		"seq > $1 ORDER BY seq LIMIT $2",
+	[S_LEASE_PAGE_POOL] = "SELECT id FROM leases WHERE expired_at IS NULL "
+		"AND pool = $3 AND seq > $1 ORDER BY seq LIMIT $2",
+	[S_HIST_PUT] = "INSERT INTO history (at, event, pool, resource, lease, "
+		"caller, owner, token, detail) VALUES ($1, $2, $3, $4, $5, $6, "
+		"$7, $8, $9)",
+	/* Pruning goes by seq, oldest first, a bounded step at a time. */
+	[S_HIST_PRUNE_AGE] = "DELETE FROM history WHERE seq IN (SELECT seq "
+		"FROM history WHERE at < $1 ORDER BY seq LIMIT $2)",
+	[S_HIST_PRUNE_ROWS] = "DELETE FROM history WHERE seq IN (SELECT seq "
+		"FROM history WHERE seq <= (SELECT max(seq) FROM history) - $1 "
+		"ORDER BY seq LIMIT $2)",
+	[S_HIST_QUERY] = "SELECT seq, at, event, pool, resource, lease, "
+		"caller, owner, token, detail FROM history WHERE seq > $1 AND "
+		"($2::text IS NULL OR pool = $2) AND ($3::text IS NULL OR "
+		"resource = $3) AND ($4::text IS NULL OR lease = $4) AND "
+		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
+		"at >= $6) ORDER BY seq LIMIT $7",
+};
+
+struct pg_store {
+	struct store base;    /* first: a struct store * is one of these */
+	PGconn *conn;
+	char *url;            /* owned; the libpq connection URI */
+	char *where;          /* owned; url without its password, for messages */
+	bool in_tx;
+	bool piped;           /* in pipeline mode: answers still to read */
+	int pending;          /* statements sent whose answers are unread */
+	bool failed;          /* a statement of this transaction failed */
+	char failure[256];    /* the first failure's message */
+};
+
+static struct pg_store *P(struct store *st)
+{
+	return (struct pg_store *)st;
+}
+
+/* Up to 16 parameters as text; NULL is SQL NULL. */
+struct params {
+	const char *v[16];
+	char buf[16][32];
+	int n;
+};
+
+static void p_text(struct params *p, const char *s)
+{
+	p->v[p->n++] = s;
+}
+
+static void p_int(struct params *p, int64_t i)
+{
+	snprintf(p->buf[p->n], sizeof p->buf[p->n], "%lld", (long long)i);
+	p->v[p->n] = p->buf[p->n];
+	p->n++;
+}
+
+static void p_double(struct params *p, double d)
+{
+	snprintf(p->buf[p->n], sizeof p->buf[p->n], "%.17g", d);
+	p->v[p->n] = p->buf[p->n];
+	p->n++;
+}
+
+/* A time; 0 means none and is stored as NULL. */
+static void p_time(struct params *p, double t)
+{
+	if (t > 0)
+		p_double(p, t);
+	else
+		p_text(p, NULL);
+}
+
+static void one_line(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static void set_error(char *err, size_t errlen, const char *what,
+		      const char *msg)
+{
+	snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg :
+		 "no answer from PostgreSQL");
+	one_line(err);
+}
+
+/* The first failure of the transaction is the one reported. */
+static void record(struct pg_store *st, const char *msg)
+{
+	if (st->failed)
+		return;
+	st->failed = true;
+	snprintf(st->failure, sizeof st->failure, "%s", msg && *msg ? msg :
+		 "the connection to PostgreSQL was lost");
+	one_line(st->failure);
+}
+
+/* ---- connecting and migrating ------------------------------------------ */
+
+int store_pg_schema_version(void)
+{
+	return pg_schema_migrations[pg_schema_migration_count - 1].version;
+}
+
+/* Runs sql (no parameters) to the end; 0, or -1 with err set. */
+static int exec_sql(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(res);
+	int rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+
+	if (rc < 0)
+		set_error(err, errlen, "PostgreSQL", PQerrorMessage(c));
+	PQclear(res);
+	return rc;
+}
+
+/* The one-row table of the schema's version, locked for this transaction
+ * (front ends starting together migrate one after the other). -1 on error. */
+static int locked_version(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(c, "SELECT version FROM poold_schema WHERE id = "
+			       "1 FOR UPDATE");
+	int v = -1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		v = atoi(PQgetvalue(res, 0, 0));
+	else
+		set_error(err, errlen, "reading poold_schema",
+			  PQerrorMessage(c));
+	PQclear(res);
+	return v;
+}
+
+static int apply(struct pg_store *st, const struct schema_migration *m,
+		 char *err, size_t errlen)
+{
+	char sql[96], why[512];
+
+	snprintf(sql, sizeof sql, "UPDATE poold_schema SET version = %d "
+		 "WHERE id = 1", m->version);
+	if (exec_sql(st->conn, m->sql, why, sizeof why) < 0 ||
+	    exec_sql(st->conn, sql, why, sizeof why) < 0) {
+		snprintf(err, errlen, "migration %03d of %s failed: %s",
+			 m->version, st->where, why);
+		return -1;
+	}
+	log_info("database %s migrated to schema version %d", st->where,
+		 m->version);
+	return 0;
+}
+
+/* Applies every migration newer than the database, in one transaction
+ * holding the version row. */
+static int migrate(struct pg_store *st, char *err, size_t errlen)
+{
+	int have, latest = store_pg_schema_version();
+	char why[512];
+
+	/* Two front ends creating the table at once: one of them fails and
+	 * tries once more, when the table exists. */
+	for (int i = 0; i < 2; i++)
+		if (exec_sql(st->conn, "CREATE TABLE IF NOT EXISTS poold_schema "
+			     "(id integer PRIMARY KEY, version integer NOT "
+			     "NULL); INSERT INTO poold_schema VALUES (1, 0) ON "
+			     "CONFLICT DO NOTHING", why, sizeof why) == 0)
+			break;
+	if (exec_sql(st->conn, "BEGIN", why, sizeof why) < 0 ||
+	    (have = locked_version(st->conn, why, sizeof why)) < 0) {
+		snprintf(err, errlen, "cannot use database %s: %s", st->where,
+			 why);
+		return -1;
+	}
+	if (have > latest) {
+		exec_sql(st->conn, "ROLLBACK", why, sizeof why);
+		snprintf(err, errlen, "database %s has schema version %d, newer "
+			 "than this poold knows (%d): upgrade poold, or use "
+			 "another --store", st->where, have, latest);
+		return -1;
+	}
+	for (size_t i = 0; i < pg_schema_migration_count; i++) {
+		if (pg_schema_migrations[i].version > have &&
+		    apply(st, &pg_schema_migrations[i], err, errlen) < 0) {
+			exec_sql(st->conn, "ROLLBACK", why, sizeof why);
+			return -1;
+		}
+	}
+	if (exec_sql(st->conn, "COMMIT", why, sizeof why) < 0) {
+		snprintf(err, errlen, "migrating %s: %s", st->where, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int prepare_all(struct pg_store *st, char *err, size_t errlen)
+{
+	char name[16];
+
+	for (int i = 0; i < S_COUNT; i++) {
+		PGresult *res;
+
+		snprintf(name, sizeof name, "p%d", i);
+		res = PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			set_error(err, errlen, st->where,
+				  PQerrorMessage(st->conn));
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* The connection, opened again if it was lost. 0, or -1 with err set. */
+static int connected(struct pg_store *st, char *err, size_t errlen)
+{
+	if (PQstatus(st->conn) == CONNECTION_OK)
+		return 0;
+	log_warn("connection to %s lost; connecting again", st->where);
+	PQreset(st->conn);
+	st->piped = false;
+	st->pending = 0;
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
+		return -1;
+	}
+	return prepare_all(st, err, errlen);
+}
+
+/* The URL as it may be shown: a password in it becomes "***". */
+static char *redact(const char *url)
+{
+	char *s = xstrdup(url), *at = strchr(s, '@'), *colon;
+	char *auth = strstr(s, "://");
+
+	if (!auth || !at || at < auth)
+		return s;
+	colon = memchr(auth + 3, ':', (size_t)(at - auth - 3));
+	if (colon) {
+		char *out = xcalloc(1, strlen(s) + 4);
+
+		memcpy(out, s, (size_t)(colon - s + 1));
+		strcat(out, "***");
+		strcat(out, at);
+		free(s);
+		return out;
+	}
+	return s;
+}
+
+static void pg_close(struct store *base)
+{
+	struct pg_store *st = P(base);
+
+	PQfinish(st->conn);
+	free(st->url);
+	free(st->where);
+	free(st);
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("PostgreSQL: %s", message);
+}
+
+static struct store *pg_open(const struct store_config *cfg, char *err,
+			     size_t errlen)
+{
+	struct pg_store *st = xcalloc(1, sizeof *st);
+
+	st->base.ops = &store_pg_ops;
+	st->url = xstrdup(cfg->path);
+	st->where = redact(cfg->path);
+	if (cfg->max_bytes > 0) {
+		snprintf(err, errlen, "--max-db-size applies to SQLite only; "
+			 "limit a PostgreSQL database with the server's own "
+			 "means (quotas, tablespaces)");
+		goto fail;
+	}
+	st->conn = PQconnectdb(cfg->path);
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
+		goto fail;
+	}
+	PQsetNoticeProcessor(st->conn, quiet_notice, NULL);
+	if (migrate(st, err, errlen) < 0 || prepare_all(st, err, errlen) < 0)
+		goto fail;
+	return &st->base;
+fail:
+	pg_close(&st->base);
+	return NULL;
+}
+
+/* ---- the pipeline ------------------------------------------------------ */
+
+/* Reads the answers of every statement sent so far and leaves pipeline
+ * mode; a failure among them is recorded. */
+static void pipe_drain(struct pg_store *st)
+{
+	PGresult *res;
+
+	if (!st->piped)
+		return;
+	if (!PQpipelineSync(st->conn))
+		goto lost;
+	for (;;) {
+		res = PQgetResult(st->conn);
+		if (!res) {
+			/* Between two statements' answers; or the end. */
+			if (PQstatus(st->conn) != CONNECTION_OK)
+				break;
+			continue;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(res);
+			goto synced;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+		case PGRES_PIPELINE_ABORTED: /* after the failure recorded */
+			break;
+		default:
+			record(st, PQresultErrorMessage(res));
+			break;
+		}
+		PQclear(res);
+	}
+lost:
+	record(st, PQerrorMessage(st->conn));
+synced:
+	st->pending = 0;
+	if (PQexitPipelineMode(st->conn))
+		st->piped = false;
+	else
+		record(st, PQerrorMessage(st->conn));
+}
+
+/* Sends one write of the open transaction without waiting for its
+ * answer. STORE_OK, or STORE_ERROR once the transaction has failed. */
+static int send_write(struct pg_store *st, enum stmt_id id,
+		      const struct params *p)
+{
+	char name[16];
+
+	if (st->failed)
+		return STORE_ERROR;
+	if (!st->in_tx) {
+		record(st, "a write outside of a transaction");
+		return STORE_ERROR;
+	}
+	if (!st->piped) {
+		if (!PQenterPipelineMode(st->conn)) {
+			record(st, PQerrorMessage(st->conn));
+			return STORE_ERROR;
+		}
+		st->piped = true;
+	}
+	snprintf(name, sizeof name, "p%d", (int)id);
+	if (!PQsendQueryPrepared(st->conn, name, p->n, p->v, NULL, NULL, 0)) {
+		record(st, PQerrorMessage(st->conn));
+		return STORE_ERROR;
+	}
+	if (++st->pending >= PIPE_MAX)
+		pipe_drain(st);
+	return st->failed ? STORE_ERROR : STORE_OK;
+}
+
+/* Runs one statement and waits for its answer (after the writes sent
+ * before it). NULL with err set on failure; else PQclear the result. */
+static PGresult *run(struct pg_store *st, enum stmt_id id,
+		     const struct params *p, char *err, size_t errlen)
+{
+	PGresult *res;
+	ExecStatusType s;
+	char name[16];
+
+	pipe_drain(st);
+	if (!st->in_tx && connected(st, err, errlen) < 0)
+		return NULL;
+	snprintf(name, sizeof name, "p%d", (int)id);
+	res = PQexecPrepared(st->conn, name, p->n, p->v, NULL, NULL, 0);
+	s = PQresultStatus(res);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return res;
+	set_error(err, errlen, st->where, PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+static int pg_begin(struct store *base, char *err, size_t errlen)
+{
+	struct pg_store *st = P(base);
+
+	if (st->in_tx)
+		return STORE_OK;
+	if (connected(st, err, errlen) < 0 ||
+	    exec_sql(st->conn, "BEGIN", err, errlen) < 0)
+		return STORE_ERROR;
+	st->in_tx = true;
+	st->failed = false;
+	return STORE_OK;
+}
+
+static void pg_rollback(struct store *base)
+{
+	struct pg_store *st = P(base);
+	char err[256];
+
+	pipe_drain(st);
+	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE &&
+	    exec_sql(st->conn, "ROLLBACK", err, sizeof err) < 0)
+		log_warn("%s", err);
+	st->in_tx = false;
+	st->failed = false;
+}
+
+/* COMMIT in a transaction that failed answers ROLLBACK, not an error: only
+ * the tag "COMMIT" means committed. */
+static int pg_commit(struct store *base, char *err, size_t errlen)
+{
+	struct pg_store *st = P(base);
+	PGresult *res;
+
+	if (!st->in_tx)
+		return STORE_OK;
+	pipe_drain(st);
+	if (!st->failed) {
+		res = PQexec(st->conn, "COMMIT");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			record(st, PQresultErrorMessage(res));
+		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			record(st, "the transaction was rolled back");
+		PQclear(res);
+	}
+	if (st->failed) {
+		snprintf(err, errlen, "%s", st->failure);
+		pg_rollback(base);
+		return STORE_ERROR;
+	}
+	st->in_tx = false;
+	return STORE_OK;
+}
+
+static bool pg_in_tx(const struct store *base)
+{
+	return ((const struct pg_store *)base)->in_tx;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int pg_pool_put(struct store *base, const struct store_pool_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, row->name);
+	p_text(&p, row->settings);
+	p_double(&p, row->created_at);
+	return send_write(P(base), S_POOL_PUT, &p);
+}
+
+static int pg_pool_delete(struct store *base, const char *name)
+{
+	static const enum stmt_id ids[] = { S_POOL_DEL_LEASES, S_POOL_DEL_RES,
+					    S_POOL_DEL };
+	struct params p = { .n = 0 };
+
+	p_text(&p, name);
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		if (send_write(P(base), ids[i], &p) < 0)
+			return STORE_ERROR;
+	return STORE_OK;
+}
+
+static int pg_resource_put(struct store *base,
+			   const struct store_resource_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, row->pool);
+	p_text(&p, row->name);
+	p_text(&p, row->state);
+	p_text(&p, row->descriptor);
+	p_int(&p, row->version);
+	p_double(&p, row->created_at);
+	p_time(&p, row->last_used_at);
+	p_int(&p, row->lease_count);
+	return send_write(P(base), S_RES_PUT, &p);
+}
+
+static int pg_resource_delete(struct store *base, const char *pool,
+			      const char *name)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, pool);
+	p_text(&p, name);
+	return send_write(P(base), S_RES_DEL, &p);
+}
+
+static int pg_lease_put(struct store *base, const struct store_lease_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, row->seq);
+	p_text(&p, row->id);
+	p_text(&p, row->pool);
+	p_text(&p, row->resource);
+	p_text(&p, row->mode);
+	p_int(&p, row->token);
+	p_text(&p, row->owner);
+	p_text(&p, row->caller);
+	p_text(&p, row->bind);
+	p_int(&p, row->conn_id);
+	p_double(&p, row->ttl);
+	p_double(&p, row->acquired_at);
+	p_time(&p, row->expires_at);
+	p_text(&p, row->request_id);
+	p_time(&p, row->expired_at);
+	return send_write(P(base), S_LEASE_PUT, &p);
+}
+
+static int pg_lease_delete(struct store *base, int64_t seq)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, seq);
+	return send_write(P(base), S_LEASE_DEL, &p);
+}
+
+static int pg_leases_purge(struct store *base, double before)
+{
+	struct params p = { .n = 0 };
+
+	p_double(&p, before);
+	return send_write(P(base), S_LEASE_PURGE, &p);
+}
+
+static int pg_meta_put(struct store *base, const struct store_meta_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, row->key);
+	p_int(&p, row->value);
+	return send_write(P(base), S_META_PUT, &p);
+}
+
+static int pg_orphan_put(struct store *base,
+			 const struct store_orphan_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, row->id);
+	p_text(&p, row->pool);
+	p_text(&p, row->name);
+	p_text(&p, row->descriptor);
+	p_text(&p, row->destroy);
+	p_double(&p, row->since);
+	return send_write(P(base), S_ORPHAN_PUT, &p);
+}
+
+static int pg_orphan_delete(struct store *base, int64_t id)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, id);
+	return send_write(P(base), S_ORPHAN_DEL, &p);
+}
+
+static int pg_history_append(struct store *base,
+			     const struct store_history_row *row)
+{
+	struct params p = { .n = 0 };
+
+	p_double(&p, row->at);
+	p_text(&p, row->event);
+	p_text(&p, row->pool);
+	p_text(&p, row->resource);
+	p_text(&p, row->lease);
+	p_text(&p, row->caller);
+	p_text(&p, row->owner);
+	if (row->token > 0)
+		p_int(&p, row->token);
+	else
+		p_text(&p, NULL);
+	p_text(&p, row->detail);
+	return send_write(P(base), S_HIST_PUT, &p);
+}
+
+/* A write whose count of rows matters: it waits for its answer. The count,
+ * or STORE_ERROR (recorded: the transaction fails). */
+static int write_counted(struct pg_store *st, enum stmt_id id,
+			 const struct params *p)
+{
+	char err[256];
+	PGresult *res;
+	int n;
+
+	if (st->failed)
+		return STORE_ERROR;
+	if (!st->in_tx) {
+		record(st, "a write outside of a transaction");
+		return STORE_ERROR;
+	}
+	res = run(st, id, p, err, sizeof err);
+	if (!res) {
+		record(st, err);
+		return STORE_ERROR;
+	}
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
+static int pg_history_prune(struct store *base, double before,
+			    int64_t max_rows, int step)
+{
+	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
+	int n, m;
+
+	p_double(&p, before);
+	p_int(&p, step);
+	if ((n = write_counted(st, S_HIST_PRUNE_AGE, &p)) < 0)
+		return STORE_ERROR;
+	if (max_rows <= 0 || n >= step)
+		return n;
+	p.n = 0;
+	p_int(&p, max_rows);
+	p_int(&p, step - n);
+	if ((m = write_counted(st, S_HIST_PRUNE_ROWS, &p)) < 0)
+		return STORE_ERROR;
+	return n + m;
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+static const char *col(PGresult *res, int row, int i)
+{
+	return PQgetisnull(res, row, i) ? NULL : PQgetvalue(res, row, i);
+}
+
+static double col_double(PGresult *res, int row, int i)
+{
+	return PQgetisnull(res, row, i) ? 0 : strtod(PQgetvalue(res, row, i),
+						     NULL);
+}
+
+static int64_t col_int(PGresult *res, int row, int i)
+{
+	return PQgetisnull(res, row, i) ? 0 :
+		strtoll(PQgetvalue(res, row, i), NULL, 10);
+}
+
+static int collect(struct pg_store *st, enum stmt_id id,
+		   const struct params *p, char ***out)
+{
+	char err[256];
+	PGresult *res = run(st, id, p, err, sizeof err);
+	char **v;
+	int n;
+
+	if (!res) {
+		log_error("list query failed: %s", err);
+		return STORE_ERROR;
+	}
+	n = PQntuples(res);
+	v = xcalloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; i < n; i++)
+		v[i] = xstrdup(PQgetvalue(res, i, 0));
+	PQclear(res);
+	*out = v;
+	return n;
+}
+
+static int pg_resource_page(struct store *base, const char *pool,
+			    const char *state, const char *after, int limit,
+			    char ***names)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, pool);
+	p_text(&p, after ? after : "");
+	p_int(&p, limit);
+	if (state)
+		p_text(&p, state);
+	return collect(P(base), state ? S_RES_PAGE_STATE : S_RES_PAGE, &p,
+		       names);
+}
+
+static int pg_lease_page(struct store *base, const char *pool, int64_t after,
+			 int limit, char ***ids)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, after);
+	p_int(&p, limit);
+	if (pool)
+		p_text(&p, pool);
+	return collect(P(base), pool ? S_LEASE_PAGE_POOL : S_LEASE_PAGE, &p,
+		       ids);
+}
+
+static int pg_history_query(struct store *base,
+			    const struct store_history_filter *f,
+			    store_history_fn fn, void *arg, char *err,
+			    size_t errlen)
+{
+	struct params p = { .n = 0 };
+	PGresult *res;
+	int n;
+
+	p_int(&p, f->after);
+	p_text(&p, f->pool);
+	p_text(&p, f->resource);
+	p_text(&p, f->lease);
+	p_text(&p, f->caller);
+	p_time(&p, f->since);
+	p_int(&p, f->limit);
+	res = run(P(base), S_HIST_QUERY, &p, err, errlen);
+	if (!res)
+		return STORE_ERROR;
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		struct store_history_row row = {
+			.seq = col_int(res, i, 0), .at = col_double(res, i, 1),
+			.event = col(res, i, 2), .pool = col(res, i, 3),
+			.resource = col(res, i, 4), .lease = col(res, i, 5),
+			.caller = col(res, i, 6), .owner = col(res, i, 7),
+			.token = col_int(res, i, 8), .detail = col(res, i, 9),
+		};
+
+		if (fn(arg, &row) != 0) {
+			n = i + 1;
+			break;
+		}
+	}
+	PQclear(res);
+	return n;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+typedef int (*row_fn)(const struct store_loader *ld, PGresult *res,
+		      char *err, size_t errlen);
+
+/* Runs sql and calls row() for each row, a row at a time (a million
+ * resources are never all in memory twice). 0, or -1 with err set. */
+static int each_row(struct pg_store *st, const char *sql,
+		    const struct store_loader *ld, row_fn row, char *err,
+		    size_t errlen)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (!PQsendQuery(st->conn, sql) || !PQsetSingleRowMode(st->conn)) {
+		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
+		return -1;
+	}
+	while ((res = PQgetResult(st->conn))) {
+		ExecStatusType s = PQresultStatus(res);
+
+		if (rc == 0 && s == PGRES_SINGLE_TUPLE)
+			rc = row(ld, res, err, errlen);
+		else if (rc == 0 && s != PGRES_TUPLES_OK &&
+			 s != PGRES_SINGLE_TUPLE) {
+			set_error(err, errlen, st->where,
+				  PQresultErrorMessage(res));
+			rc = -1;
+		}
+		PQclear(res); /* the rest is read and dropped after a failure */
+	}
+	return rc;
+}
+
+static int row_meta(const struct store_loader *ld, PGresult *res, char *err,
+		    size_t errlen)
+{
+	struct store_meta_row row = { col(res, 0, 0), col_int(res, 0, 1) };
+
+	return ld->meta(ld->arg, &row, err, errlen);
+}
+
+static int row_pool(const struct store_loader *ld, PGresult *res, char *err,
+		    size_t errlen)
+{
+	struct store_pool_row row = { col(res, 0, 0), col(res, 0, 1),
+				      col_double(res, 0, 2) };
+
+	return ld->pool(ld->arg, &row, err, errlen);
+}
+
+static int row_resource(const struct store_loader *ld, PGresult *res,
+			char *err, size_t errlen)
+{
+	struct store_resource_row row = {
+		.pool = col(res, 0, 0), .name = col(res, 0, 1),
+		.state = col(res, 0, 2), .descriptor = col(res, 0, 3),
+		.version = col_int(res, 0, 4),
+		.created_at = col_double(res, 0, 5),
+		.last_used_at = col_double(res, 0, 6),
+		.lease_count = col_int(res, 0, 7),
+	};
+
+	return ld->resource(ld->arg, &row, err, errlen);
+}
+
+static int row_lease(const struct store_loader *ld, PGresult *res, char *err,
+		     size_t errlen)
+{
+	struct store_lease_row row = {
+		.seq = col_int(res, 0, 0), .id = col(res, 0, 1),
+		.pool = col(res, 0, 2), .resource = col(res, 0, 3),
+		.mode = col(res, 0, 4), .token = col_int(res, 0, 5),
+		.owner = col(res, 0, 6), .caller = col(res, 0, 7),
+		.bind = col(res, 0, 8), .conn_id = col_int(res, 0, 9),
+		.ttl = col_double(res, 0, 10),
+		.acquired_at = col_double(res, 0, 11),
+		.expires_at = col_double(res, 0, 12),
+		.request_id = col(res, 0, 13),
+		.expired_at = col_double(res, 0, 14),
+	};
+
+	return ld->lease(ld->arg, &row, err, errlen);
+}
+
+static int row_orphan(const struct store_loader *ld, PGresult *res,
+		      char *err, size_t errlen)
+{
+	struct store_orphan_row row = {
+		.id = col_int(res, 0, 0), .pool = col(res, 0, 1),
+		.name = col(res, 0, 2), .descriptor = col(res, 0, 3),
+		.destroy = col(res, 0, 4), .since = col_double(res, 0, 5),
+	};
+
+	return ld->orphan(ld->arg, &row, err, errlen);
+}
+
+/* Resources come in SQLite's order: NULL last_used_at first. */
+static int pg_load(struct store *base, const struct store_loader *ld,
+		   char *err, size_t errlen)
+{
+	struct pg_store *st = P(base);
+
+	pipe_drain(st);
+	if (!st->in_tx && connected(st, err, errlen) < 0)
+		return -1;
+	return each_row(st, "SELECT key, value FROM meta", ld, row_meta, err,
+			errlen) ||
+	       each_row(st, "SELECT name, settings, created_at FROM pools",
+			ld, row_pool, err, errlen) ||
+	       each_row(st, "SELECT pool, name, state, descriptor, version, "
+			"created_at, last_used_at, lease_count FROM resources "
+			"ORDER BY pool, last_used_at NULLS FIRST, name", ld,
+			row_resource, err, errlen) ||
+	       each_row(st, "SELECT seq, id, pool, resource, mode, token, "
+			"owner, caller, bind, conn_id, ttl, acquired_at, "
+			"expires_at, request_id, expired_at FROM leases ORDER "
+			"BY seq", ld, row_lease, err, errlen) ||
+	       each_row(st, "SELECT id, pool, name, descriptor, destroy, since "
+			"FROM orphans ORDER BY id", ld, row_orphan, err,
+			errlen) ? -1 : 0;
+}
+
+/* PostgreSQL's own checkpoints and autovacuum need nothing from poold. */
+static void pg_checkpoint(struct store *base)
+{
+	(void)base;
+}
+
+const struct store_ops store_pg_ops = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.in_tx = pg_in_tx,
+	.pool_put = pg_pool_put,
+	.pool_delete = pg_pool_delete,
+	.resource_put = pg_resource_put,
+	.resource_delete = pg_resource_delete,
+	.lease_put = pg_lease_put,
+	.lease_delete = pg_lease_delete,
+	.leases_purge = pg_leases_purge,
+	.orphan_put = pg_orphan_put,
+	.orphan_delete = pg_orphan_delete,
+	.meta_put = pg_meta_put,
+	.history_append = pg_history_append,
+	.history_prune = pg_history_prune,
+	.load = pg_load,
+	.resource_page = pg_resource_page,
+	.lease_page = pg_lease_page,
+	.history_query = pg_history_query,
+	.checkpoint = pg_checkpoint,
+};

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "janitor.h"
+#include "leader.h"
 #include "listener.h"
 #include "log.h"
 #include "options.h"
@@ -91,7 +92,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 				  "stay: %s", err);
 		}
 	}
-	if (!pd->cfg.pools_path)
+	if (!pd->cfg.pools_path || !leader_active(pd))
 		return;
 	if (load_pools(pd, err, sizeof err) < 0)
 		log_error("SIGHUP: pools file refused, nothing changed: %s",
@@ -131,6 +132,19 @@ static void raise_fd_limit(const struct config *cfg)
 			 rl.rlim_cur, cfg->max_conns);
 }
 
+/* This front end leads (from the start, or after a standby's takeover):
+ * housekeeping runs, and a takeover applies the pools file (at the start
+ * it is applied already, and a bad one stops poold). */
+static void lead(struct poold *pd, bool takeover)
+{
+	char err[768];
+
+	janitor_start(pd);
+	if (takeover && pd->cfg.pools_path &&
+	    load_pools(pd, err, sizeof err) < 0)
+		log_error("pools file refused, nothing changed: %s", err);
+}
+
 static int start(struct poold *pd)
 {
 	char err[512];
@@ -141,7 +155,8 @@ static int start(struct poold *pd)
 	    (pd->cfg.tls_cert && !(pd->tls = tls_context(pd->cfg.tls_cert,
 				pd->cfg.tls_key, err, sizeof err))) ||
 	    poold_open(pd, err, sizeof err) < 0 ||
-	    (pd->cfg.pools_path && load_pools(pd, err, sizeof err) < 0) ||
+	    (pd->cfg.pools_path && leader_active(pd) &&
+	     load_pools(pd, err, sizeof err) < 0) ||
 	    listener_open(pd, err, sizeof err) < 0 ||
 	    (pd->cfg.listen && listener_open_tcp(pd, err, sizeof err) < 0)) {
 		fprintf(stderr, "poold: %s\n", err);
@@ -153,7 +168,7 @@ static int start(struct poold *pd)
 	event_add(pd->sigint_ev, NULL);
 	pd->sighup_ev = evsignal_new(pd->base, SIGHUP, on_sighup, pd);
 	event_add(pd->sighup_ev, NULL);
-	janitor_start(pd);
+	leader_run(pd, lead);
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
 		 pd->cfg.socket_path, pd->cfg.db_path);
 	return 0;

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "leader.h"
 #include "ops.h"
 #include "pool.h"
 #include "poold.h"
@@ -40,8 +41,8 @@ static enum req_status exec(struct req *r)
 					      pool_occupancy_json(all[i], r->now));
 		free(all);
 	}
-	req_ok(r, json_pack("{s:o, s:o}", "pools", list, "daemon",
-			    daemon_json(r->pd)));
+	req_ok(r, json_pack("{s:o, s:o, s:o}", "pools", list, "daemon",
+			    daemon_json(r->pd), "ha", leader_json(r->pd)));
 	return REQ_DONE;
 }
 
@@ -49,4 +50,4 @@ static const struct field fields[] = {
 	{ "pool", F_NAME, false },
 	{ NULL, 0, false },
 };
-const struct op op_status = { "status", 0, fields, exec };
+const struct op op_status = { "status", OP_STANDBY, fields, exec };

@@ -84,6 +84,12 @@ static const struct opt opt_table[] = {
 	{ "history-max-rows", OPT_INT, OFF(history_max_rows), 0, 2000000000,
 	  "N", "keep at most N history events (default 1000000; 0 = no "
 	  "limit)" },
+	{ "advertise", OPT_STRING, OFF(advertise), 0, 0, "ADDR",
+	  "the address clients are sent to while this front end leads "
+	  "(not_leader answers of standbys; default unix:SOCKET)" },
+	{ "failover-timeout", OPT_INT, OFF(failover_timeout), 1, 3600,
+	  "SECONDS", "with --store postgresql://: a standby takes over "
+	  "within this long after the leader stops (default 5)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "show this help and exit" },
@@ -203,6 +209,7 @@ void options_defaults(struct config *cfg)
 	cfg->expired_max = 100000;
 	cfg->history_max_age = 30 * 86400;
 	cfg->history_max_rows = 1000000;
+	cfg->failover_timeout = 5;
 }
 
 /* Options that only make sense together. */
@@ -264,5 +271,6 @@ void options_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->check_pools);
+	free(cfg->advertise);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "jobs.h"
 #include "journal.h"
+#include "leader.h"
 #include "provision.h"
 #include "reply.h"
 #include "state.h"
@@ -40,12 +41,13 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	}
 	reply_init(pd);
 	jobs_init(pd);
-	return state_load(pd, err, errlen);
+	return leader_open(pd, err, errlen);
 }
 
 void poold_close(struct poold *pd)
 {
 	if (!pd->store || !pd->base) { /* poold_open failed early */
+		leader_close(pd);
 		store_close(pd->store);
 		journal_free(pd->journal);
 		pd->journal = NULL;
@@ -59,6 +61,7 @@ void poold_close(struct poold *pd)
 	reply_free(pd);
 	events_free(pd);
 	state_free(pd);
+	leader_close(pd);
 	store_close(pd->store);
 	pd->store = NULL;
 	journal_free(pd->journal);

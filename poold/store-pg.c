@@ -36,6 +36,7 @@ enum stmt_id {
 	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
 	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
+	S_FENCE, S_LEAD_CLAIM, S_LEAD_WHO, S_LEAD_RELEASE,
 	S_COUNT
 };
 
@@ -94,6 +95,20 @@ static const char *const stmt_sql[S_COUNT] = {
 		"resource = $3) AND ($4::text IS NULL OR lease = $4) AND "
 		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
 		"at >= $6) ORDER BY seq LIMIT $7",
+	/* Leadership (schema/postgresql/002_leader.sql, docs/ha.md). The
+	 * fence is the first statement of every transaction: it renews, and
+	 * holds the row's lock until the commit, so that no claim can slip
+	 * in between. */
+	[S_FENCE] = "UPDATE leader SET renewed_at = now() WHERE id = 1 AND "
+		"epoch = $1",
+	[S_LEAD_CLAIM] = "UPDATE leader SET epoch = epoch + 1, holder = $1, "
+		"advertise = $2, renewed_at = now() WHERE id = 1 AND "
+		"(renewed_at < now() - $3 * interval '1 second' OR "
+		"advertise = $2) RETURNING epoch",
+	[S_LEAD_WHO] = "SELECT coalesce(advertise, ''), epoch FROM leader "
+		"WHERE id = 1",
+	[S_LEAD_RELEASE] = "UPDATE leader SET renewed_at = '-infinity', "
+		"advertise = NULL WHERE id = 1 AND epoch = $1",
 };
 
 struct pg_store {
@@ -106,6 +121,7 @@ struct pg_store {
 	int pending;          /* statements sent whose answers are unread */
 	bool failed;          /* a statement of this transaction failed */
 	char failure[256];    /* the first failure's message */
+	int64_t epoch;        /* the leader row's epoch we hold; 0 = none */
 };
 
 static struct pg_store *P(struct store *st)
@@ -471,6 +487,8 @@ static PGresult *run(struct pg_store *st, enum stmt_id id,
 
 /* ---- transactions ------------------------------------------------------ */
 
+static int fence(struct pg_store *st, char *err, size_t errlen);
+
 static int pg_begin(struct store *base, char *err, size_t errlen)
 {
 	struct pg_store *st = P(base);
@@ -482,6 +500,13 @@ static int pg_begin(struct store *base, char *err, size_t errlen)
 		return STORE_ERROR;
 	st->in_tx = true;
 	st->failed = false;
+	if (fence(st, err, errlen) < 0) {
+		char why[256];
+
+		exec_sql(st->conn, "ROLLBACK", why, sizeof why);
+		st->in_tx = false;
+		return STORE_ERROR;
+	}
 	return STORE_OK;
 }
 
@@ -945,6 +970,109 @@ static int pg_load(struct store *base, const struct store_loader *ld,
 			errlen) ? -1 : 0;
 }
 
+/* ---- leadership -------------------------------------------------------- */
+
+/* Inside the transaction just begun: the leader row still holds our epoch
+ * (renewed by the way), else nothing may be written. 0, or -1 with err. */
+static int fence(struct pg_store *st, char *err, size_t errlen)
+{
+	struct params p = { .n = 0 };
+	PGresult *res;
+	int n;
+
+	if (st->epoch == 0) {
+		snprintf(err, errlen, "this front end is not the leader: it "
+			 "may not write to %s", st->where);
+		return -1;
+	}
+	p_int(&p, st->epoch);
+	if (!(res = run(st, S_FENCE, &p, err, errlen)))
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 1)
+		return 0;
+	snprintf(err, errlen, "no longer the leader: epoch %lld was "
+		 "superseded by another front end", (long long)st->epoch);
+	st->epoch = 0;
+	return -1;
+}
+
+static int lead_who(struct pg_store *st, char *leader, size_t leaderlen,
+		    char *err, size_t errlen)
+{
+	struct params p = { .n = 0 };
+	PGresult *res = run(st, S_LEAD_WHO, &p, err, errlen);
+
+	if (!res)
+		return STORE_ERROR;
+	snprintf(leader, leaderlen, "%s", PQntuples(res) == 1 ?
+		 PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return STORE_BUSY;
+}
+
+static int pg_lead_claim(struct store *base, const char *node,
+			 const char *advertise, double stale_after,
+			 int64_t *epoch, char *leader, size_t leaderlen,
+			 char *err, size_t errlen)
+{
+	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
+	PGresult *res;
+
+	p_text(&p, node);
+	p_text(&p, advertise);
+	p_double(&p, stale_after);
+	if (!(res = run(st, S_LEAD_CLAIM, &p, err, errlen)))
+		return STORE_ERROR;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return lead_who(st, leader, leaderlen, err, errlen);
+	}
+	st->epoch = *epoch = col_int(res, 0, 0);
+	PQclear(res);
+	snprintf(leader, leaderlen, "%s", advertise);
+	return STORE_OK;
+}
+
+/* Between batches the fence renews nothing: this does. Inside one, the
+ * transaction's fence holds the row, so there is nothing to do. */
+static int pg_lead_renew(struct store *base, char *err, size_t errlen)
+{
+	struct pg_store *st = P(base);
+	char why[256];
+
+	if (st->in_tx)
+		return STORE_OK;
+	if (connected(st, err, errlen) < 0 ||
+	    exec_sql(st->conn, "BEGIN", err, errlen) < 0)
+		return STORE_ERROR;
+	if (fence(st, err, errlen) < 0) {
+		exec_sql(st->conn, "ROLLBACK", why, sizeof why);
+		return STORE_ERROR;
+	}
+	return exec_sql(st->conn, "COMMIT", err, errlen) < 0 ? STORE_ERROR :
+		STORE_OK;
+}
+
+static void pg_lead_release(struct store *base)
+{
+	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
+	char err[256];
+	PGresult *res;
+
+	if (st->epoch == 0 || st->in_tx)
+		return;
+	p_int(&p, st->epoch);
+	res = run(st, S_LEAD_RELEASE, &p, err, sizeof err);
+	if (!res)
+		log_warn("could not hand leadership over: %s", err);
+	PQclear(res);
+	st->epoch = 0;
+}
+
 /* PostgreSQL's own checkpoints and autovacuum need nothing from poold. */
 static void pg_checkpoint(struct store *base)
 {
@@ -976,4 +1104,7 @@ const struct store_ops store_pg_ops = {
 	.lease_page = pg_lease_page,
 	.history_query = pg_history_query,
 	.checkpoint = pg_checkpoint,
+	.lead_claim = pg_lead_claim,
+	.lead_renew = pg_lead_renew,
+	.lead_release = pg_lead_release,
 };

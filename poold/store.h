@@ -173,6 +173,24 @@ struct store_ops {
 
 	/* Housekeeping outside any transaction (the WAL, for SQLite). */
 	void (*checkpoint)(struct store *st);
+
+	/* Leadership among front ends sharing one database (leader.c); NULL
+	 * where the store has one writer by construction (SQLite's flock).
+	 * claim: takes the leader row if it is free, not renewed for
+	 * stale_after seconds by the database's clock, or held under the
+	 * same advertised address (this front end, restarted). STORE_OK with
+	 * the new *epoch: from then on begin() fails unless the row still
+	 * holds it (the fence). STORE_BUSY: another front end leads; leader
+	 * gets its address ("" if none). STORE_ERROR with err set. */
+	int (*lead_claim)(struct store *st, const char *node,
+			  const char *advertise, double stale_after,
+			  int64_t *epoch, char *leader, size_t leaderlen,
+			  char *err, size_t errlen);
+	/* STORE_OK, or STORE_ERROR: superseded, or the database is out of
+	 * reach (err says which). */
+	int (*lead_renew)(struct store *st, char *err, size_t errlen);
+	/* A clean stop: the row is left free for a standby at once. */
+	void (*lead_release)(struct store *st);
 };
 
 /* Every backend's handle starts with this. */

@@ -73,6 +73,8 @@ static int claim(struct poold *pd)
 	return rc;
 }
 
+static void take_over(struct poold *pd);
+
 /* Everything the lost term held goes; the batch in flight commits only if
  * its fence still passes (else its answers become internal). Waiters are
  * told to ask the leader, connections are closed so that clients find it. */
@@ -99,6 +101,8 @@ static void step_down(struct poold *pd, const char *why)
 	state_free(pd);
 	pd->next_orphan_id = 0;
 	pd->store->ops->lead_release(pd->store);
+	if (claim(pd) == STORE_OK) /* learns the leader's address, or leads */
+		take_over(pd);
 }
 
 /* Won a claim: load the state and recover as a restart does. */
@@ -142,6 +146,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		take_over(pd);
 }
 
+/* The store met a fence it no longer holds: renew (and fail, and step
+ * down) on the next turn of the loop, outside the flush that found it. */
+static void on_deposed(void *arg)
+{
+	struct poold *pd = arg;
+
+	event_active(pd->leader->tick, EV_TIMEOUT, 0);
+}
+
 static void names(struct poold *pd)
 {
 	struct leader *L = pd->leader;
@@ -176,6 +189,8 @@ int leader_open(struct poold *pd, char *err, size_t errlen)
 		return state_load(pd, err, errlen);
 	L->tick = event_new(pd->base, -1, EV_PERSIST, on_tick, pd);
 	event_add(L->tick, &tv);
+	pd->store->deposed = on_deposed;
+	pd->store->deposed_arg = pd;
 	rc = claim(pd);
 	if (rc == STORE_OK) {
 		log_info("leadership taken: epoch %lld, advertised as %s",

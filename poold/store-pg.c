@@ -995,6 +995,8 @@ static int fence(struct pg_store *st, char *err, size_t errlen)
 	snprintf(err, errlen, "no longer the leader: epoch %lld was "
 		 "superseded by another front end", (long long)st->epoch);
 	st->epoch = 0;
+	if (st->base.deposed)
+		st->base.deposed(st->base.deposed_arg);
 	return -1;
 }
 

@@ -196,6 +196,11 @@ struct store_ops {
 /* Every backend's handle starts with this. */
 struct store {
 	const struct store_ops *ops;
+	/* Called (if set) when a transaction finds leadership taken by
+	 * another front end (see lead_claim), so that leader.c steps down at
+	 * once rather than at its next renewal. */
+	void (*deposed)(void *arg);
+	void *deposed_arg;
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -23,11 +23,13 @@
  *  - fencing tokens never repeat, and in each pool a lease requested after
  *    another was acknowledged has a larger token;
  *  - the database passes PRAGMA integrity_check and holds at most one live
- *    lease per resource, each on a leased resource, none of them returned.
+ *    lease per resource, each on a leased resource, none of them returned
+ *    (on PostgreSQL, with POOL_TEST_STORE, the same but the integrity check).
  * It prints its counts. scripts/crashloop.sh runs the long form;
  * POOL_CRASHLOOP_KILLS, POOL_CRASHLOOP_SEED and POOL_CRASHLOOP_SYNC (passed
  * to poold --sync) change the run.
  */
+#include "../h_pgstore.h"
 #include "harness.h"
 #include "h_sqlite.h"
 
@@ -694,6 +696,42 @@ static void check_db(const char *path, struct logs *lg, int nlive, long long max
 	h_sqlite_close(&s);
 }
 
+/* The same checks on the PostgreSQL store of d's directory. */
+static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long max_token)
+{
+	char out[65536], *id, *save = NULL;
+
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM (SELECT pool, resource FROM leases "
+				  "WHERE expired_at IS NULL GROUP BY pool, resource HAVING "
+				  "count(*) > 1) t", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s resources have two live leases", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM leases l LEFT JOIN resources r ON "
+				  "r.pool = l.pool AND r.name = l.resource WHERE l.expired_at IS "
+				  "NULL AND r.state IS DISTINCT FROM 'leased'", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s live leases hold a resource that is not leased", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM resources r WHERE state = 'leased' "
+				  "AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.pool = r.pool AND "
+				  "l.resource = r.name AND l.expired_at IS NULL)", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s resources are leased without a live lease", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT value FROM meta WHERE key = 'next_token'", out,
+				  sizeof out), 0);
+	if (atoll(out) <= max_token)
+		fail_msg("database: next_token %s, but token %lld was acknowledged", out, max_token);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) || ',' || coalesce(string_agg(id, ','), '') "
+				  "FROM leases WHERE expired_at IS NULL", out, sizeof out), 0);
+	assert_int_equal(atoi(out), nlive);
+	strtok_r(out, ",", &save);
+	while ((id = strtok_r(NULL, ",", &save))) {
+		struct lrec *r = find_lease(lg, id);
+
+		if (r && r->returned)
+			fail_msg("database: lease %s (returned, acknowledged) is still live", id);
+	}
+}
+
 /* ---- the test --------------------------------------------------------------- */
 
 static void test_crashloop(void **state)
@@ -795,7 +833,10 @@ static void test_crashloop(void **state)
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	d->pid = 0;
-	check_db(d->db, &lg, nlive, max_token);
+	if (h_pg_mode())
+		check_db_pg(d->dir, &lg, nlive, max_token);
+	else
+		check_db(d->db, &lg, nlive, max_token);
 	poold_respawn(d);
 
 	fprintf(stderr,

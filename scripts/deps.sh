@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages poold needs, if any is missing.
-#   scripts/deps.sh build   compiler, CMake and the libraries
-#   scripts/deps.sh test    the above plus cmocka and clang (fuzzing)
+#   scripts/deps.sh build   compiler, CMake and the libraries (libpq: the
+#                           PostgreSQL store)
+#   scripts/deps.sh test    the above plus cmocka, clang (fuzzing) and a
+#                           PostgreSQL server (scripts/pg-test.sh)
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
-	libssl-dev)
+	libssl-dev libpq-dev)
 if [ "${1:-build}" = test ]; then
-	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl)
+	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl postgresql
+		postgresql-client)
 fi
 
 missing=()

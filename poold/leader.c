@@ -251,8 +251,11 @@ json_t *leader_json(const struct poold *pd)
 {
 	const struct leader *L = pd->leader;
 
-	return json_pack("{s:s, s:o, s:I}", "role", leader_active(pd) ?
-			 "leader" : "standby", "leader", L && L->addr[0] ?
-			 json_string(L->addr) : json_null(), "epoch",
-			 (json_int_t)(L ? L->epoch : 0));
+	if (!L || !L->shared)
+		return NULL;
+	if (leader_active(pd))
+		return json_pack("{s:s, s:I}", "role", "leader", "epoch",
+				 (json_int_t)L->epoch);
+	return json_pack("{s:s, s:o}", "role", "standby", "leader",
+			 L->addr[0] ? json_string(L->addr) : json_null());
 }

@@ -39,7 +39,8 @@ void leader_close(struct poold *pd);
 bool leader_active(const struct poold *pd);
 /* Whether op may run here; if not, r is answered not_leader. */
 bool leader_admits(struct req *r, const struct op *op);
-/* {"role", "leader", "epoch"} for status. */
+/* For status, where the store has leadership (else NULL): {"role":
+ * "leader", "epoch"} or {"role": "standby", "leader": address or null}. */
 json_t *leader_json(const struct poold *pd);
 
 #endif

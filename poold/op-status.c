@@ -41,7 +41,7 @@ static enum req_status exec(struct req *r)
 					      pool_occupancy_json(all[i], r->now));
 		free(all);
 	}
-	req_ok(r, json_pack("{s:o, s:o, s:o}", "pools", list, "daemon",
+	req_ok(r, json_pack("{s:o, s:o, s:o*}", "pools", list, "daemon",
 			    daemon_json(r->pd), "ha", leader_json(r->pd)));
 	return REQ_DONE;
 }

@@ -56,8 +56,12 @@ static void test_standby_refuses_with_the_leader(void **state)
 	need_pg();
 	start_pair(&a, &b);
 	r = raw_connect(b->sock);
-	json_decref(resp_result(raw_req(r, "{\"op\":\"ping\"}")));
-	json_decref(resp_result(raw_req(r, "{\"op\":\"hello\"}")));
+	res = raw_req(r, "{\"op\":\"ping\"}");
+	resp_result(res);
+	json_decref(res);
+	res = raw_req(r, "{\"op\":\"hello\"}");
+	resp_result(res);
+	json_decref(res);
 	res = raw_req(r, "{\"op\":\"status\"}");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(
 		resp_result(res), "ha"), "role")), "standby");

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pgrows.h"
 #include "schema.h"
 #include "util.h"
 
@@ -28,50 +29,72 @@
  * side's socket buffer can fill while the other waits (a resource.add of
  * thousands of rows would otherwise deadlock the pipeline). */
 #define PIPE_MAX 256
+/* Bytes of rows held before they are sent (a resource.add of thousands
+ * of large descriptors is sent in parts). */
+#define HOLD_MAX (1 << 20)
 
 enum stmt_id {
-	S_POOL_PUT, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
-	S_RES_PUT, S_RES_DEL,
-	S_LEASE_PUT, S_LEASE_DEL, S_LEASE_PURGE,
-	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
+	S_POOL_PUTS, S_POOL_DELS, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
+	S_RES_PUTS, S_RES_DELS, S_LEASE_PUTS, S_LEASE_DELS, S_LEASE_PURGE,
+	S_META_PUT, S_ORPHAN_PUTS, S_ORPHAN_DELS, S_HIST_PUTS,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
-	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
+	S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
 	S_FENCE, S_LEAD_CLAIM, S_LEAD_WHO, S_LEAD_RELEASE,
 	S_COUNT
 };
 
+/* The bulk writes take one array per column (pgrows.h); names compare in
+ * the "C" collation, as the key columns do. */
 static const char *const stmt_sql[S_COUNT] = {
-	[S_POOL_PUT] = "INSERT INTO pools (name, settings, created_at) VALUES "
-		"($1, $2, $3) ON CONFLICT (name) DO UPDATE SET settings = "
-		"EXCLUDED.settings, created_at = EXCLUDED.created_at",
+	[S_POOL_PUTS] = "INSERT INTO pools (name, settings, created_at) "
+		"SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) "
+		"ON CONFLICT (name) DO UPDATE SET settings = EXCLUDED.settings, "
+		"created_at = EXCLUDED.created_at",
+	[S_POOL_DELS] = "DELETE FROM pools WHERE name = ANY ($1::text[] "
+		"COLLATE \"C\")",
 	[S_POOL_DEL] = "DELETE FROM pools WHERE name = $1",
 	[S_POOL_DEL_RES] = "DELETE FROM resources WHERE pool = $1",
 	[S_POOL_DEL_LEASES] = "DELETE FROM leases WHERE pool = $1",
-	[S_RES_PUT] = "INSERT INTO resources (pool, name, state, descriptor, "
-		"version, created_at, last_used_at, lease_count) VALUES ($1, $2, "
-		"$3, $4, $5, $6, $7, $8) ON CONFLICT (pool, name) DO UPDATE SET "
-		"state = EXCLUDED.state, descriptor = EXCLUDED.descriptor, "
-		"version = EXCLUDED.version, created_at = EXCLUDED.created_at, "
-		"last_used_at = EXCLUDED.last_used_at, lease_count = "
-		"EXCLUDED.lease_count",
-	[S_RES_DEL] = "DELETE FROM resources WHERE pool = $1 AND name = $2",
-	[S_LEASE_PUT] = "INSERT INTO leases (seq, id, pool, resource, mode, "
+	[S_RES_PUTS] = "INSERT INTO resources (pool, name, state, descriptor, "
+		"version, created_at, last_used_at, lease_count) SELECT * FROM "
+		"unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+		"$5::int8[], $6::float8[], $7::float8[], $8::int8[]) ON CONFLICT "
+		"(pool, name) DO UPDATE SET state = EXCLUDED.state, descriptor = "
+		"EXCLUDED.descriptor, version = EXCLUDED.version, created_at = "
+		"EXCLUDED.created_at, last_used_at = EXCLUDED.last_used_at, "
+		"lease_count = EXCLUDED.lease_count",
+	[S_RES_DELS] = "DELETE FROM resources r USING unnest($1::text[], "
+		"$2::text[]) AS d(pool, name) WHERE r.pool = d.pool COLLATE "
+		"\"C\" AND r.name = d.name COLLATE \"C\"",
+	[S_LEASE_PUTS] = "INSERT INTO leases (seq, id, pool, resource, mode, "
 		"token, owner, caller, bind, conn_id, ttl, acquired_at, "
-		"expires_at, request_id, expired_at) VALUES ($1, $2, $3, $4, $5, "
-		"$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (seq) "
-		"DO UPDATE SET id = EXCLUDED.id, pool = EXCLUDED.pool, resource = "
+		"expires_at, request_id, expired_at) SELECT * FROM "
+		"unnest($1::int8[], $2::text[], $3::text[], $4::text[], "
+		"$5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], "
+		"$10::int8[], $11::float8[], $12::float8[], $13::float8[], "
+		"$14::text[], $15::float8[]) ON CONFLICT (seq) DO UPDATE SET "
+		"id = EXCLUDED.id, pool = EXCLUDED.pool, resource = "
 		"EXCLUDED.resource, mode = EXCLUDED.mode, token = EXCLUDED.token, "
 		"owner = EXCLUDED.owner, caller = EXCLUDED.caller, bind = "
 		"EXCLUDED.bind, conn_id = EXCLUDED.conn_id, ttl = EXCLUDED.ttl, "
 		"acquired_at = EXCLUDED.acquired_at, expires_at = "
 		"EXCLUDED.expires_at, request_id = EXCLUDED.request_id, "
 		"expired_at = EXCLUDED.expired_at",
-	[S_LEASE_DEL] = "DELETE FROM leases WHERE seq = $1",
+	[S_LEASE_DELS] = "DELETE FROM leases WHERE seq = ANY ($1::int8[])",
 	[S_LEASE_PURGE] = "DELETE FROM leases WHERE expired_at < $1",
 	[S_META_PUT] = "UPDATE meta SET value = $2 WHERE key = $1",
-	[S_ORPHAN_PUT] = "INSERT INTO orphans (id, pool, name, descriptor, "
-		"destroy, since) VALUES ($1, $2, $3, $4, $5, $6)",
-	[S_ORPHAN_DEL] = "DELETE FROM orphans WHERE id = $1",
+	[S_ORPHAN_PUTS] = "INSERT INTO orphans (id, pool, name, descriptor, "
+		"destroy, since) SELECT * FROM unnest($1::int8[], $2::text[], "
+		"$3::text[], $4::text[], $5::text[], $6::float8[])",
+	[S_ORPHAN_DELS] = "DELETE FROM orphans WHERE id = ANY ($1::int8[])",
+	/* In the order appended: seq follows it. */
+	[S_HIST_PUTS] = "INSERT INTO history (at, event, pool, resource, lease, "
+		"caller, owner, token, detail) SELECT at, event, pool, resource, "
+		"lease, caller, owner, token, detail FROM unnest($1::float8[], "
+		"$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+		"$7::text[], $8::int8[], $9::text[]) WITH ORDINALITY AS h(at, "
+		"event, pool, resource, lease, caller, owner, token, detail, n) "
+		"ORDER BY n",
 	[S_RES_PAGE] = "SELECT name FROM resources WHERE pool = $1 AND "
 		"name > $2 ORDER BY name LIMIT $3",
 	[S_RES_PAGE_STATE] = "SELECT name FROM resources WHERE pool = $1 AND "
@@ -80,9 +103,6 @@ static const char *const stmt_sql[S_COUNT] = {
 		"seq > $1 ORDER BY seq LIMIT $2",
 	[S_LEASE_PAGE_POOL] = "SELECT id FROM leases WHERE expired_at IS NULL "
 		"AND pool = $3 AND seq > $1 ORDER BY seq LIMIT $2",
-	[S_HIST_PUT] = "INSERT INTO history (at, event, pool, resource, lease, "
-		"caller, owner, token, detail) VALUES ($1, $2, $3, $4, $5, $6, "
-		"$7, $8, $9)",
 	/* Pruning goes by seq, oldest first, a bounded step at a time. */
 	[S_HIST_PRUNE_AGE] = "DELETE FROM history WHERE seq IN (SELECT seq "
 		"FROM history WHERE at < $1 ORDER BY seq LIMIT $2)",
@@ -96,11 +116,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
 		"at >= $6) ORDER BY seq LIMIT $7",
 	/* Leadership (schema/postgresql/002_leader.sql, docs/ha.md). The
-	 * fence is the first statement of every transaction: it renews, and
+	 * fence is the first statement of every transaction: it renews, or
+	 * fails (SQLSTATE P0001) when another front end holds the epoch, and
 	 * holds the row's lock until the commit, so that no claim can slip
 	 * in between. */
-	[S_FENCE] = "UPDATE leader SET renewed_at = now() WHERE id = 1 AND "
-		"epoch = $1",
+	[S_FENCE] = "SELECT poold_fence($1)",
 	[S_LEAD_CLAIM] = "UPDATE leader SET epoch = epoch + 1, holder = $1, "
 		"advertise = $2, renewed_at = now() WHERE id = 1 AND "
 		"(renewed_at < now() - $3 * interval '1 second' OR "
@@ -116,9 +136,12 @@ struct pg_store {
 	PGconn *conn;
 	char *url;            /* owned; the libpq connection URI */
 	char *where;          /* owned; url without its password, for messages */
+	struct pgrows *rows;  /* owned; held writes of the transaction */
 	bool in_tx;
 	bool piped;           /* in pipeline mode: answers still to read */
-	int pending;          /* statements sent whose answers are unread */
+	int sent, answered;   /* statements of the transaction so far */
+	int fence_at;         /* the number of its fence, or -1 */
+	int commit_at;        /* the number of its COMMIT, or -1 */
 	bool failed;          /* a statement of this transaction failed */
 	char failure[256];    /* the first failure's message */
 	int64_t epoch;        /* the leader row's epoch we hold; 0 = none */
@@ -316,7 +339,7 @@ static int connected(struct pg_store *st, char *err, size_t errlen)
 	log_warn("connection to %s lost; connecting again", st->where);
 	PQreset(st->conn);
 	st->piped = false;
-	st->pending = 0;
+	st->sent = st->answered = 0;
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
 		return -1;
@@ -350,6 +373,7 @@ static void pg_close(struct store *base)
 	struct pg_store *st = P(base);
 
 	PQfinish(st->conn);
+	pgrows_free(st->rows);
 	free(st->url);
 	free(st->where);
 	free(st);
@@ -367,6 +391,8 @@ static struct store *pg_open(const struct store_config *cfg, char *err,
 	struct pg_store *st = xcalloc(1, sizeof *st);
 
 	st->base.ops = &store_pg_ops;
+	st->rows = pgrows_new();
+	st->fence_at = st->commit_at = -1;
 	st->url = xstrdup(cfg->path);
 	st->where = redact(cfg->path);
 	if (cfg->max_bytes > 0) {
@@ -391,11 +417,42 @@ fail:
 
 /* ---- the pipeline ------------------------------------------------------ */
 
+static void pg_rollback(struct store *base);
+
+/* Another front end holds the leader row: nothing more may be written,
+ * and leader.c is told at once. */
+static void deposed(struct pg_store *st)
+{
+	st->epoch = 0;
+	if (st->base.deposed)
+		st->base.deposed(st->base.deposed_arg);
+}
+
+/* The answer of the pipeline's statement number i (BEGIN is 0). */
+static void check_answer(struct pg_store *st, int i, PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (s == PGRES_PIPELINE_ABORTED)
+		return; /* skipped after the failure already recorded */
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		record(st, PQresultErrorMessage(res));
+		if (i == st->fence_at && state && strcmp(state, "P0001") == 0)
+			deposed(st);
+	} else if (i == st->commit_at &&
+		   strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		/* COMMIT in a failed transaction answers ROLLBACK. */
+		record(st, "the transaction was rolled back");
+	}
+}
+
 /* Reads the answers of every statement sent so far and leaves pipeline
  * mode; a failure among them is recorded. */
 static void pipe_drain(struct pg_store *st)
 {
 	PGresult *res;
+	int i = st->answered;
 
 	if (!st->piped)
 		return;
@@ -409,36 +466,43 @@ static void pipe_drain(struct pg_store *st)
 				break;
 			continue;
 		}
-		switch (PQresultStatus(res)) {
-		case PGRES_PIPELINE_SYNC:
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
 			goto synced;
-		case PGRES_COMMAND_OK:
-		case PGRES_TUPLES_OK:
-		case PGRES_PIPELINE_ABORTED: /* after the failure recorded */
-			break;
-		default:
-			record(st, PQresultErrorMessage(res));
-			break;
 		}
+		check_answer(st, i++, res);
 		PQclear(res);
 	}
 lost:
 	record(st, PQerrorMessage(st->conn));
 synced:
-	st->pending = 0;
+	st->answered = st->sent;
 	if (PQexitPipelineMode(st->conn))
 		st->piped = false;
 	else
 		record(st, PQerrorMessage(st->conn));
 }
 
-/* Sends one write of the open transaction without waiting for its
- * answer. STORE_OK, or STORE_ERROR once the transaction has failed. */
-static int send_write(struct pg_store *st, enum stmt_id id,
-		      const struct params *p)
+static int pipe_enter(struct pg_store *st)
+{
+	if (st->piped)
+		return 0;
+	if (!PQenterPipelineMode(st->conn)) {
+		record(st, PQerrorMessage(st->conn));
+		return -1;
+	}
+	st->piped = true;
+	return 0;
+}
+
+/* Sends one statement of the open transaction without waiting for its
+ * answer; stmt < 0 sends sql (no parameters). STORE_OK, or STORE_ERROR
+ * once the transaction has failed. */
+static int send_stmt(struct pg_store *st, int stmt, const char *sql, int n,
+		     const char *const *vals)
 {
 	char name[16];
+	int ok;
 
 	if (st->failed)
 		return STORE_ERROR;
@@ -446,21 +510,65 @@ static int send_write(struct pg_store *st, enum stmt_id id,
 		record(st, "a write outside of a transaction");
 		return STORE_ERROR;
 	}
-	if (!st->piped) {
-		if (!PQenterPipelineMode(st->conn)) {
-			record(st, PQerrorMessage(st->conn));
-			return STORE_ERROR;
-		}
-		st->piped = true;
-	}
-	snprintf(name, sizeof name, "p%d", (int)id);
-	if (!PQsendQueryPrepared(st->conn, name, p->n, p->v, NULL, NULL, 0)) {
+	if (pipe_enter(st) < 0)
+		return STORE_ERROR;
+	snprintf(name, sizeof name, "p%d", stmt);
+	ok = stmt < 0 ? PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL,
+					  NULL, 0) :
+		PQsendQueryPrepared(st->conn, name, n, vals, NULL, NULL, 0);
+	if (!ok) {
 		record(st, PQerrorMessage(st->conn));
 		return STORE_ERROR;
 	}
-	if (++st->pending >= PIPE_MAX)
+	if (++st->sent - st->answered >= PIPE_MAX)
 		pipe_drain(st);
 	return st->failed ? STORE_ERROR : STORE_OK;
+}
+
+static int send_write(struct pg_store *st, enum stmt_id id,
+		      const struct params *p)
+{
+	return send_stmt(st, (int)id, NULL, p->n, p->v);
+}
+
+/* The bulk statement of a table's puts or deletes. */
+static const enum stmt_id bulk[PGR_COUNT][2] = {
+	[PGR_POOLS] = { S_POOL_PUTS, S_POOL_DELS },
+	[PGR_RESOURCES] = { S_RES_PUTS, S_RES_DELS },
+	[PGR_LEASES] = { S_LEASE_PUTS, S_LEASE_DELS },
+	[PGR_ORPHANS] = { S_ORPHAN_PUTS, S_ORPHAN_DELS },
+	[PGR_HISTORY] = { S_HIST_PUTS, S_HIST_PUTS },
+};
+
+static void emit_bulk(void *arg, enum pgr_table t, bool del, int n,
+		      const char *const *arrays)
+{
+	send_stmt(arg, (int)bulk[t][del], NULL, n, arrays);
+}
+
+/* The rows held so far go into the pipeline. */
+static void rows_send(struct pg_store *st)
+{
+	pgrows_flush(st->rows, emit_bulk, st);
+}
+
+/* Holds a row (or a key to delete) for the next bulk statement. */
+static int hold(struct pg_store *st, enum pgr_table t, bool del,
+		const struct params *p)
+{
+	if (st->failed)
+		return STORE_ERROR;
+	if (!st->in_tx) {
+		record(st, "a write outside of a transaction");
+		return STORE_ERROR;
+	}
+	if (del)
+		pgrows_del(st->rows, t, p->v);
+	else
+		pgrows_put(st->rows, t, p->v);
+	if (pgrows_bytes(st->rows) >= HOLD_MAX)
+		rows_send(st);
+	return STORE_OK;
 }
 
 /* Runs one statement and waits for its answer (after the writes sent
@@ -472,6 +580,7 @@ static PGresult *run(struct pg_store *st, enum stmt_id id,
 	ExecStatusType s;
 	char name[16];
 
+	rows_send(st);
 	pipe_drain(st);
 	if (!st->in_tx && connected(st, err, errlen) < 0)
 		return NULL;
@@ -487,24 +596,35 @@ static PGresult *run(struct pg_store *st, enum stmt_id id,
 
 /* ---- transactions ------------------------------------------------------ */
 
-static int fence(struct pg_store *st, char *err, size_t errlen);
-
+/* BEGIN and the fence (the leader row still holds our epoch, see
+ * leadership below) are sent without waiting: their answers are read with
+ * the batch's, at the commit or at a read, and a failed fence fails the
+ * transaction. A batch costs one round trip. */
 static int pg_begin(struct store *base, char *err, size_t errlen)
 {
 	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
 
 	if (st->in_tx)
 		return STORE_OK;
-	if (connected(st, err, errlen) < 0 ||
-	    exec_sql(st->conn, "BEGIN", err, errlen) < 0)
+	if (st->epoch == 0) {
+		snprintf(err, errlen, "this front end is not the leader: it "
+			 "may not write to %s", st->where);
+		return STORE_ERROR;
+	}
+	if (connected(st, err, errlen) < 0)
 		return STORE_ERROR;
 	st->in_tx = true;
 	st->failed = false;
-	if (fence(st, err, errlen) < 0) {
-		char why[256];
-
-		exec_sql(st->conn, "ROLLBACK", why, sizeof why);
-		st->in_tx = false;
+	st->sent = st->answered = 0;
+	st->commit_at = -1;
+	send_stmt(st, -1, "BEGIN", 0, NULL);
+	st->fence_at = st->sent;
+	p_int(&p, st->epoch);
+	send_write(st, S_FENCE, &p);
+	if (st->failed) {
+		snprintf(err, errlen, "%s", st->failure);
+		pg_rollback(base);
 		return STORE_ERROR;
 	}
 	return STORE_OK;
@@ -515,38 +635,33 @@ static void pg_rollback(struct store *base)
 	struct pg_store *st = P(base);
 	char err[256];
 
+	pgrows_clear(st->rows);
 	pipe_drain(st);
 	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE &&
 	    exec_sql(st->conn, "ROLLBACK", err, sizeof err) < 0)
 		log_warn("%s", err);
 	st->in_tx = false;
 	st->failed = false;
+	st->fence_at = st->commit_at = -1;
 }
 
-/* COMMIT in a transaction that failed answers ROLLBACK, not an error: only
- * the tag "COMMIT" means committed. */
 static int pg_commit(struct store *base, char *err, size_t errlen)
 {
 	struct pg_store *st = P(base);
-	PGresult *res;
 
 	if (!st->in_tx)
 		return STORE_OK;
+	rows_send(st);
+	st->commit_at = st->sent;
+	send_stmt(st, -1, "COMMIT", 0, NULL);
 	pipe_drain(st);
-	if (!st->failed) {
-		res = PQexec(st->conn, "COMMIT");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			record(st, PQresultErrorMessage(res));
-		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
-			record(st, "the transaction was rolled back");
-		PQclear(res);
-	}
 	if (st->failed) {
 		snprintf(err, errlen, "%s", st->failure);
 		pg_rollback(base);
 		return STORE_ERROR;
 	}
 	st->in_tx = false;
+	st->fence_at = st->commit_at = -1;
 	return STORE_OK;
 }
 
@@ -564,18 +679,21 @@ static int pg_pool_put(struct store *base, const struct store_pool_row *row)
 	p_text(&p, row->name);
 	p_text(&p, row->settings);
 	p_double(&p, row->created_at);
-	return send_write(P(base), S_POOL_PUT, &p);
+	return hold(P(base), PGR_POOLS, false, &p);
 }
 
+/* Deletes by pool: what is held goes first, in order. */
 static int pg_pool_delete(struct store *base, const char *name)
 {
 	static const enum stmt_id ids[] = { S_POOL_DEL_LEASES, S_POOL_DEL_RES,
 					    S_POOL_DEL };
+	struct pg_store *st = P(base);
 	struct params p = { .n = 0 };
 
 	p_text(&p, name);
+	rows_send(st);
 	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
-		if (send_write(P(base), ids[i], &p) < 0)
+		if (send_write(st, ids[i], &p) < 0)
 			return STORE_ERROR;
 	return STORE_OK;
 }
@@ -593,7 +711,7 @@ static int pg_resource_put(struct store *base,
 	p_double(&p, row->created_at);
 	p_time(&p, row->last_used_at);
 	p_int(&p, row->lease_count);
-	return send_write(P(base), S_RES_PUT, &p);
+	return hold(P(base), PGR_RESOURCES, false, &p);
 }
 
 static int pg_resource_delete(struct store *base, const char *pool,
@@ -603,7 +721,7 @@ static int pg_resource_delete(struct store *base, const char *pool,
 
 	p_text(&p, pool);
 	p_text(&p, name);
-	return send_write(P(base), S_RES_DEL, &p);
+	return hold(P(base), PGR_RESOURCES, true, &p);
 }
 
 static int pg_lease_put(struct store *base, const struct store_lease_row *row)
@@ -625,7 +743,7 @@ static int pg_lease_put(struct store *base, const struct store_lease_row *row)
 	p_time(&p, row->expires_at);
 	p_text(&p, row->request_id);
 	p_time(&p, row->expired_at);
-	return send_write(P(base), S_LEASE_PUT, &p);
+	return hold(P(base), PGR_LEASES, false, &p);
 }
 
 static int pg_lease_delete(struct store *base, int64_t seq)
@@ -633,15 +751,17 @@ static int pg_lease_delete(struct store *base, int64_t seq)
 	struct params p = { .n = 0 };
 
 	p_int(&p, seq);
-	return send_write(P(base), S_LEASE_DEL, &p);
+	return hold(P(base), PGR_LEASES, true, &p);
 }
 
 static int pg_leases_purge(struct store *base, double before)
 {
+	struct pg_store *st = P(base);
 	struct params p = { .n = 0 };
 
 	p_double(&p, before);
-	return send_write(P(base), S_LEASE_PURGE, &p);
+	rows_send(st);
+	return send_write(st, S_LEASE_PURGE, &p);
 }
 
 static int pg_meta_put(struct store *base, const struct store_meta_row *row)
@@ -664,7 +784,7 @@ static int pg_orphan_put(struct store *base,
 	p_text(&p, row->descriptor);
 	p_text(&p, row->destroy);
 	p_double(&p, row->since);
-	return send_write(P(base), S_ORPHAN_PUT, &p);
+	return hold(P(base), PGR_ORPHANS, false, &p);
 }
 
 static int pg_orphan_delete(struct store *base, int64_t id)
@@ -672,7 +792,7 @@ static int pg_orphan_delete(struct store *base, int64_t id)
 	struct params p = { .n = 0 };
 
 	p_int(&p, id);
-	return send_write(P(base), S_ORPHAN_DEL, &p);
+	return hold(P(base), PGR_ORPHANS, true, &p);
 }
 
 static int pg_history_append(struct store *base,
@@ -692,7 +812,7 @@ static int pg_history_append(struct store *base,
 	else
 		p_text(&p, NULL);
 	p_text(&p, row->detail);
-	return send_write(P(base), S_HIST_PUT, &p);
+	return hold(P(base), PGR_HISTORY, false, &p);
 }
 
 /* A write whose count of rows matters: it waits for its answer. The count,
@@ -972,34 +1092,6 @@ static int pg_load(struct store *base, const struct store_loader *ld,
 
 /* ---- leadership -------------------------------------------------------- */
 
-/* Inside the transaction just begun: the leader row still holds our epoch
- * (renewed by the way), else nothing may be written. 0, or -1 with err. */
-static int fence(struct pg_store *st, char *err, size_t errlen)
-{
-	struct params p = { .n = 0 };
-	PGresult *res;
-	int n;
-
-	if (st->epoch == 0) {
-		snprintf(err, errlen, "this front end is not the leader: it "
-			 "may not write to %s", st->where);
-		return -1;
-	}
-	p_int(&p, st->epoch);
-	if (!(res = run(st, S_FENCE, &p, err, errlen)))
-		return -1;
-	n = atoi(PQcmdTuples(res));
-	PQclear(res);
-	if (n == 1)
-		return 0;
-	snprintf(err, errlen, "no longer the leader: epoch %lld was "
-		 "superseded by another front end", (long long)st->epoch);
-	st->epoch = 0;
-	if (st->base.deposed)
-		st->base.deposed(st->base.deposed_arg);
-	return -1;
-}
-
 static int lead_who(struct pg_store *st, char *leader, size_t leaderlen,
 		    char *err, size_t errlen)
 {
@@ -1043,19 +1135,24 @@ static int pg_lead_claim(struct store *base, const char *node,
 static int pg_lead_renew(struct store *base, char *err, size_t errlen)
 {
 	struct pg_store *st = P(base);
-	char why[256];
+	struct params p = { .n = 0 };
+	PGresult *res;
 
 	if (st->in_tx)
 		return STORE_OK;
-	if (connected(st, err, errlen) < 0 ||
-	    exec_sql(st->conn, "BEGIN", err, errlen) < 0)
-		return STORE_ERROR;
-	if (fence(st, err, errlen) < 0) {
-		exec_sql(st->conn, "ROLLBACK", why, sizeof why);
+	if (st->epoch == 0) {
+		snprintf(err, errlen, "no longer the leader");
 		return STORE_ERROR;
 	}
-	return exec_sql(st->conn, "COMMIT", err, errlen) < 0 ? STORE_ERROR :
-		STORE_OK;
+	p_int(&p, st->epoch);
+	res = run(st, S_FENCE, &p, err, errlen);
+	if (!res) {
+		if (strstr(err, "no longer the leader"))
+			st->epoch = 0;
+		return STORE_ERROR;
+	}
+	PQclear(res);
+	return STORE_OK;
 }
 
 static void pg_lead_release(struct store *base)

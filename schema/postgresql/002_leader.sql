@@ -16,3 +16,16 @@ CREATE TABLE leader (
 
 INSERT INTO leader (id, epoch, holder, advertise, renewed_at)
     VALUES (1, 0, NULL, NULL, '-infinity');
+
+-- The fence, the first statement of every batch's transaction: renews,
+-- and keeps the row locked until the commit; fails the transaction when
+-- another front end has claimed since (a deposed leader can never commit).
+CREATE FUNCTION poold_fence(mine bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE leader SET renewed_at = now() WHERE id = 1 AND epoch = mine;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no longer the leader: epoch % was superseded by another front end', mine
+            USING ERRCODE = 'P0001';
+    END IF;
+END
+$$;

@@ -137,7 +137,8 @@ struct pg_store {
 	char *url;            /* owned; the libpq connection URI */
 	char *where;          /* owned; url without its password, for messages */
 	struct pgrows *rows;  /* owned; held writes of the transaction */
-	bool in_tx;
+	bool in_tx;           /* begin() was called */
+	bool started;         /* ... and BEGIN sent (at the first write) */
 	bool piped;           /* in pipeline mode: answers still to read */
 	int sent, answered;   /* statements of the transaction so far */
 	int fence_at;         /* the number of its fence, or -1 */
@@ -498,6 +499,8 @@ static int pipe_enter(struct pg_store *st)
 /* Sends one statement of the open transaction without waiting for its
  * answer; stmt < 0 sends sql (no parameters). STORE_OK, or STORE_ERROR
  * once the transaction has failed. */
+static void tx_start(struct pg_store *st);
+
 static int send_stmt(struct pg_store *st, int stmt, const char *sql, int n,
 		     const char *const *vals)
 {
@@ -510,6 +513,8 @@ static int send_stmt(struct pg_store *st, int stmt, const char *sql, int n,
 		record(st, "a write outside of a transaction");
 		return STORE_ERROR;
 	}
+	if (!st->started)
+		tx_start(st);
 	if (pipe_enter(st) < 0)
 		return STORE_ERROR;
 	snprintf(name, sizeof name, "p%d", stmt);
@@ -596,14 +601,26 @@ static PGresult *run(struct pg_store *st, enum stmt_id id,
 
 /* ---- transactions ------------------------------------------------------ */
 
-/* BEGIN and the fence (the leader row still holds our epoch, see
- * leadership below) are sent without waiting: their answers are read with
- * the batch's, at the commit or at a read, and a failed fence fails the
- * transaction. A batch costs one round trip. */
+/* The database's transaction starts with the first write: BEGIN and the
+ * fence (the leader row still holds our epoch, see leadership below) are
+ * sent without waiting, their answers read with the batch's at the commit
+ * or at a read; a failed fence fails the transaction. A batch costs one
+ * round trip, and one that writes nothing (a flush that only served
+ * answers) costs none. */
+static void tx_start(struct pg_store *st)
+{
+	struct params p = { .n = 0 };
+
+	st->started = true;
+	send_stmt(st, -1, "BEGIN", 0, NULL);
+	st->fence_at = st->sent;
+	p_int(&p, st->epoch);
+	send_write(st, S_FENCE, &p);
+}
+
 static int pg_begin(struct store *base, char *err, size_t errlen)
 {
 	struct pg_store *st = P(base);
-	struct params p = { .n = 0 };
 
 	if (st->in_tx)
 		return STORE_OK;
@@ -615,18 +632,10 @@ static int pg_begin(struct store *base, char *err, size_t errlen)
 	if (connected(st, err, errlen) < 0)
 		return STORE_ERROR;
 	st->in_tx = true;
+	st->started = false;
 	st->failed = false;
 	st->sent = st->answered = 0;
-	st->commit_at = -1;
-	send_stmt(st, -1, "BEGIN", 0, NULL);
-	st->fence_at = st->sent;
-	p_int(&p, st->epoch);
-	send_write(st, S_FENCE, &p);
-	if (st->failed) {
-		snprintf(err, errlen, "%s", st->failure);
-		pg_rollback(base);
-		return STORE_ERROR;
-	}
+	st->fence_at = st->commit_at = -1;
 	return STORE_OK;
 }
 
@@ -640,7 +649,7 @@ static void pg_rollback(struct store *base)
 	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE &&
 	    exec_sql(st->conn, "ROLLBACK", err, sizeof err) < 0)
 		log_warn("%s", err);
-	st->in_tx = false;
+	st->in_tx = st->started = false;
 	st->failed = false;
 	st->fence_at = st->commit_at = -1;
 }
@@ -652,15 +661,17 @@ static int pg_commit(struct store *base, char *err, size_t errlen)
 	if (!st->in_tx)
 		return STORE_OK;
 	rows_send(st);
-	st->commit_at = st->sent;
-	send_stmt(st, -1, "COMMIT", 0, NULL);
-	pipe_drain(st);
+	if (st->started) {
+		st->commit_at = st->sent;
+		send_stmt(st, -1, "COMMIT", 0, NULL);
+		pipe_drain(st);
+	}
 	if (st->failed) {
 		snprintf(err, errlen, "%s", st->failure);
 		pg_rollback(base);
 		return STORE_ERROR;
 	}
-	st->in_tx = false;
+	st->in_tx = st->started = false;
 	st->fence_at = st->commit_at = -1;
 	return STORE_OK;
 }
@@ -830,6 +841,12 @@ static int write_counted(struct pg_store *st, enum stmt_id id,
 		record(st, "a write outside of a transaction");
 		return STORE_ERROR;
 	}
+	if (!st->started)
+		tx_start(st); /* inside the transaction, behind its fence */
+	rows_send(st);
+	pipe_drain(st);
+	if (st->failed)
+		return STORE_ERROR;
 	res = run(st, id, p, err, sizeof err);
 	if (!res) {
 		record(st, err);

@@ -1,21 +1,24 @@
 /*
  * store-pg.c - the PostgreSQL backend of store.h (libpq), with
- * schema/postgresql/. Statements are prepared once per connection. A batch
- * is one transaction: begin() runs BEGIN, the batch's writes are sent in
- * libpq's pipeline mode without waiting for each answer, and commit() sends
- * COMMIT and reads every answer at once, so that a batch costs two round
- * trips however many rows it writes (group commit). A read inside the
- * transaction first reads the answers of the writes sent so far, so it
- * sees them. synchronous_commit is left as the server has it.
+ * schema/postgresql/: the connection, migrations, the pipeline, the
+ * transaction and the writes (queries: store-pg-read.c; leadership:
+ * store-pg-lead.c). Statements are prepared once per connection.
  *
- * Errors are sticky as store.h says: the first failed write is kept, the
- * server skips the rest of the pipeline, and commit() rolls back and fails.
- * A lost connection is opened again (and the statements prepared again) at
- * the next begin() or read.
+ * A batch is one transaction and one round trip (group commit): its rows
+ * are held per table and key (pgrows.h) and sent as one bulk statement per
+ * table and kind; BEGIN, the leader fence, the bulk writes and COMMIT go
+ * out in libpq's pipeline mode, and their answers are read once, at the
+ * commit. A read inside the transaction first sends what is held and reads
+ * the answers so far, so that it sees the batch's own writes.
+ * synchronous_commit is left as the server has it.
+ *
+ * Errors are sticky as store.h says: the first failure is kept, the server
+ * skips the rest of the pipeline, and commit() rolls back and fails. A lost
+ * connection is opened again (and the statements prepared again) at the
+ * next begin() or read.
  */
-#include "store.h"
+#include "store-pg.h"
 
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +35,6 @@
 /* Bytes of rows held before they are sent (a resource.add of thousands
  * of large descriptors is sent in parts). */
 #define HOLD_MAX (1 << 20)
-
-enum stmt_id {
-	S_POOL_PUTS, S_POOL_DELS, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
-	S_RES_PUTS, S_RES_DELS, S_LEASE_PUTS, S_LEASE_DELS, S_LEASE_PURGE,
-	S_META_PUT, S_ORPHAN_PUTS, S_ORPHAN_DELS, S_HIST_PUTS,
-	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
-	S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
-	S_FENCE, S_LEAD_CLAIM, S_LEAD_WHO, S_LEAD_RELEASE,
-	S_COUNT
-};
 
 /* The bulk writes take one array per column (pgrows.h); names compare in
  * the "C" collation, as the key columns do. */
@@ -131,63 +124,6 @@ static const char *const stmt_sql[S_COUNT] = {
 		"advertise = NULL WHERE id = 1 AND epoch = $1",
 };
 
-struct pg_store {
-	struct store base;    /* first: a struct store * is one of these */
-	PGconn *conn;
-	char *url;            /* owned; the libpq connection URI */
-	char *where;          /* owned; url without its password, for messages */
-	struct pgrows *rows;  /* owned; held writes of the transaction */
-	bool in_tx;           /* begin() was called */
-	bool started;         /* ... and BEGIN sent (at the first write) */
-	bool piped;           /* in pipeline mode: answers still to read */
-	int sent, answered;   /* statements of the transaction so far */
-	int fence_at;         /* the number of its fence, or -1 */
-	int commit_at;        /* the number of its COMMIT, or -1 */
-	bool failed;          /* a statement of this transaction failed */
-	char failure[256];    /* the first failure's message */
-	int64_t epoch;        /* the leader row's epoch we hold; 0 = none */
-};
-
-static struct pg_store *P(struct store *st)
-{
-	return (struct pg_store *)st;
-}
-
-/* Up to 16 parameters as text; NULL is SQL NULL. */
-struct params {
-	const char *v[16];
-	char buf[16][32];
-	int n;
-};
-
-static void p_text(struct params *p, const char *s)
-{
-	p->v[p->n++] = s;
-}
-
-static void p_int(struct params *p, int64_t i)
-{
-	snprintf(p->buf[p->n], sizeof p->buf[p->n], "%lld", (long long)i);
-	p->v[p->n] = p->buf[p->n];
-	p->n++;
-}
-
-static void p_double(struct params *p, double d)
-{
-	snprintf(p->buf[p->n], sizeof p->buf[p->n], "%.17g", d);
-	p->v[p->n] = p->buf[p->n];
-	p->n++;
-}
-
-/* A time; 0 means none and is stored as NULL. */
-static void p_time(struct params *p, double t)
-{
-	if (t > 0)
-		p_double(p, t);
-	else
-		p_text(p, NULL);
-}
-
 static void one_line(char *s)
 {
 	size_t n = strlen(s);
@@ -196,8 +132,8 @@ static void one_line(char *s)
 		s[--n] = '\0';
 }
 
-static void set_error(char *err, size_t errlen, const char *what,
-		      const char *msg)
+void pgs_set_error(char *err, size_t errlen, const char *what,
+		   const char *msg)
 {
 	snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg :
 		 "no answer from PostgreSQL");
@@ -230,7 +166,7 @@ static int exec_sql(PGconn *c, const char *sql, char *err, size_t errlen)
 	int rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
 
 	if (rc < 0)
-		set_error(err, errlen, "PostgreSQL", PQerrorMessage(c));
+		pgs_set_error(err, errlen, "PostgreSQL", PQerrorMessage(c));
 	PQclear(res);
 	return rc;
 }
@@ -246,7 +182,7 @@ static int locked_version(PGconn *c, char *err, size_t errlen)
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		v = atoi(PQgetvalue(res, 0, 0));
 	else
-		set_error(err, errlen, "reading poold_schema",
+		pgs_set_error(err, errlen, "reading poold_schema",
 			  PQerrorMessage(c));
 	PQclear(res);
 	return v;
@@ -322,7 +258,7 @@ static int prepare_all(struct pg_store *st, char *err, size_t errlen)
 		snprintf(name, sizeof name, "p%d", i);
 		res = PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			set_error(err, errlen, st->where,
+			pgs_set_error(err, errlen, st->where,
 				  PQerrorMessage(st->conn));
 			PQclear(res);
 			return -1;
@@ -333,7 +269,7 @@ static int prepare_all(struct pg_store *st, char *err, size_t errlen)
 }
 
 /* The connection, opened again if it was lost. 0, or -1 with err set. */
-static int connected(struct pg_store *st, char *err, size_t errlen)
+int pgs_connected(struct pg_store *st, char *err, size_t errlen)
 {
 	if (PQstatus(st->conn) == CONNECTION_OK)
 		return 0;
@@ -342,7 +278,7 @@ static int connected(struct pg_store *st, char *err, size_t errlen)
 	st->piped = false;
 	st->sent = st->answered = 0;
 	if (PQstatus(st->conn) != CONNECTION_OK) {
-		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
+		pgs_set_error(err, errlen, st->where, PQerrorMessage(st->conn));
 		return -1;
 	}
 	return prepare_all(st, err, errlen);
@@ -404,7 +340,7 @@ static struct store *pg_open(const struct store_config *cfg, char *err,
 	}
 	st->conn = PQconnectdb(cfg->path);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
-		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
+		pgs_set_error(err, errlen, st->where, PQerrorMessage(st->conn));
 		goto fail;
 	}
 	PQsetNoticeProcessor(st->conn, quiet_notice, NULL);
@@ -576,10 +512,9 @@ static int hold(struct pg_store *st, enum pgr_table t, bool del,
 	return STORE_OK;
 }
 
-/* Runs one statement and waits for its answer (after the writes sent
- * before it). NULL with err set on failure; else PQclear the result. */
-static PGresult *run(struct pg_store *st, enum stmt_id id,
-		     const struct params *p, char *err, size_t errlen)
+/* See store-pg.h. */
+PGresult *pgs_run(struct pg_store *st, enum stmt_id id,
+		  const struct params *p, char *err, size_t errlen)
 {
 	PGresult *res;
 	ExecStatusType s;
@@ -587,16 +522,22 @@ static PGresult *run(struct pg_store *st, enum stmt_id id,
 
 	rows_send(st);
 	pipe_drain(st);
-	if (!st->in_tx && connected(st, err, errlen) < 0)
+	if (!st->in_tx && pgs_connected(st, err, errlen) < 0)
 		return NULL;
 	snprintf(name, sizeof name, "p%d", (int)id);
 	res = PQexecPrepared(st->conn, name, p->n, p->v, NULL, NULL, 0);
 	s = PQresultStatus(res);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return res;
-	set_error(err, errlen, st->where, PQresultErrorMessage(res));
+	pgs_set_error(err, errlen, st->where, PQresultErrorMessage(res));
 	PQclear(res);
 	return NULL;
+}
+
+void pgs_settle(struct pg_store *st)
+{
+	rows_send(st);
+	pipe_drain(st);
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -629,7 +570,7 @@ static int pg_begin(struct store *base, char *err, size_t errlen)
 			 "may not write to %s", st->where);
 		return STORE_ERROR;
 	}
-	if (connected(st, err, errlen) < 0)
+	if (pgs_connected(st, err, errlen) < 0)
 		return STORE_ERROR;
 	st->in_tx = true;
 	st->started = false;
@@ -847,7 +788,7 @@ static int write_counted(struct pg_store *st, enum stmt_id id,
 	pipe_drain(st);
 	if (st->failed)
 		return STORE_ERROR;
-	res = run(st, id, p, err, sizeof err);
+	res = pgs_run(st, id, p, err, sizeof err);
 	if (!res) {
 		record(st, err);
 		return STORE_ERROR;
@@ -876,317 +817,6 @@ static int pg_history_prune(struct store *base, double before,
 	if ((m = write_counted(st, S_HIST_PRUNE_ROWS, &p)) < 0)
 		return STORE_ERROR;
 	return n + m;
-}
-
-/* ---- reads ------------------------------------------------------------- */
-
-static const char *col(PGresult *res, int row, int i)
-{
-	return PQgetisnull(res, row, i) ? NULL : PQgetvalue(res, row, i);
-}
-
-static double col_double(PGresult *res, int row, int i)
-{
-	return PQgetisnull(res, row, i) ? 0 : strtod(PQgetvalue(res, row, i),
-						     NULL);
-}
-
-static int64_t col_int(PGresult *res, int row, int i)
-{
-	return PQgetisnull(res, row, i) ? 0 :
-		strtoll(PQgetvalue(res, row, i), NULL, 10);
-}
-
-static int collect(struct pg_store *st, enum stmt_id id,
-		   const struct params *p, char ***out)
-{
-	char err[256];
-	PGresult *res = run(st, id, p, err, sizeof err);
-	char **v;
-	int n;
-
-	if (!res) {
-		log_error("list query failed: %s", err);
-		return STORE_ERROR;
-	}
-	n = PQntuples(res);
-	v = xcalloc((size_t)n + 1, sizeof *v);
-	for (int i = 0; i < n; i++)
-		v[i] = xstrdup(PQgetvalue(res, i, 0));
-	PQclear(res);
-	*out = v;
-	return n;
-}
-
-static int pg_resource_page(struct store *base, const char *pool,
-			    const char *state, const char *after, int limit,
-			    char ***names)
-{
-	struct params p = { .n = 0 };
-
-	p_text(&p, pool);
-	p_text(&p, after ? after : "");
-	p_int(&p, limit);
-	if (state)
-		p_text(&p, state);
-	return collect(P(base), state ? S_RES_PAGE_STATE : S_RES_PAGE, &p,
-		       names);
-}
-
-static int pg_lease_page(struct store *base, const char *pool, int64_t after,
-			 int limit, char ***ids)
-{
-	struct params p = { .n = 0 };
-
-	p_int(&p, after);
-	p_int(&p, limit);
-	if (pool)
-		p_text(&p, pool);
-	return collect(P(base), pool ? S_LEASE_PAGE_POOL : S_LEASE_PAGE, &p,
-		       ids);
-}
-
-static int pg_history_query(struct store *base,
-			    const struct store_history_filter *f,
-			    store_history_fn fn, void *arg, char *err,
-			    size_t errlen)
-{
-	struct params p = { .n = 0 };
-	PGresult *res;
-	int n;
-
-	p_int(&p, f->after);
-	p_text(&p, f->pool);
-	p_text(&p, f->resource);
-	p_text(&p, f->lease);
-	p_text(&p, f->caller);
-	p_time(&p, f->since);
-	p_int(&p, f->limit);
-	res = run(P(base), S_HIST_QUERY, &p, err, errlen);
-	if (!res)
-		return STORE_ERROR;
-	n = PQntuples(res);
-	for (int i = 0; i < n; i++) {
-		struct store_history_row row = {
-			.seq = col_int(res, i, 0), .at = col_double(res, i, 1),
-			.event = col(res, i, 2), .pool = col(res, i, 3),
-			.resource = col(res, i, 4), .lease = col(res, i, 5),
-			.caller = col(res, i, 6), .owner = col(res, i, 7),
-			.token = col_int(res, i, 8), .detail = col(res, i, 9),
-		};
-
-		if (fn(arg, &row) != 0) {
-			n = i + 1;
-			break;
-		}
-	}
-	PQclear(res);
-	return n;
-}
-
-/* ---- loading ----------------------------------------------------------- */
-
-typedef int (*row_fn)(const struct store_loader *ld, PGresult *res,
-		      char *err, size_t errlen);
-
-/* Runs sql and calls row() for each row, a row at a time (a million
- * resources are never all in memory twice). 0, or -1 with err set. */
-static int each_row(struct pg_store *st, const char *sql,
-		    const struct store_loader *ld, row_fn row, char *err,
-		    size_t errlen)
-{
-	PGresult *res;
-	int rc = 0;
-
-	if (!PQsendQuery(st->conn, sql) || !PQsetSingleRowMode(st->conn)) {
-		set_error(err, errlen, st->where, PQerrorMessage(st->conn));
-		return -1;
-	}
-	while ((res = PQgetResult(st->conn))) {
-		ExecStatusType s = PQresultStatus(res);
-
-		if (rc == 0 && s == PGRES_SINGLE_TUPLE)
-			rc = row(ld, res, err, errlen);
-		else if (rc == 0 && s != PGRES_TUPLES_OK &&
-			 s != PGRES_SINGLE_TUPLE) {
-			set_error(err, errlen, st->where,
-				  PQresultErrorMessage(res));
-			rc = -1;
-		}
-		PQclear(res); /* the rest is read and dropped after a failure */
-	}
-	return rc;
-}
-
-static int row_meta(const struct store_loader *ld, PGresult *res, char *err,
-		    size_t errlen)
-{
-	struct store_meta_row row = { col(res, 0, 0), col_int(res, 0, 1) };
-
-	return ld->meta(ld->arg, &row, err, errlen);
-}
-
-static int row_pool(const struct store_loader *ld, PGresult *res, char *err,
-		    size_t errlen)
-{
-	struct store_pool_row row = { col(res, 0, 0), col(res, 0, 1),
-				      col_double(res, 0, 2) };
-
-	return ld->pool(ld->arg, &row, err, errlen);
-}
-
-static int row_resource(const struct store_loader *ld, PGresult *res,
-			char *err, size_t errlen)
-{
-	struct store_resource_row row = {
-		.pool = col(res, 0, 0), .name = col(res, 0, 1),
-		.state = col(res, 0, 2), .descriptor = col(res, 0, 3),
-		.version = col_int(res, 0, 4),
-		.created_at = col_double(res, 0, 5),
-		.last_used_at = col_double(res, 0, 6),
-		.lease_count = col_int(res, 0, 7),
-	};
-
-	return ld->resource(ld->arg, &row, err, errlen);
-}
-
-static int row_lease(const struct store_loader *ld, PGresult *res, char *err,
-		     size_t errlen)
-{
-	struct store_lease_row row = {
-		.seq = col_int(res, 0, 0), .id = col(res, 0, 1),
-		.pool = col(res, 0, 2), .resource = col(res, 0, 3),
-		.mode = col(res, 0, 4), .token = col_int(res, 0, 5),
-		.owner = col(res, 0, 6), .caller = col(res, 0, 7),
-		.bind = col(res, 0, 8), .conn_id = col_int(res, 0, 9),
-		.ttl = col_double(res, 0, 10),
-		.acquired_at = col_double(res, 0, 11),
-		.expires_at = col_double(res, 0, 12),
-		.request_id = col(res, 0, 13),
-		.expired_at = col_double(res, 0, 14),
-	};
-
-	return ld->lease(ld->arg, &row, err, errlen);
-}
-
-static int row_orphan(const struct store_loader *ld, PGresult *res,
-		      char *err, size_t errlen)
-{
-	struct store_orphan_row row = {
-		.id = col_int(res, 0, 0), .pool = col(res, 0, 1),
-		.name = col(res, 0, 2), .descriptor = col(res, 0, 3),
-		.destroy = col(res, 0, 4), .since = col_double(res, 0, 5),
-	};
-
-	return ld->orphan(ld->arg, &row, err, errlen);
-}
-
-/* Resources come in SQLite's order: NULL last_used_at first. */
-static int pg_load(struct store *base, const struct store_loader *ld,
-		   char *err, size_t errlen)
-{
-	struct pg_store *st = P(base);
-
-	pipe_drain(st);
-	if (!st->in_tx && connected(st, err, errlen) < 0)
-		return -1;
-	return each_row(st, "SELECT key, value FROM meta", ld, row_meta, err,
-			errlen) ||
-	       each_row(st, "SELECT name, settings, created_at FROM pools",
-			ld, row_pool, err, errlen) ||
-	       each_row(st, "SELECT pool, name, state, descriptor, version, "
-			"created_at, last_used_at, lease_count FROM resources "
-			"ORDER BY pool, last_used_at NULLS FIRST, name", ld,
-			row_resource, err, errlen) ||
-	       each_row(st, "SELECT seq, id, pool, resource, mode, token, "
-			"owner, caller, bind, conn_id, ttl, acquired_at, "
-			"expires_at, request_id, expired_at FROM leases ORDER "
-			"BY seq", ld, row_lease, err, errlen) ||
-	       each_row(st, "SELECT id, pool, name, descriptor, destroy, since "
-			"FROM orphans ORDER BY id", ld, row_orphan, err,
-			errlen) ? -1 : 0;
-}
-
-/* ---- leadership -------------------------------------------------------- */
-
-static int lead_who(struct pg_store *st, char *leader, size_t leaderlen,
-		    char *err, size_t errlen)
-{
-	struct params p = { .n = 0 };
-	PGresult *res = run(st, S_LEAD_WHO, &p, err, errlen);
-
-	if (!res)
-		return STORE_ERROR;
-	snprintf(leader, leaderlen, "%s", PQntuples(res) == 1 ?
-		 PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return STORE_BUSY;
-}
-
-static int pg_lead_claim(struct store *base, const char *node,
-			 const char *advertise, double stale_after,
-			 int64_t *epoch, char *leader, size_t leaderlen,
-			 char *err, size_t errlen)
-{
-	struct pg_store *st = P(base);
-	struct params p = { .n = 0 };
-	PGresult *res;
-
-	p_text(&p, node);
-	p_text(&p, advertise);
-	p_double(&p, stale_after);
-	if (!(res = run(st, S_LEAD_CLAIM, &p, err, errlen)))
-		return STORE_ERROR;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return lead_who(st, leader, leaderlen, err, errlen);
-	}
-	st->epoch = *epoch = col_int(res, 0, 0);
-	PQclear(res);
-	snprintf(leader, leaderlen, "%s", advertise);
-	return STORE_OK;
-}
-
-/* Between batches the fence renews nothing: this does. Inside one, the
- * transaction's fence holds the row, so there is nothing to do. */
-static int pg_lead_renew(struct store *base, char *err, size_t errlen)
-{
-	struct pg_store *st = P(base);
-	struct params p = { .n = 0 };
-	PGresult *res;
-
-	if (st->in_tx)
-		return STORE_OK;
-	if (st->epoch == 0) {
-		snprintf(err, errlen, "no longer the leader");
-		return STORE_ERROR;
-	}
-	p_int(&p, st->epoch);
-	res = run(st, S_FENCE, &p, err, errlen);
-	if (!res) {
-		if (strstr(err, "no longer the leader"))
-			st->epoch = 0;
-		return STORE_ERROR;
-	}
-	PQclear(res);
-	return STORE_OK;
-}
-
-static void pg_lead_release(struct store *base)
-{
-	struct pg_store *st = P(base);
-	struct params p = { .n = 0 };
-	char err[256];
-	PGresult *res;
-
-	if (st->epoch == 0 || st->in_tx)
-		return;
-	p_int(&p, st->epoch);
-	res = run(st, S_LEAD_RELEASE, &p, err, sizeof err);
-	if (!res)
-		log_warn("could not hand leadership over: %s", err);
-	PQclear(res);
-	st->epoch = 0;
 }
 
 /* PostgreSQL's own checkpoints and autovacuum need nothing from poold. */

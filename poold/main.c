@@ -25,6 +25,7 @@
 #include "poolfile.h"
 #include "poold.h"
 #include "reply.h"
+#include "store.h"
 #include "tls.h"
 #include "util.h"
 #include "wait.h"
@@ -147,7 +148,7 @@ static void lead(struct poold *pd, bool takeover)
 
 static int start(struct poold *pd)
 {
-	char err[512];
+	char err[512], *where;
 
 	raise_fd_limit(&pd->cfg);
 	if ((pd->cfg.tokens_path &&
@@ -169,8 +170,10 @@ static int start(struct poold *pd)
 	pd->sighup_ev = evsignal_new(pd->base, SIGHUP, on_sighup, pd);
 	event_add(pd->sighup_ev, NULL);
 	leader_run(pd, lead);
+	where = store_redact(pd->cfg.db_path);
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
-		 pd->cfg.socket_path, pd->cfg.db_path);
+		 pd->cfg.socket_path, where);
+	free(where);
 	return 0;
 }
 

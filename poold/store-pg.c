@@ -284,27 +284,6 @@ int pgs_connected(struct pg_store *st, char *err, size_t errlen)
 	return prepare_all(st, err, errlen);
 }
 
-/* The URL as it may be shown: a password in it becomes "***". */
-static char *redact(const char *url)
-{
-	char *s = xstrdup(url), *at = strchr(s, '@'), *colon;
-	char *auth = strstr(s, "://");
-
-	if (!auth || !at || at < auth)
-		return s;
-	colon = memchr(auth + 3, ':', (size_t)(at - auth - 3));
-	if (colon) {
-		char *out = xcalloc(1, strlen(s) + 4);
-
-		memcpy(out, s, (size_t)(colon - s + 1));
-		strcat(out, "***");
-		strcat(out, at);
-		free(s);
-		return out;
-	}
-	return s;
-}
-
 static void pg_close(struct store *base)
 {
 	struct pg_store *st = P(base);
@@ -331,7 +310,7 @@ static struct store *pg_open(const struct store_config *cfg, char *err,
 	st->rows = pgrows_new();
 	st->fence_at = st->commit_at = -1;
 	st->url = xstrdup(cfg->path);
-	st->where = redact(cfg->path);
+	st->where = store_redact(cfg->path);
 	if (cfg->max_bytes > 0) {
 		snprintf(err, errlen, "--max-db-size applies to SQLite only; "
 			 "limit a PostgreSQL database with the server's own "

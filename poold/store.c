@@ -41,6 +41,37 @@ struct store *store_open(const struct store_config *cfg, char *err,
 	return store_sqlite_ops.open(&c, err, errlen);
 }
 
+/* Replaces the n bytes at p in *s by "***". */
+static void mask(char **s, size_t at, size_t n)
+{
+	size_t len = strlen(*s);
+	char *out = malloc(len - n + 4);
+
+	if (!out)
+		abort();
+	memcpy(out, *s, at);
+	memcpy(out + at, "***", 3);
+	memcpy(out + at + 3, *s + at + n, len - at - n + 1);
+	free(*s);
+	*s = out;
+}
+
+char *store_redact(const char *url)
+{
+	char *s = strdup(url), *auth, *at, *colon, *pw;
+
+	if (!s)
+		abort();
+	auth = strstr(s, "://");
+	at = auth ? strchr(auth + 3, '@') : NULL;
+	colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+	if (colon)
+		mask(&s, (size_t)(colon + 1 - s), (size_t)(at - colon - 1));
+	if ((pw = strstr(s, "password=")))
+		mask(&s, (size_t)(pw + 9 - s), strcspn(pw + 9, "& "));
+	return s;
+}
+
 void store_close(struct store *st)
 {
 	if (st)

@@ -211,6 +211,9 @@ extern const struct store_ops store_pg_ops;   /* store-pg.c, with libpq */
 struct store *store_open(const struct store_config *cfg, char *err,
 			 size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
+/* A store URL as it may be logged: a password in it becomes "***" (both
+ * user:password@ and password=). Free the result. */
+char *store_redact(const char *url);
 /* The schema version the SQLite migrations in schema/ lead to. */
 int store_schema_version(void);
 /* The same for schema/postgresql/. */

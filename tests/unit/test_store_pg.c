@@ -3,7 +3,7 @@
  * twin: several daemons may open one database (leadership decides who
  * writes), a newer schema is refused, a failed commit changes nothing, a
  * batch longer than the pipeline commits whole, and a lost connection is
- * opened again. They run when POOL_TEST_STORE names a server
+ * opened again; and (without a server) URLs are logged without passwords. They run when POOL_TEST_STORE names a server
  * (scripts/pg-test.sh) and are skipped otherwise; test_store and the other
  * unit tests run on PostgreSQL too in that mode.
  */
@@ -228,9 +228,30 @@ static void test_connection_lost(void **state)
 	free(fx);
 }
 
+/* Store URLs are logged without their passwords (no server needed). */
+static void test_redact(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "postgresql://poold:s3cret@db1/poold",
+		  "postgresql://poold:***@db1/poold" },
+		{ "postgresql:///poold?host=/run&password=s3cret&user=p",
+		  "postgresql:///poold?host=/run&password=***&user=p" },
+		{ "postgresql://poold@db1/poold", "postgresql://poold@db1/poold" },
+		{ "sqlite:/var/lib/poold/poold.db", "sqlite:/var/lib/poold/poold.db" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *r = store_redact(cases[i][0]);
+
+		assert_string_equal(r, cases[i][1]);
+		free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redact),
 		cmocka_unit_test_setup_teardown(test_migrate_and_refuse_newer,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -19,7 +19,6 @@
 #include "jobs.h"
 #include "journal.h"
 #include "log.h"
-#include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
 #include "provision.h"
@@ -27,7 +26,6 @@
 #include "state.h"
 #include "store.h"
 #include "util.h"
-#include "wait.h"
 
 #define STALE_SHARE 0.6   /* of T: a claim not renewed this long is free */
 #define TICK_SHARE 0.1    /* of T: how often to renew, or to try a claim */
@@ -76,24 +74,18 @@ static int claim(struct poold *pd)
 static void take_over(struct poold *pd);
 
 /* Everything the lost term held goes; the batch in flight commits only if
- * its fence still passes (else its answers become internal). Waiters are
- * told to ask the leader, connections are closed so that clients find it. */
+ * its fence still passes (else its answers become internal). Connections
+ * are closed, waiters with them, as at the leader's death: clients find
+ * the leader (not_leader here names it) and retry with their request_id. */
 static void step_down(struct poold *pd, const char *why)
 {
 	struct leader *L = pd->leader;
-	struct pool *p;
-	size_t pos = 0;
 
 	log_error("leadership lost (%s): standing by", why);
 	reply_flush(pd);
 	L->role = ROLE_STANDBY;
 	L->addr[0] = '\0';
 	janitor_stop(pd);
-	while ((p = hmap_next(&pd->pools, &pos)))
-		wait_fail_all(p, POOL_ERR_NOT_LEADER, "this front end lost "
-			      "its leadership: retry on the leader with the "
-			      "same request_id");
-	reply_flush(pd);
 	conn_close_all(pd, "this front end lost its leadership");
 	provision_stop_all(pd);
 	jobs_init(pd); /* for the next term */

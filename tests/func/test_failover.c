@@ -5,7 +5,7 @@
  * takes over with every acknowledged lease, a request_id retry there answers
  * the same lease, a waiter that retries with its request_id is served, and
  * the old leader comes back as a standby; a deposed leader (its epoch taken
- * by another) commits nothing. Runs with POOL_TEST_STORE
+ * by another) commits nothing and closes its waiters' connections. Runs with POOL_TEST_STORE
  * (scripts/pg-test.sh); skipped otherwise. The crash loop under failover is
  * in test_crashloop.c.
  */
@@ -218,6 +218,41 @@ static void test_deposed_leader_commits_nothing(void **state)
 	poold_stop(a);
 }
 
+/* A waiter on a leader that is deposed while alive sees its connection
+ * closed, as at the leader's death; asking again gets not_leader naming
+ * the new leader. */
+static void test_deposed_leader_closes_its_waiters(void **state)
+{
+	poold_proc *a;
+	pool_client *c;
+	raw_conn *w;
+	json_t *held, *res;
+
+	need_pg();
+	a = poold_start("--failover-timeout", "10", NULL);
+	c = h_connect(a);
+	h_pool(c, "p", "{\"max_size\": 1}");
+	h_add(c, "p", "r1", NULL);
+	held = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	w = raw_connect(a->sock);
+	raw_send(w, "{\"id\":1,\"op\":\"lease\",\"pool\":\"p\",\"wait\":60,\"request_id\":\"w-1\"}\n");
+	assert_true(raw_silent(w, 0.2));
+	assert_int_equal(h_pg_sql(a->dir, "UPDATE leader SET epoch = epoch + 1, "
+				  "advertise = 'other:7411', renewed_at = now()", NULL, 0), 0);
+	assert_true(raw_wait_eof(w, 30)); /* A's next renewal: within T/10 */
+	raw_close(w);
+	w = raw_connect(a->sock);
+	res = raw_req(w, "{\"id\":2,\"op\":\"lease\",\"pool\":\"p\",\"wait\":60,"
+		      "\"request_id\":\"w-1\"}");
+	resp_expect_err(res, "not_leader");
+	assert_string_equal(JSTR(JOBJ(res, "error"), "leader"), "other:7411");
+	json_decref(res);
+	raw_close(w);
+	pool_close(c);
+	json_decref(held);
+	poold_stop(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +260,7 @@ int main(void)
 		FTEST(test_takeover_keeps_leases),
 		FTEST(test_waiter_retries_on_new_leader),
 		FTEST(test_deposed_leader_commits_nothing),
+		FTEST(test_deposed_leader_closes_its_waiters),
 	};
 
 	return RUN_FTESTS(tests);

@@ -317,6 +317,13 @@ static struct store *pg_open(const struct store_config *cfg, char *err,
 			 "means (quotas, tablespaces)");
 		goto fail;
 	}
+	if (cfg->sync_full) {
+		snprintf(err, errlen, "--sync full applies to SQLite only; on "
+			 "PostgreSQL a commit is as durable as the server's "
+			 "synchronous_commit (and synchronous replication) make "
+			 "it");
+		goto fail;
+	}
 	st->conn = PQconnectdb(cfg->path);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		pgs_set_error(err, errlen, st->where, PQerrorMessage(st->conn));

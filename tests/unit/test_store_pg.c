@@ -93,12 +93,16 @@ static void test_migrate_and_refuse_newer(void **state)
 				  "999", NULL, 0), 0);
 	assert_null(store_open(&cfg, err, sizeof err));
 	assert_non_null(strstr(err, "newer"));
-	/* --max-db-size is SQLite's: refused with a reason. */
+	/* --max-db-size and --sync full are SQLite's: refused with a reason. */
 	assert_int_equal(h_pg_sql(*state, "UPDATE poold_schema SET version = "
 				  "1", NULL, 0), 0);
 	cfg.max_bytes = 1 << 20;
 	assert_null(store_open(&cfg, err, sizeof err));
 	assert_non_null(strstr(err, "--max-db-size"));
+	cfg.max_bytes = 0;
+	cfg.sync_full = true;
+	assert_null(store_open(&cfg, err, sizeof err));
+	assert_non_null(strstr(err, "synchronous_commit"));
 }
 
 /* A commit the server refuses (here a CHECK a test adds; on a real server

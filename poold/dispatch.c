@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "journal.h"
+#include "leader.h"
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
@@ -150,6 +151,8 @@ void dispatch(struct req *r)
 	} else if (!op) {
 		req_fail(r, POOL_ERR_UNKNOWN_OP, "no operation \"%s\" (see "
 			 "docs/protocol.md for the list)", r->op);
+	} else if (!leader_admits(r, op)) {
+		/* a standby: answered not_leader */
 	} else if ((op->flags & OP_ADMIN) && !r->who.admin) {
 		req_fail(r, POOL_ERR_FORBIDDEN, "op \"%s\" needs an admin: root, "
 			 "the daemon's user, a member of --admin-group, or "

@@ -33,6 +33,7 @@ struct field {
 
 #define OP_ADMIN    0x1  /* needs an admin caller */
 #define OP_SETTINGS 0x2  /* also takes every Pool setting */
+#define OP_STANDBY  0x4  /* a standby answers it too (leader.h) */
 
 struct op {
 	const char *name;

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "http.h"
 #include "janitor.h"
+#include "leader.h"
 #include "listener.h"
 #include "log.h"
 #include "options.h"
@@ -27,6 +28,7 @@
 #include "poolfile.h"
 #include "poold.h"
 #include "reply.h"
+#include "store.h"
 #include "tls.h"
 #include "util.h"
 #include "wait.h"
@@ -117,7 +119,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 				  "stay: %s", err);
 		}
 	}
-	if (!pd->cfg.pools_path)
+	if (!pd->cfg.pools_path || !leader_active(pd))
 		return;
 	if (load_pools(pd, err, sizeof err) < 0)
 		log_error("SIGHUP: pools file refused, nothing changed: %s",
@@ -158,9 +160,22 @@ static void raise_fd_limit(const struct config *cfg)
 			 rl.rlim_cur, cfg->max_conns);
 }
 
+/* This front end leads (from the start, or after a standby's takeover):
+ * housekeeping runs, and a takeover applies the pools file (at the start
+ * it is applied already, and a bad one stops poold). */
+static void lead(struct poold *pd, bool takeover)
+{
+	char err[768];
+
+	janitor_start(pd);
+	if (takeover && pd->cfg.pools_path &&
+	    load_pools(pd, err, sizeof err) < 0)
+		log_error("pools file refused, nothing changed: %s", err);
+}
+
 static int start(struct poold *pd)
 {
-	char err[512];
+	char err[512], *where;
 
 	raise_fd_limit(&pd->cfg);
 	/* The default database of root: create its directory like systemd's
@@ -174,7 +189,8 @@ static int start(struct poold *pd)
 	    (pd->cfg.tls_cert && !(pd->tls = tls_context(pd->cfg.tls_cert,
 				pd->cfg.tls_key, err, sizeof err))) ||
 	    poold_open(pd, err, sizeof err) < 0 ||
-	    (pd->cfg.pools_path && load_pools(pd, err, sizeof err) < 0) ||
+	    (pd->cfg.pools_path && leader_active(pd) &&
+	     load_pools(pd, err, sizeof err) < 0) ||
 	    listener_open(pd, err, sizeof err) < 0 ||
 	    (pd->cfg.listen && listener_open_tcp(pd, err, sizeof err) < 0) ||
 	    (pd->cfg.http && http_open(pd, err, sizeof err) < 0)) {
@@ -187,9 +203,11 @@ static int start(struct poold *pd)
 	event_add(pd->sigint_ev, NULL);
 	pd->sighup_ev = evsignal_new(pd->base, SIGHUP, on_sighup, pd);
 	event_add(pd->sighup_ev, NULL);
-	janitor_start(pd);
+	leader_run(pd, lead);
+	where = store_redact(pd->cfg.db_path);
 	log_info("poold %s ready: socket %s, database %s", POOL_VERSION,
-		 pd->cfg.socket_path, pd->cfg.db_path);
+		 pd->cfg.socket_path, where);
+	free(where);
 	notify_service_manager("READY=1");
 	return 0;
 }

@@ -41,4 +41,4 @@ static const struct field fields[] = {
 	{ "token", F_STRING, false },
 	{ NULL, 0, false },
 };
-const struct op op_hello = { "hello", 0, fields, exec };
+const struct op op_hello = { "hello", OP_STANDBY, fields, exec };

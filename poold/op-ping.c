@@ -14,4 +14,4 @@ static enum req_status exec(struct req *r)
 }
 
 static const struct field fields[] = { { NULL, 0, false } };
-const struct op op_ping = { "ping", 0, fields, exec };
+const struct op op_ping = { "ping", OP_STANDBY, fields, exec };

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "leader.h"
 #include "ops.h"
 #include "pool.h"
 #include "poold.h"
@@ -40,8 +41,8 @@ json_t *op_status_json(struct poold *pd, const struct pool *one, double now)
 					      pool_occupancy_json(all[i], now));
 		free(all);
 	}
-	return json_pack("{s:o, s:o}", "pools", list, "daemon",
-			 daemon_json(pd));
+	return json_pack("{s:o, s:o, s:o*}", "pools", list, "daemon",
+			 daemon_json(pd), "ha", leader_json(pd));
 }
 
 static enum req_status exec(struct req *r)
@@ -58,4 +59,4 @@ static const struct field fields[] = {
 	{ "pool", F_NAME, false },
 	{ NULL, 0, false },
 };
-const struct op op_status = { "status", 0, fields, exec };
+const struct op op_status = { "status", OP_STANDBY, fields, exec };

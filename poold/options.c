@@ -36,6 +36,10 @@ static const struct opt opt_table[] = {
 	{ "db", OPT_STRING, OFF(db_path), 0, 0, "PATH",
 	  "SQLite database file (default: $POOLD_DB, else "
 	  "/var/lib/poold/poold.db as root, else ./poold.db)" },
+	{ "store", OPT_STRING, OFF(db_path), 0, 0, "URL",
+	  "where the state is kept: sqlite:PATH (the same as --db PATH) or "
+	  "a PostgreSQL URI postgresql://... (the last of --db and --store "
+	  "counts)" },
 	{ "max-line", OPT_SIZE, OFF(max_line), 64, 1LL << 30, "BYTES",
 	  "longest request line accepted (default 1048576)" },
 	{ "max-conns", OPT_INT, OFF(max_conns), 1, 1000000, "N",
@@ -95,6 +99,12 @@ static const struct opt opt_table[] = {
 	{ "history-max-rows", OPT_INT, OFF(history_max_rows), 0, 2000000000,
 	  "N", "keep at most N history events (default 1000000; 0 = no "
 	  "limit)" },
+	{ "advertise", OPT_STRING, OFF(advertise), 0, 0, "ADDR",
+	  "the address clients are sent to while this front end leads "
+	  "(not_leader answers of standbys; default unix:SOCKET)" },
+	{ "failover-timeout", OPT_INT, OFF(failover_timeout), 1, 3600,
+	  "SECONDS", "with --store postgresql://: a standby takes over "
+	  "within this long after the leader stops (default 5)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOGFORMAT, 0, 0, 0, "FORMAT",
@@ -231,6 +241,7 @@ void options_defaults(struct config *cfg)
 	cfg->expired_max = 100000;
 	cfg->history_max_age = 30 * 86400;
 	cfg->history_max_rows = 1000000;
+	cfg->failover_timeout = 5;
 }
 
 /* Options that only make sense together. */
@@ -293,5 +304,6 @@ void options_free(struct config *cfg)
 	free(cfg->tls_key);
 	free(cfg->check_pools);
 	free(cfg->http);
+	free(cfg->advertise);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -13,6 +13,7 @@
 #include "jobs.h"
 #include "metrics.h"
 #include "journal.h"
+#include "leader.h"
 #include "provision.h"
 #include "reply.h"
 #include "state.h"
@@ -41,12 +42,13 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	}
 	reply_init(pd);
 	jobs_init(pd);
-	return state_load(pd, err, errlen);
+	return leader_open(pd, err, errlen);
 }
 
 void poold_close(struct poold *pd)
 {
 	if (!pd->store || !pd->base) { /* poold_open failed early */
+		leader_close(pd);
 		store_close(pd->store);
 		journal_free(pd->journal);
 		pd->journal = NULL;
@@ -61,6 +63,7 @@ void poold_close(struct poold *pd)
 	events_free(pd);
 	state_free(pd);
 	metrics_free(pd);
+	leader_close(pd);
 	store_close(pd->store);
 	pd->store = NULL;
 	journal_free(pd->journal);

@@ -52,6 +52,8 @@ struct config {
 	size_t expired_max;    /* and how many such ids at most */
 	int history_max_age;   /* seconds of history kept; 0 = no limit */
 	int history_max_rows;  /* events of history kept; 0 = no limit */
+	char *advertise;       /* owned; --advertise ADDR, or NULL */
+	int failover_timeout;  /* seconds; see leader.c */
 };
 
 /* Event priorities: everything runs at the default, the group commit after
@@ -68,6 +70,7 @@ struct poold {
 	struct event_base *base;
 	struct store *store;
 	struct journal *journal;   /* the batch's changes, until the commit */
+	struct leader *leader;     /* owned; leader.c */
 	struct hmap pools;         /* name -> struct pool */
 	struct hmap leases;        /* live lease id -> struct lease */
 	struct hmap expired;       /* expired lease id -> struct lease (ended) */

@@ -15,4 +15,8 @@ struct schema_migration {
 extern const struct schema_migration schema_migrations[];
 extern const size_t schema_migration_count;
 
+/* schema/postgresql/NNN_*.sql, for store-pg.c. */
+extern const struct schema_migration pg_schema_migrations[];
+extern const size_t pg_schema_migration_count;
+
 #endif

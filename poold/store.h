@@ -30,7 +30,8 @@ enum {
 };
 
 struct store_config {
-	const char *path;
+	const char *path;    /* to store_open(): a --store URL (see there);
+			      * to a backend's open(): its path or URL */
 	bool sync_full;      /* survive a power loss, not only a crash */
 	int64_t max_bytes;   /* 0 = no limit; past it writes fail (as full) */
 };
@@ -176,21 +177,51 @@ struct store_ops {
 
 	/* Housekeeping outside any transaction (the WAL, for SQLite). */
 	void (*checkpoint)(struct store *st);
+
+	/* Leadership among front ends sharing one database (leader.c); NULL
+	 * where the store has one writer by construction (SQLite's flock).
+	 * claim: takes the leader row if it is free, not renewed for
+	 * stale_after seconds by the database's clock, or held under the
+	 * same advertised address (this front end, restarted). STORE_OK with
+	 * the new *epoch: from then on begin() fails unless the row still
+	 * holds it (the fence). STORE_BUSY: another front end leads; leader
+	 * gets its address ("" if none). STORE_ERROR with err set. */
+	int (*lead_claim)(struct store *st, const char *node,
+			  const char *advertise, double stale_after,
+			  int64_t *epoch, char *leader, size_t leaderlen,
+			  char *err, size_t errlen);
+	/* STORE_OK, or STORE_ERROR: superseded, or the database is out of
+	 * reach (err says which). */
+	int (*lead_renew)(struct store *st, char *err, size_t errlen);
+	/* A clean stop: the row is left free for a standby at once. */
+	void (*lead_release)(struct store *st);
 };
 
 /* Every backend's handle starts with this. */
 struct store {
 	const struct store_ops *ops;
+	/* Called (if set) when a transaction finds leadership taken by
+	 * another front end (see lead_claim), so that leader.c steps down at
+	 * once rather than at its next renewal. */
+	void (*deposed)(void *arg);
+	void *deposed_arg;
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;   /* store-pg.c, with libpq */
 
-/* Opens the store that cfg names (SQLite, the only backend so far). */
+/* Opens the store that cfg->path names: "sqlite:PATH", a plain PATH (also
+ * SQLite), or a libpq URI "postgresql://..." / "postgres://...". */
 struct store *store_open(const struct store_config *cfg, char *err,
 			 size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
+/* A store URL as it may be logged: a password in it becomes "***" (both
+ * user:password@ and password=). Free the result. */
+char *store_redact(const char *url);
 /* The schema version the SQLite migrations in schema/ lead to. */
 int store_schema_version(void);
+/* The same for schema/postgresql/. */
+int store_pg_schema_version(void);
 void store_page_free(char **page, int n);
 
 #endif

@@ -6,6 +6,10 @@
 # pgbench, synchronous_commit on), poold's ping-pong ceiling, and poold with
 # --sync normal and full on 1,000 and 1,000,000 resources. Prints one table
 # with ratios and the targets of issue 7 (see docs/performance.md).
+# With "pg-poold": poold on that PostgreSQL (--store postgresql://) at the
+# same client counts; with "failover": two poold front ends on it, the
+# leader killed with SIGKILL 10 times, the time until the other answers a
+# lease (issue 16).
 #
 # Everything runs on Unix sockets in a temporary directory that a trap removes,
 # with every server it started. Each measurement lasts BENCH_SECONDS (at most
@@ -18,6 +22,7 @@
 #   BENCH_BIG=1             also the 1,000,000-resource poold runs (0: skip)
 #   BENCH_CROWD=1           also 10,000 idle connections + 10,000 waiters (0: skip)
 #   BENCH_ONLY="..."        only these systems: ping redis redis-aof pg poold big crowd
+#                           pg-poold failover
 #   BENCH_KEEP=DIR          copy every JSON line and log to DIR
 set -euo pipefail
 
@@ -31,7 +36,7 @@ T=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-1 8 64}
 BIG=${BENCH_BIG:-1}
 CROWD=${BENCH_CROWD:-1}
-ONLY=${BENCH_ONLY:-ping redis redis-aof pg poold big crowd}
+ONLY=${BENCH_ONLY:-ping redis redis-aof pg poold big crowd pg-poold failover}
 NRES=1000
 NBIG=1000000
 
@@ -50,6 +55,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 runs = [r for r in rows if r["tool"] in ("poolbench", "pgbench")]
 imports = [r for r in rows if r["tool"] == "import"]
+failovers = [r for r in rows if r["tool"] == "failover"]
 
 def get(label, clients):
     for r in runs:
@@ -98,6 +104,12 @@ for label in seen:
             fmt(r["cycles_per_s"] / aof if aof else None, "%.2f"), r.get("errors", 0)))
 for i in imports:
     print("\nimport of %d resources (%s): %.2f s" % (i["resources"], i["how"], i["seconds"]))
+for f in failovers:
+    s = sorted(f["seconds"])
+    print("\nfailover, SIGKILL of the leader to the first lease answered by the other front end "
+          "(--failover-timeout %g, %d runs): median %.2f s, min %.2f s, max %.2f s" % (
+          f["timeout"], len(s), s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2,
+          s[0], s[-1]))
 
 # The targets of issue 7.
 modes = [l[len("poold-"):] for l in seen if l in ("poold-normal", "poold-full", "poold-default")]
@@ -148,8 +160,15 @@ if full:
         check("64 clients, sync full: ≥ 5× PostgreSQL", "%.2f×" % (f64 / pg64), "5×", f64 >= 5 * pg64)
 elif normal == "poold-default":
     check("sync full targets", "poold has no --sync", "-", False)
+pgp64, pg64 = rate("poold-pg", 64), rate("pg", 64)
+if pgp64 and pg64:
+    check("poold on PostgreSQL, 64 clients: ≥ 5× bare PostgreSQL (issue 16)", "%.2f×" % (pgp64 / pg64), "5×", pgp64 >= 5 * pg64)
+for f in failovers:
+    s = sorted(f["seconds"])
+    med = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    check("failover: median SIGKILL → first lease < 5 s (issue 16)", "%.2f s" % med, "5 s", med < 5)
 if checks:
-    print("\n| target (issue 7) | measured | goal | |")
+    print("\n| target (issues 7, 16) | measured | goal | |")
     print("|---|---:|---:|---|")
     for what, value, goal, ok in checks:
         print("| %s | %s | %s | %s |" % (what, value, goal, "met" if ok else "**missed**"))
@@ -165,7 +184,7 @@ fi
 need_pkgs=()
 want redis || want redis-aof && ! command -v redis-server >/dev/null && need_pkgs+=(redis-server)
 PGBIN=/usr/lib/postgresql/15/bin
-want pg && [ ! -x "$PGBIN/initdb" ] && need_pkgs+=(postgresql-15)
+{ want pg || want pg-poold || want failover; } && [ ! -x "$PGBIN/initdb" ] && need_pkgs+=(postgresql-15)
 want pg && ! command -v pgbench >/dev/null && need_pkgs+=(postgresql-contrib)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -397,10 +416,12 @@ if want redis-aof; then
 fi
 
 # ---- PostgreSQL ------------------------------------------------------------------
-if want pg; then
-	say "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), FOR UPDATE SKIP LOCKED, synchronous_commit on"
+PGDIR=$WORK/pg
+# A private server in $PGDIR (Unix socket only), started once for the
+# systems that need it; the trap stops it.
+start_pg() {
+	[ -n "$PGDATA_DIR" ] && return 0
 	id postgres >/dev/null 2>&1 || { say "bench-peers: no user postgres"; exit 1; }
-	PGDIR=$WORK/pg
 	mkdir -p "$PGDIR"
 	chown postgres "$PGDIR"
 	runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync >"$WORK/pg-initdb.log" 2>&1
@@ -408,6 +429,15 @@ if want pg; then
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/pg.log" -w \
 		-o "-c listen_addresses='' -c unix_socket_directories=$PGDIR -c synchronous_commit=on -c fsync=on -c max_connections=200 -c shared_buffers=128MB" \
 		start >/dev/null
+}
+PGURL="postgresql:///postgres?host=$PGDIR&user=postgres"
+pg_schema() { # name: a fresh schema; prints poold's --store URL for it
+	psql -q -h "$PGDIR" -U postgres -d postgres -c "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
+	printf '%s&options=-csearch_path%%3D%s' "$PGURL" "$1"
+}
+if want pg; then
+	say "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), FOR UPDATE SKIP LOCKED, synchronous_commit on"
+	start_pg
 	psql -q -h "$PGDIR" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null <<-SQL
 		CREATE TABLE res (id int PRIMARY KEY, name text NOT NULL,
 		                  state text NOT NULL DEFAULT 'free', lease_id bigint,
@@ -444,6 +474,87 @@ if want pg; then
 		say "$(printf '  %-22s %3d clients %9.0f cycles/s  cycle p50 %7s us  p99 %8s us' pg "$c" "${tps:-0}" "$p50" "$p99")"
 		rm -f "$PGDIR"/pgb*
 	done
+fi
+
+
+# poold with --store postgresql:// on the same server (one transaction per
+# batch: group commit, pipelined writes).
+if want pg-poold; then
+	start_pg
+	say "== poold on PostgreSQL (--store postgresql://, synchronous_commit on), $NRES resources"
+	url=$(pg_schema poold_bench)
+	mkdir -p "$WORK/pg-poold"
+	"$POOLD" --socket "$WORK/pg-poold/poold.sock" --store "$url" --log-level warn \
+		2>>"$WORK/poold.log" &
+	POOLD_PID=$!
+	PIDS+=("$POOLD_PID")
+	wait_for_socket "$WORK/pg-poold/poold.sock"
+	for c in $CLIENTS; do
+		bench "poold-pg" --socket "$WORK/pg-poold/poold.sock" --resources "$NRES" \
+			--clients "$c" --poold-pid "$POOLD_PID"
+	done
+	stop_pid "$POOLD_PID"
+fi
+
+# Failover: two front ends on one schema, --failover-timeout 5 (the
+# default). Each run kills the leader with SIGKILL and times how long until
+# the other front end answers a lease (polled every 10 ms), then brings the
+# killed one back as a standby.
+if want failover; then
+	start_pg
+	say "== failover: 2 front ends on PostgreSQL, SIGKILL of the leader, 10 runs"
+	url=$(pg_schema poold_failover)
+	declare -A FO_PID
+	fo_start() { # name
+		mkdir -p "$WORK/fo-$1"
+		"$POOLD" --socket "$WORK/fo-$1/poold.sock" --store "$url" --log-level warn \
+			2>>"$WORK/failover.log" &
+		FO_PID[$1]=$!
+		PIDS+=("${FO_PID[$1]}")
+		wait_for_socket "$WORK/fo-$1/poold.sock"
+	}
+	fo_start a
+	sleep 0.5
+	fo_start b
+	"$POOLCTL" --socket "$WORK/fo-a/poold.sock" -q pool create fo --create builtin --max-size 1000000 >/dev/null
+	lead=a other=b secs=()
+	for i in $(seq 1 10); do
+		sleep 1
+		t=$(python3 - "$WORK/fo-$other/poold.sock" "${FO_PID[$lead]}" <<'PY'
+import os, signal, socket, sys, time
+sock, pid = sys.argv[1], int(sys.argv[2])
+def lease():
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
+        s.connect(sock)
+        s.sendall(b'{"op":"lease","pool":"fo","ttl":60}\n')
+        line = s.makefile().readline()
+        s.close()
+        return '"ok":true' in line
+    except OSError:
+        return False
+t0 = time.monotonic()
+os.kill(pid, signal.SIGKILL)
+while not lease():
+    if time.monotonic() - t0 > 60:
+        print("timeout"); sys.exit(1)
+    time.sleep(0.01)
+print("%.3f" % (time.monotonic() - t0))
+PY
+)
+		secs+=("$t")
+		say "  run $i: $lead killed, $other answered a lease after $t s"
+		wait "${FO_PID[$lead]}" 2>/dev/null || true
+		fo_start "$lead"
+		tmp=$lead lead=$other other=$tmp
+	done
+	printf '{"tool":"failover","timeout":5,"seconds":[%s]}\n' "$(IFS=,; echo "${secs[*]}")" >>"$RESULTS"
+	stop_pid "${FO_PID[a]}"
+	stop_pid "${FO_PID[b]}"
+fi
+
+if [ -n "$PGDATA_DIR" ]; then
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null
 	PGDATA_DIR=
 fi

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages poold needs, if any is missing.
-#   scripts/deps.sh build   compiler, CMake and the libraries, and socat
-#                           (the README's examples talk to poold with it)
+#   scripts/deps.sh build   compiler, CMake and the libraries (libpq: the
+#                           PostgreSQL store), and socat (the README's
+#                           examples talk to poold with it)
 #   scripts/deps.sh test    the above plus cmocka and clang (fuzzing),
 #                           openssl (test certificates), systemd
 #                           (systemd-analyze verify of dist/poold.service),
 #                           promtool (prometheus) and chromium (the --http
-#                           tests), python3 with venv (the Python client)
+#                           tests), python3 with venv (the Python client),
+#                           a PostgreSQL server (scripts/pg-test.sh)
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
-	libssl-dev socat)
+	libssl-dev libpq-dev socat)
 if [ "${1:-build}" = test ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl systemd)
 	pkgs+=(prometheus chromium python3 python3-venv)
+	pkgs+=(postgresql postgresql-client)
 fi
 
 missing=()

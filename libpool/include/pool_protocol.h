@@ -24,6 +24,7 @@
 #define POOL_ERR_DRAINING      "draining"
 #define POOL_ERR_CREATE_FAILED "create_failed"
 #define POOL_ERR_INTERNAL      "internal"
+#define POOL_ERR_NOT_LEADER    "not_leader"
 
 /* Defaults and limits of the contract. */
 #define POOL_DEFAULT_MAX_LINE      (1024 * 1024) /* bytes, the '\n' not counted */

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../h_pgstore.h"
+
 #define H_MAX_LIVE 8
 
 /* Daemons started and not yet stopped; harness_teardown cleans them up. */
@@ -193,12 +195,18 @@ static void spawn(poold_proc *d)
 	pid_t pid;
 	int status;
 	double end;
+	char store[1024];
 
 	argv[argc++] = POOLD_BIN;
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
 	argv[argc++] = "--db";
 	argv[argc++] = d->db;
+	if (h_pg_mode()) { /* POOL_TEST_STORE: see tests/h_pgstore.h */
+		h_pg_url(d->store_dir[0] ? d->store_dir : d->dir, store, sizeof store);
+		argv[argc++] = "--store";
+		argv[argc++] = store;
+	}
 	argv[argc++] = "--log-level";
 	argv[argc++] = "debug";
 	for (int i = 0; d->extra[i]; i++)
@@ -259,6 +267,8 @@ poold_proc *poold_start(const char *extra, ...)
 	snprintf(d->sock, sizeof(d->sock), "%s/poold.sock", d->dir);
 	snprintf(d->db, sizeof(d->db), "%s/poold.db", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/poold.log", d->dir);
+	if (h_pg_mode())
+		assert_int_equal(h_pg_create(d->dir), 0);
 
 	va_start(ap, extra);
 	for (const char *a = extra; a; a = va_arg(ap, const char *)) {
@@ -293,6 +303,8 @@ static void destroy(poold_proc *d)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", d->dir);
+	if (h_pg_mode() && !d->store_dir[0] && h_pg_drop(d->dir) != 0)
+		fprintf(stderr, "warning: could not drop the schema of %s\n", d->dir);
 	for (int i = 0; d->extra[i]; i++)
 		free(d->extra[i]);
 	free(d);
@@ -936,4 +948,63 @@ pool_code child_call(pool_client *c, const char *op, json_t *args, json_t **res)
 	else
 		json_decref(r);
 	return POOL_OK;
+}
+
+/* ---- front ends sharing one store (PostgreSQL mode) ------------------------ */
+
+poold_proc *poold_start_peer(const poold_proc *first, const char *extra, ...)
+{
+	poold_proc *d = calloc(1, sizeof(*d));
+	char tmpl[] = "/tmp/poold-func-XXXXXX";
+	va_list ap;
+	int n = 0, slot = -1;
+
+	assert_true(h_pg_mode());
+	assert_non_null(d);
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(chmod(tmpl, 0755), 0);
+	snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
+	snprintf(d->sock, sizeof(d->sock), "%s/poold.sock", d->dir);
+	snprintf(d->db, sizeof(d->db), "%s/poold.db", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poold.log", d->dir);
+	snprintf(d->store_dir, sizeof(d->store_dir), "%s", first->dir);
+	va_start(ap, extra);
+	for (const char *a = extra; a; a = va_arg(ap, const char *)) {
+		assert_true(n < H_MAX_ARGS);
+		d->extra[n++] = strdup(a);
+	}
+	va_end(ap);
+	d->extra[n] = NULL;
+	for (int i = 0; i < H_MAX_LIVE && slot < 0; i++)
+		if (!live[i])
+			slot = i;
+	assert_true(slot >= 0);
+	live[slot] = d;
+	spawn(d);
+	return d;
+}
+
+const char *poold_role(const poold_proc *d)
+{
+	raw_conn *r = raw_connect_try(d->sock);
+	static const char req[] = "{\"op\":\"status\"}\n";
+	static char role[16];
+	char *line;
+	json_t *o;
+
+	role[0] = '\0';
+	if (!r)
+		return role;
+	if (raw_write(r, req, strlen(req)) == 0 && (line = raw_read_line(r, 5.0))) {
+		const char *s;
+
+		o = json_loads(line, 0, NULL);
+		s = json_string_value(json_object_get(
+			json_object_get(json_object_get(o, "result"), "ha"), "role"));
+		snprintf(role, sizeof(role), "%s", s ? s : "");
+		json_decref(o);
+		free(line);
+	}
+	raw_close(r);
+	return role;
 }

@@ -34,6 +34,8 @@ typedef struct poold_proc {
 	char log[300];               /* DIR/poold.log (stdout+stderr, appended) */
 	pid_t pid;                   /* 0 when not running */
 	char *extra[H_MAX_ARGS + 1]; /* owned copies of the extra args, NULL-ended */
+	char store_dir[256];         /* "" = its own store; else the directory
+				      * whose store it shares (poold_start_peer) */
 } poold_proc;
 
 /* Start poold with extra arguments (a NULL-terminated list); asserts it answers
@@ -173,5 +175,13 @@ gid_t h_nobody_gid(void);
 	} while (0)
 /* In a child: call and return the code (POOL_OK or the error), result into *res. */
 pool_code child_call(pool_client *c, const char *op, json_t *args, json_t **res);
+
+/* Front ends sharing one store (PostgreSQL mode: POOL_TEST_STORE). */
+/* Start another poold (own directory, socket and log) on first's store;
+ * stop it before first, whose stop drops the store. */
+poold_proc *poold_start_peer(const poold_proc *first, const char *extra, ...);
+/* Its "role" in status ("leader" or "standby"), or "" when it does not
+ * answer. A static buffer. */
+const char *poold_role(const poold_proc *d);
 
 #endif

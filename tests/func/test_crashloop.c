@@ -23,11 +23,18 @@
  *  - fencing tokens never repeat, and in each pool a lease requested after
  *    another was acknowledged has a larger token;
  *  - the database passes PRAGMA integrity_check and holds at most one live
- *    lease per resource, each on a leased resource, none of them returned.
+ *    lease per resource, each on a leased resource, none of them returned
+ *    (on PostgreSQL, with POOL_TEST_STORE, the same but the integrity check).
  * It prints its counts. scripts/crashloop.sh runs the long form;
+ * test_failover_loop runs the same clients and checks against two front
+ * ends on one PostgreSQL store (POOL_TEST_STORE), killing whichever leads
+ * (POOL_FAILOVER_KILLS times, default 6) and bringing it back as a standby;
+ * the clients turn to the other front end on a lost connection or a
+ * not_leader answer, and the epochs must rise at every takeover.
  * POOL_CRASHLOOP_KILLS, POOL_CRASHLOOP_SEED and POOL_CRASHLOOP_SYNC (passed
  * to poold --sync) change the run.
  */
+#include "../h_pgstore.h"
 #include "harness.h"
 #include "h_sqlite.h"
 
@@ -58,6 +65,7 @@ static pid_t client_pid[CLIENTS]; /* running clients; the teardown kills them */
 struct client {
 	int k;                 /* client number */
 	const char *sock;
+	const char *sock2;     /* the other front end, or NULL */
 	const char *stopfile;  /* exists: finish the cycle, take a final lease, exit */
 	FILE *log;
 	pool_client *c;
@@ -77,6 +85,17 @@ static bool stop_asked(const struct client *cl)
 	return access(cl->stopfile, F_OK) == 0;
 }
 
+/* With two front ends: try the other one (the leader may have moved). */
+static void cl_switch(struct client *cl)
+{
+	const char *s = cl->sock;
+
+	if (cl->sock2) {
+		cl->sock = cl->sock2;
+		cl->sock2 = s;
+	}
+}
+
 static void cl_connect(struct client *cl)
 {
 	pool_error err;
@@ -87,6 +106,7 @@ static void cl_connect(struct client *cl)
 			pool_set_timeout(cl->c, 10.0);
 			return;
 		}
+		cl_switch(cl);
 		if (h_wall() > cl->give_up) {
 			fprintf(stderr, "client %d: cannot connect: %s\n", cl->k, err.message);
 			_exit(3);
@@ -108,11 +128,12 @@ static pool_code cl_call(struct client *cl, const char *op, json_t *args, json_t
 		switch (err.code) {
 		case POOL_E_UNREACHABLE:
 		case POOL_E_TIMEOUT:
-		case POOL_E_PROTOCOL:
+		case POOL_E_PROTOCOL: /* also not_leader, which libpool does not know yet */
 		case POOL_E_INTERNAL: /* e.g. shutting down: the outcome is unknown */
 			pool_close(cl->c);
 			cl->c = NULL;
 			cl->losses++;
+			cl_switch(cl);
 			if (h_wall() > cl->give_up) {
 				fprintf(stderr, "client %d: %s keeps failing: %s\n", cl->k, op,
 					err.message);
@@ -694,6 +715,42 @@ static void check_db(const char *path, struct logs *lg, int nlive, long long max
 	h_sqlite_close(&s);
 }
 
+/* The same checks on the PostgreSQL store of d's directory. */
+static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long max_token)
+{
+	char out[65536], *id, *save = NULL;
+
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM (SELECT pool, resource FROM leases "
+				  "WHERE expired_at IS NULL GROUP BY pool, resource HAVING "
+				  "count(*) > 1) t", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s resources have two live leases", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM leases l LEFT JOIN resources r ON "
+				  "r.pool = l.pool AND r.name = l.resource WHERE l.expired_at IS "
+				  "NULL AND r.state IS DISTINCT FROM 'leased'", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s live leases hold a resource that is not leased", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) FROM resources r WHERE state = 'leased' "
+				  "AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.pool = r.pool AND "
+				  "l.resource = r.name AND l.expired_at IS NULL)", out, sizeof out), 0);
+	if (strcmp(out, "0") != 0)
+		fail_msg("database: %s resources are leased without a live lease", out);
+	assert_int_equal(h_pg_sql(dir, "SELECT value FROM meta WHERE key = 'next_token'", out,
+				  sizeof out), 0);
+	if (atoll(out) <= max_token)
+		fail_msg("database: next_token %s, but token %lld was acknowledged", out, max_token);
+	assert_int_equal(h_pg_sql(dir, "SELECT count(*) || ',' || coalesce(string_agg(id, ','), '') "
+				  "FROM leases WHERE expired_at IS NULL", out, sizeof out), 0);
+	assert_int_equal(atoi(out), nlive);
+	strtok_r(out, ",", &save);
+	while ((id = strtok_r(NULL, ",", &save))) {
+		struct lrec *r = find_lease(lg, id);
+
+		if (r && r->returned)
+			fail_msg("database: lease %s (returned, acknowledged) is still live", id);
+	}
+}
+
 /* ---- the test --------------------------------------------------------------- */
 
 static void test_crashloop(void **state)
@@ -795,7 +852,10 @@ static void test_crashloop(void **state)
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	d->pid = 0;
-	check_db(d->db, &lg, nlive, max_token);
+	if (h_pg_mode())
+		check_db_pg(d->dir, &lg, nlive, max_token);
+	else
+		check_db(d->db, &lg, nlive, max_token);
 	poold_respawn(d);
 
 	fprintf(stderr,
@@ -810,6 +870,136 @@ static void test_crashloop(void **state)
 	free(lg.l);
 	free(v);
 	poold_stop(d);
+}
+
+/* ---- the same under failover (PostgreSQL) ------------------------------------ */
+
+static json_int_t epoch_of(const poold_proc *d)
+{
+	pool_client *c = h_connect((poold_proc *)d);
+	json_t *st = CALL_OK(c, "status", NULL);
+	json_int_t e = JINT(JOBJ(st, "ha"), "epoch");
+
+	json_decref(st);
+	pool_close(c);
+	return e;
+}
+
+/* Kills the leader of the pair with SIGKILL, waits for the other to take
+ * over (with a higher epoch), and brings the killed one back: a standby. */
+static void fail_over(poold_proc **lead, poold_proc **other, json_int_t *epoch)
+{
+	poold_proc *t;
+	json_int_t e;
+
+	poold_kill9(*lead);
+	WAIT_UNTIL(strcmp(poold_role(*other), "leader") == 0, 60);
+	e = epoch_of(*other);
+	if (e <= *epoch)
+		fail_msg("epoch %lld after a takeover, %lld before", (long long)e,
+			 (long long)*epoch);
+	*epoch = e;
+	poold_respawn(*lead);
+	assert_string_equal(poold_role(*lead), "standby");
+	t = *lead;
+	*lead = *other;
+	*other = t;
+}
+
+static void test_failover_loop(void **state)
+{
+	const char *env = getenv("POOL_FAILOVER_KILLS");
+	int kills = env && atoi(env) > 0 ? atoi(env) : 6;
+	poold_proc *a, *b, *lead, *other;
+	pool_client *c;
+	char stopfile[400], logpath[CLIENTS][400];
+	pid_t pid[CLIENTS];
+	unsigned seed = (unsigned)h_now_ns();
+	struct logs lg = { 0 };
+	struct lrec **v;
+	int nlive, status;
+	long long max_token = 0;
+	json_int_t epoch;
+
+	if (!h_pg_mode())
+		skip(); /* two front ends need the PostgreSQL store */
+	a = poold_start("--failover-timeout", "1", NULL);
+	WAIT_UNTIL(strcmp(poold_role(a), "leader") == 0, 30);
+	b = poold_start_peer(a, "--failover-timeout", "1", NULL);
+	lead = a;
+	other = b;
+	epoch = epoch_of(a);
+	fprintf(stderr, "failover loop: %d kills, %d clients, seed %u\n", kills, CLIENTS, seed);
+	c = h_connect(a);
+	for (int p = 0; p < NPOOLS; p++) {
+		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
+		for (int r = 0; r < RES_PER_POOL; r++) {
+			char name[32];
+
+			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
+			h_add(c, pools[p], name, NULL);
+		}
+	}
+	pool_close(c);
+	snprintf(stopfile, sizeof stopfile, "%s/stop", a->dir);
+	for (int k = 0; k < CLIENTS; k++) {
+		snprintf(logpath[k], sizeof logpath[k], "%s/client%d.log", a->dir, k);
+		pid[k] = fork();
+		assert_true(pid[k] >= 0);
+		client_pid[k] = pid[k];
+		if (pid[k] == 0) {
+			struct client cl = { .k = k, .sock = a->sock, .sock2 = b->sock,
+					     .stopfile = stopfile,
+					     .seed = seed + 7919u * (unsigned)(k + 1),
+					     .give_up = h_wall() + 120.0 + kills * 10.0 };
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			cl.log = fopen(logpath[k], "w");
+			CHILD_CHECK(cl.log != NULL);
+			client_main(&cl);
+		}
+	}
+	for (int i = 0; i < kills; i++) {
+		h_sleep(0.2 + 0.8 * rand_r(&seed) / (double)RAND_MAX);
+		for (int k = 0; k < CLIENTS; k++)
+			if (waitpid(pid[k], &status, WNOHANG) == pid[k])
+				fail_msg("client %d exited during the loop (status 0x%x)", k, status);
+		fail_over(&lead, &other, &epoch);
+	}
+	fclose(fopen(stopfile, "w"));
+	for (int k = 0; k < CLIENTS; k++) {
+		assert_int_equal(h_wait_child_for(pid[k], 120.0), 0);
+		client_pid[k] = 0;
+	}
+	fail_over(&lead, &other, &epoch);
+	fprintf(stderr, "failover loop: %d takeovers, last epoch %lld\n", kills + 1,
+		(long long)epoch);
+
+	lg.l = calloc(MAX_LEASES, sizeof *lg.l);
+	assert_non_null(lg.l);
+	for (int k = 0; k < CLIENTS; k++)
+		read_log(&lg, logpath[k], k);
+	for (size_t i = 0; i < lg.n; i++)
+		if (lg.l[i].token > max_token)
+			max_token = lg.l[i].token;
+	v = malloc((lg.n + 1) * sizeof *v);
+	assert_true(lg.n > 0);
+	check_logs(&lg, v);
+	c = h_connect(lead);
+	nlive = check_daemon(c, &lg, v);
+	pool_close(c);
+	check_db_pg(a->dir, &lg, nlive, max_token);
+	fprintf(stderr, "failover loop: leases checked %zu (%ld cycles, %ld returns acknowledged); "
+		"connections lost %ld; live at the end %d; highest token %lld\n", lg.n, lg.cycles,
+		lg.returns_acked, lg.losses, nlive, max_token);
+	for (size_t i = 0; i < lg.n; i++)
+		free(lg.l[i].sent);
+	free(lg.l);
+	free(v);
+	poold_stop(b); /* a's stop drops the shared store */
+	poold_stop(a);
 }
 
 /* Teardown: clients a failed test left behind, then the daemon. */
@@ -828,6 +1018,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_crashloop, crashloop_teardown),
+		cmocka_unit_test_teardown(test_failover_loop, crashloop_teardown),
 	};
 
 	return RUN_FTESTS(tests);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../h_pgstore.h"
 #include "conn.h"
 #include "log.h"
 #include "options.h"
@@ -50,12 +51,14 @@ static inline struct fixture *fx_open_sized(const char *dir,
 					    size_t max_db_size)
 {
 	struct fixture *fx = xcalloc(1, sizeof *fx);
-	char err[512], path[128];
+	char err[512], path[1024];
 
 	log_threshold = LOG_ERROR;
 	signal(SIGPIPE, SIG_IGN); /* as poold's main() does */
 	snprintf(fx->dir, sizeof fx->dir, "%s", dir);
 	snprintf(path, sizeof path, "%s/poold.db", dir);
+	if (h_pg_mode()) /* POOL_TEST_STORE: the directory's schema */
+		h_pg_url(dir, path, sizeof path);
 	options_defaults(&fx->pd.cfg);
 	free(fx->pd.cfg.db_path);
 	free(fx->pd.cfg.socket_path);
@@ -81,7 +84,7 @@ static inline struct fixture *fx_open(void)
 {
 	char dir[] = "/tmp/poold-unit-XXXXXX";
 
-	if (!mkdtemp(dir))
+	if (!mkdtemp(dir) || (h_pg_mode() && h_pg_create(dir) != 0))
 		abort();
 	return fx_open_at(dir);
 }
@@ -103,6 +106,9 @@ static inline void fx_close(struct fixture *fx)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fixture: could not remove %s\n", fx->dir);
+	if (h_pg_mode() && h_pg_drop(fx->dir) != 0)
+		fprintf(stderr, "fixture: could not drop the schema of %s\n",
+			fx->dir);
 	free(fx);
 }
 

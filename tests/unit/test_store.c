@@ -31,6 +31,8 @@ static void test_migrate_and_refuse_newer(void **state)
 	struct store *st;
 	sqlite3 *db;
 
+	if (h_pg_mode())
+		skip(); /* SQLite's own; test_store_pg has PostgreSQL's */
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/x.db", dir);
 	st = store_open(&cfg, err, sizeof err);
@@ -153,6 +155,8 @@ static void test_failed_commit_changes_nothing(void **state)
 	json_t *a, *before, *after;
 	int added = 0, n;
 
+	if (h_pg_mode())
+		skip(); /* --max-db-size is SQLite's; see test_store_pg */
 	assert_non_null(mkdtemp(dir));
 	fx = fx_open_sized(dir, 96 * 1024);
 	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));

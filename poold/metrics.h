@@ -16,7 +16,6 @@
 #ifndef POOLD_METRICS_H
 #define POOLD_METRICS_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +45,11 @@ enum metrics_result { MR_OK, MR_FAILED, MR_TIMEOUT, MR_COUNT };
 void metrics_free(struct poold *pd);
 
 /* A committed event of pool, as the journal's apply stage sees it (event
- * names as in the watch stream). seconds is the wait (request to grant) for
- * leased and checked_out, the time the lease was held for returned, expired
- * and discarded, and ignored otherwise. Unknown events are ignored, so the
- * journal may pass every event. */
+ * names as in the watch stream). seconds is the wait (request to grant, 0
+ * for an immediate grant) for leased and checked_out, the time the lease was
+ * held for returned and expired (each lease ends with one of them), and
+ * ignored otherwise. Other events are ignored, so the journal passes every
+ * event. */
 void metrics_event(struct poold *pd, const char *pool, const char *event,
 		   double seconds);
 /* The same figures one at a time. */
@@ -69,11 +69,6 @@ void metrics_pool_forget(struct poold *pd, const char *pool);
 /* A refusal of the HTTP listener, counted in poold_refused_total under
  * reason "http_<why>" (why: unauthorized, method, too_large, not_found). */
 void metrics_http_refused(struct poold *pd, const char *why);
-
-/* The last events metrics_event saw (at most 50), newest first, as
- * [{"event", "pool", "at"}] (new reference): the dashboard's latest events
- * until the history feeds them. */
-json_t *metrics_recent_events(struct poold *pd);
 
 /* Appends the whole exposition to out. */
 void metrics_write(struct poold *pd, struct evbuffer *out);

@@ -25,6 +25,7 @@ struct waiter {
 	struct want want;         /* strings borrowed from req->msg */
 	char *rid_key;            /* owned; key in pd->waiting_ids, or NULL */
 	struct event *timer;      /* owned; the wait, while queued */
+	double since;             /* now_mono() at arrival (metrics) */
 	char *creating;           /* owned; the resource created for it, if
 				   * it is in pool->creators */
 	TAILQ_ENTRY(waiter) link; /* in pool->waiters or pool->creators */
@@ -62,6 +63,7 @@ static struct waiter *waiter_new(struct req *r, struct pool *p,
 	w->req = r;
 	w->pool = p;
 	w->want = *want;
+	w->since = now_mono();
 	if (want->request_id) {
 		w->rid_key = request_id_key(r->who.name, want->request_id);
 		hmap_put(&r->pd->waiting_ids, w->rid_key, w);
@@ -232,6 +234,7 @@ enum req_status lease_request(struct req *r, struct pool *p,
 static void serve(struct waiter *w, struct resource *res, double now)
 {
 	w->req->now = now;
+	w->want.waited = now_mono() - w->since;
 	grant_and_answer(w->req, res, &w->want);
 	waiter_free(w);
 }
@@ -287,6 +290,21 @@ bool wait_pending(const struct pool *p)
 {
 	return p->nwaiters > 0 || (int64_t)p->count[RS_CLEANING] >
 		provision_running(p, "reset");
+}
+
+static double first_since(const struct waiter_list *list, double oldest)
+{
+	const struct waiter *w = TAILQ_FIRST(list);
+
+	return w && w->since < oldest ? w->since : oldest;
+}
+
+double wait_oldest_age(const struct pool *p)
+{
+	double now = now_mono();
+
+	/* Both lists are in arrival order. */
+	return now - first_since(&p->creators, first_since(&p->waiters, now));
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)

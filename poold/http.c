@@ -25,6 +25,7 @@
 #include "poold.h"
 #include "store.h"
 #include "util.h"
+#include "wait.h"
 
 /* The page, embedded at build time from dashboard.html (dashboard.c). */
 extern const char dashboard_html[];
@@ -224,7 +225,8 @@ static void latest_events(struct poold *pd, json_t *into)
 }
 
 /* /api/dashboard: the status, each pool with its first LEASES_SHOWN live
- * leases, and the latest events. */
+ * leases and how long its longest-waiting request has waited (null: none
+ * waits), and the latest events. */
 static void get_dashboard_data(struct http *h, struct evhttp_request *req)
 {
 	double now = now_wall();
@@ -245,6 +247,10 @@ static void get_dashboard_data(struct http *h, struct evhttp_request *req)
 		json_object_set_new(entry, "leases", list);
 		json_object_set_new(entry, "leases_live", json_integer(
 					    (json_int_t)n));
+		json_object_set_new(entry, "longest_wait", p->nwaiters ||
+				    !TAILQ_EMPTY(&p->creators) ?
+				    json_seconds(wait_oldest_age(p)) :
+				    json_null());
 	}
 	latest_events(h->pd, st);
 	json_object_set_new(st, "now", json_time(now));

@@ -7,7 +7,8 @@
  * poold_command_seconds, commits in poold_commit_seconds and
  * poold_commit_batch_size, and poold_oldest_waiter_seconds grows while a
  * request waits. The latest events of /api/dashboard come from the history
- * (they survive a restart) and never show a lease id. Every scrape passes
+ * (they survive a restart) and never show a lease id; its longest_wait
+ * follows the waiters. Every scrape passes
  * promtool.
  */
 #include <setjmp.h>
@@ -264,6 +265,54 @@ static void test_dashboard_events_from_history(void **state)
 	poold_stop(d);
 }
 
+/* The pool's entry of /api/dashboard. */
+static json_t *dashboard_pool(json_t *db, const char *pool)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(db, "pools"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "pool")),
+			   pool) == 0)
+			return e;
+	fail_msg("pool %s is not on the dashboard", pool);
+	return NULL;
+}
+
+static void test_dashboard_longest_wait(void **state)
+{
+	poold_proc *d = start_http();
+	pool_client *c = h_connect(d);
+	raw_conn *waiter = raw_connect(d->sock);
+	json_t *l, *db, *resp;
+
+	h_pool(c, "q", "{\"max_size\": 1, \"create\": \"builtin\"}");
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "q"));
+	db = dashboard();
+	assert_true(json_is_null(json_object_get(dashboard_pool(db, "q"),
+						 "longest_wait")));
+	json_decref(db);
+	raw_send(waiter, "{\"op\":\"lease\",\"pool\":\"q\",\"wait\":120}\n");
+	wait_metric_above(d, "poold_waiters{pool=\"q\"}", 0);
+	db = dashboard();
+	assert_true(json_is_number(json_object_get(dashboard_pool(db, "q"),
+						   "longest_wait")));
+	json_decref(db);
+	json_decref(CALL_OK(c, "return", J("{s:O}", "lease",
+					   json_object_get(l, "lease"))));
+	json_decref(l);
+	resp = raw_recv(waiter, 60);
+	resp_result(resp);
+	json_decref(resp);
+	db = dashboard();
+	assert_true(json_is_null(json_object_get(dashboard_pool(db, "q"),
+						 "longest_wait")));
+	json_decref(db);
+	raw_close(waiter);
+	pool_close(c);
+	poold_stop(d);
+}
+
 /* The dashboard shows at most 30 events, the newest. */
 static void test_dashboard_events_bounded(void **state)
 {
@@ -301,6 +350,7 @@ int main(void)
 		FTEST(test_command_results),
 		FTEST(test_dashboard_events_from_history),
 		FTEST(test_dashboard_events_bounded),
+		FTEST(test_dashboard_longest_wait),
 	};
 
 	return RUN_FTESTS(tests);

@@ -292,19 +292,17 @@ bool wait_pending(const struct pool *p)
 		provision_running(p, "reset");
 }
 
-static double first_since(const struct waiter_list *list, double oldest)
-{
-	const struct waiter *w = TAILQ_FIRST(list);
-
-	return w && w->since < oldest ? w->since : oldest;
-}
-
 double wait_oldest_age(const struct pool *p)
 {
-	double now = now_mono();
+	const struct waiter *w = TAILQ_FIRST(&p->waiters);
+	double now = now_mono(), oldest = w ? w->since : now;
 
-	/* Both lists are in arrival order. */
-	return now - first_since(&p->creators, first_since(&p->waiters, now));
+	/* The queue is in arrival order; a request joins the creators when its
+	 * command starts, so those (at most max_concurrent) are all looked at. */
+	TAILQ_FOREACH(w, &p->creators, link)
+		if (w->since < oldest)
+			oldest = w->since;
+	return now - oldest;
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)

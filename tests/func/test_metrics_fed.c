@@ -3,7 +3,8 @@
  * fed by what a client does: a waiting lease served after a return is a
  * non-zero poold_wait_seconds observation (an immediate grant is 0), ended
  * leases are poold_lease_held_seconds observations, create commands count
- * in poold_commands_total by result (ok, failed, timeout) and time in
+ * (and reset and destroy commands) in poold_commands_total by result (ok,
+ * failed, timeout) and time in
  * poold_command_seconds, commits in poold_commit_seconds and
  * poold_commit_batch_size, and poold_oldest_waiter_seconds grows while a
  * request waits. The latest events of /api/dashboard come from the history
@@ -203,6 +204,41 @@ static void test_command_results(void **state)
 	poold_stop(d);
 }
 
+/* Reset and destroy commands count too: a return is reset, a discard is
+ * destroyed; one that fails is "failed". */
+static void test_reset_and_destroy_counted(void **state)
+{
+	poold_proc *d = start_http();
+	pool_client *c = h_connect(d);
+	json_t *l;
+
+	h_pool(c, "rd", "{\"max_size\": 2, \"create\": \"builtin\", "
+	       "\"reset\": {\"cmd\": [\"/bin/true\"]}, "
+	       "\"destroy\": {\"cmd\": [\"/bin/true\"]}}");
+	h_pool(c, "rf", "{\"max_size\": 2, \"create\": \"builtin\", "
+	       "\"reset\": {\"cmd\": [\"/bin/false\"]}}");
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "rd"));
+	json_decref(CALL_OK(c, "return", J("{s:O}", "lease",
+					   json_object_get(l, "lease"))));
+	json_decref(l);
+	wait_metric_above(d, "poold_commands_total{pool=\"rd\",kind=\"reset\",result=\"ok\"}", 0);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "rd"));
+	json_decref(CALL_OK(c, "return", J("{s:O, s:b}", "lease",
+					   json_object_get(l, "lease"),
+					   "discard", 1)));
+	json_decref(l);
+	wait_metric_above(d, "poold_commands_total{pool=\"rd\",kind=\"destroy\",result=\"ok\"}", 0);
+	assert_true(metric(d, "poold_command_seconds_count{pool=\"rd\",kind=\"destroy\"}") == 1);
+	l = CALL_OK(c, "lease", J("{s:s}", "pool", "rf"));
+	json_decref(CALL_OK(c, "return", J("{s:O}", "lease",
+					   json_object_get(l, "lease"))));
+	json_decref(l);
+	wait_metric_above(d, "poold_commands_total{pool=\"rf\",kind=\"reset\",result=\"failed\"}", 0);
+	assert_true(metric(d, "poold_commands_total{pool=\"rf\",kind=\"reset\",result=\"ok\"}") == 0);
+	pool_close(c);
+	poold_stop(d);
+}
+
 static json_t *dashboard(void)
 {
 	struct h_http_resp r = h_http_get(port, "/api/dashboard");
@@ -348,6 +384,7 @@ int main(void)
 		FTEST(test_wait_and_held),
 		FTEST(test_commits_counted),
 		FTEST(test_command_results),
+		FTEST(test_reset_and_destroy_counted),
 		FTEST(test_dashboard_events_from_history),
 		FTEST(test_dashboard_events_bounded),
 		FTEST(test_dashboard_longest_wait),

@@ -143,6 +143,8 @@ void journal_pool_gone(struct pool *p)
 	struct jrow *e = row_add(p->pd, J_POOL_DEL);
 
 	e->u.key.pool = own(e, p->name);
+	/* A pool of the same name made later starts with empty histograms. */
+	metrics_pool_forget(p->pd, p->name);
 }
 
 void journal_resource_saved(struct resource *r)

@@ -117,17 +117,6 @@ void metrics_free(struct poold *pd)
 	pd->metrics = NULL;
 }
 
-void metrics_wait_observe(struct poold *pd, const char *pool, double seconds)
-{
-	histogram_observe(&pool_get(pd, pool)->wait, seconds);
-}
-
-void metrics_lease_held_observe(struct poold *pd, const char *pool,
-				double seconds)
-{
-	histogram_observe(&pool_get(pd, pool)->held, seconds);
-}
-
 static int name_index(const char *const *names, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
@@ -168,9 +157,9 @@ void metrics_event(struct poold *pd, const char *pool, const char *event,
 	static const char *const ends[] = { "returned", "expired" };
 
 	if (name_index(waits, 2, event) >= 0)
-		metrics_wait_observe(pd, pool, seconds);
+		histogram_observe(&pool_get(pd, pool)->wait, seconds);
 	else if (name_index(ends, 2, event) >= 0)
-		metrics_lease_held_observe(pd, pool, seconds);
+		histogram_observe(&pool_get(pd, pool)->held, seconds);
 }
 
 void metrics_pool_forget(struct poold *pd, const char *pool)

@@ -52,10 +52,6 @@ void metrics_free(struct poold *pd);
  * event. */
 void metrics_event(struct poold *pd, const char *pool, const char *event,
 		   double seconds);
-/* The same figures one at a time. */
-void metrics_wait_observe(struct poold *pd, const char *pool, double seconds);
-void metrics_lease_held_observe(struct poold *pd, const char *pool,
-				double seconds);
 /* A finished create/reset/destroy command; kind and result by name
  * ("create", "reset", "destroy"; "ok", "failed", "timeout"). Unknown names
  * are ignored. */
@@ -64,7 +60,9 @@ void metrics_command_observe(struct poold *pd, const char *pool,
 			     double seconds);
 /* One group commit: its duration and how many requests it answered. */
 void metrics_commit_observe(struct poold *pd, double seconds, size_t batch);
-/* The pool is gone: drop its histograms now (the next scrape would). */
+/* The pool is gone (journal_pool_gone): drop its histograms now. A scrape
+ * also drops those of pools that no longer exist (an event may come after
+ * the pool went, e.g. a command's end). */
 void metrics_pool_forget(struct poold *pd, const char *pool);
 /* A refusal of the HTTP listener, counted in poold_refused_total under
  * reason "http_<why>" (why: unauthorized, method, too_large, not_found). */

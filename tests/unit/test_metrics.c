@@ -186,8 +186,8 @@ static void test_deleted_pool_goes(void **state)
 
 	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"gone\",\"create\":\"none\"}\n");
 	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"kept\",\"create\":\"none\"}\n");
-	metrics_wait_observe(&fx->pd, "gone", 1);
-	metrics_lease_held_observe(&fx->pd, "kept", 1);
+	metrics_event(&fx->pd, "gone", "leased", 1);
+	metrics_event(&fx->pd, "kept", "returned", 1);
 	ok_call(fx, "{\"op\":\"pool.delete\",\"pool\":\"gone\"}\n");
 	s = scrape(&fx->pd);
 	assert_null(strstr(s, "pool=\"gone\""));
@@ -196,6 +196,13 @@ static void test_deleted_pool_goes(void **state)
 	/* Forgetting explicitly is the same, and harmless twice. */
 	metrics_pool_forget(&fx->pd, "kept");
 	metrics_pool_forget(&fx->pd, "kept");
+	s = scrape(&fx->pd);
+	assert_true(has_line(s, "poold_lease_held_seconds_count{pool=\"kept\"} 0"));
+	free(s);
+	/* Deleted and made again between two scrapes: a new pool, empty. */
+	metrics_event(&fx->pd, "kept", "returned", 1);
+	ok_call(fx, "{\"op\":\"pool.delete\",\"pool\":\"kept\"}\n");
+	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"kept\",\"create\":\"none\"}\n");
 	s = scrape(&fx->pd);
 	assert_true(has_line(s, "poold_lease_held_seconds_count{pool=\"kept\"} 0"));
 	free(s);

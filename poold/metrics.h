@@ -9,9 +9,11 @@
  * anything per lease. A pool's histograms go when the pool does (forgotten
  * explicitly, or pruned at the next scrape), so its series disappear.
  *
- * The observe calls are cheap (a bucket search over at most 16 bounds) and
- * are meant for the journal's post-commit apply stage, which sees every
- * committed event exactly once; see docs/operations.md.
+ * The observe calls are cheap (a bucket search over at most 16 bounds).
+ * Only committed work feeds them: the journal's post-commit stage
+ * (metrics_event, every committed event once, in commit order), the flush
+ * (metrics_commit_observe) and provision.c (metrics_command_observe); see
+ * docs/operations.md.
  */
 #ifndef POOLD_METRICS_H
 #define POOLD_METRICS_H

@@ -25,12 +25,14 @@
 #include "poold.h"
 #include "store.h"
 #include "util.h"
+#include "wait.h"
 
 /* The page, embedded at build time from dashboard.html (dashboard.c). */
 extern const char dashboard_html[];
 extern const size_t dashboard_html_len;
 
 #define LEASES_SHOWN 50 /* per pool on the dashboard; the rest are counted */
+#define EVENTS_SHOWN 30 /* the latest events on the dashboard */
 
 struct http {
 	struct poold *pd;
@@ -190,8 +192,41 @@ static json_t *lease_view(const struct lease *l, double now)
 				json_null());
 }
 
+/* An event of the history as the page shows it: never its lease id. */
+static int add_event(void *arg, const struct store_history_row *row)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o}", "event", row->event,
+			      "pool", row->pool, "at", json_time(row->at));
+
+	if (row->resource)
+		json_object_set_new(o, "resource",
+				    json_string(row->resource));
+	if (row->owner)
+		json_object_set_new(o, "owner", json_string(row->owner));
+	json_array_insert_new(arg, 0, o); /* newest first */
+	return 0;
+}
+
+/* The latest committed events, from the history (they survive a
+ * restart); on a store error, none and why. */
+static void latest_events(struct poold *pd, json_t *into)
+{
+	struct store_history_filter f = { .limit = EVENTS_SHOWN,
+					  .tail = true };
+	json_t *list = json_array();
+	char err[256];
+
+	if (pd->store->ops->history_query(pd->store, &f, add_event, list, err,
+					  sizeof err) < 0) {
+		json_array_clear(list);
+		json_object_set_new(into, "events_error", json_string(err));
+	}
+	json_object_set_new(into, "events", list);
+}
+
 /* /api/dashboard: the status, each pool with its first LEASES_SHOWN live
- * leases, and the latest events. */
+ * leases and how long its longest-waiting request has waited (null: none
+ * waits), and the latest events. */
 static void get_dashboard_data(struct http *h, struct evhttp_request *req)
 {
 	double now = now_wall();
@@ -212,8 +247,12 @@ static void get_dashboard_data(struct http *h, struct evhttp_request *req)
 		json_object_set_new(entry, "leases", list);
 		json_object_set_new(entry, "leases_live", json_integer(
 					    (json_int_t)n));
+		json_object_set_new(entry, "longest_wait", p->nwaiters ||
+				    !TAILQ_EMPTY(&p->creators) ?
+				    json_seconds(wait_oldest_age(p)) :
+				    json_null());
 	}
-	json_object_set_new(st, "events", metrics_recent_events(h->pd));
+	latest_events(h->pd, st);
 	json_object_set_new(st, "now", json_time(now));
 	send_json(req, st);
 }

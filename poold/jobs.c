@@ -38,6 +38,7 @@ struct job {
 	char line[512];           /* the stderr line being collected for the log */
 	size_t line_len;
 	double timeout;
+	double started;           /* now_mono() at launch */
 	json_t *cmd;              /* owned; argv, a JSON array */
 	json_t *env;              /* owned; the setting's "env" object, or NULL */
 	char *pool, *resource;    /* owned until launched; for the env */
@@ -82,6 +83,7 @@ static void finish(struct job *j)
 		.out = j->out ? j->out : "",
 		.out_len = j->out_len,
 		.err_tail = j->tail,
+		.seconds = now_mono() - j->started,
 	};
 	j->tail[j->tail_len] = '\0';
 	if (j->out)
@@ -439,6 +441,7 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 static void launch(struct job *j)
 {
 	j->launched = true;
+	j->started = now_mono();
 	if (spawn(j, j->cmd, j->env, j->pool, j->resource) < 0) {
 		/* Reported from the loop, like any other end of a job. */
 		j->pid = 0;

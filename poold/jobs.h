@@ -25,6 +25,7 @@ struct job_result {
 	const char *out;         /* stdout (NUL-terminated; capped) */
 	size_t out_len;
 	const char *err_tail;    /* the last bytes of stderr */
+	double seconds;          /* from launch to end (monotonic) */
 };
 
 /* Called once when the job has ended; the result lives only during it. */

@@ -14,6 +14,7 @@
 #include "jsonutil.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "poold.h"
 #include "store.h"
@@ -47,6 +48,7 @@ struct jevent {
 	char *resource;           /* the resource as it was (JSON), or NULL */
 	char *res_name, *lease, *caller, *owner;
 	int64_t token;
+	double seconds;           /* for metrics_event: wait or time held */
 	bool written;             /* its history row is in the transaction */
 	TAILQ_ENTRY(jevent) link;
 };
@@ -141,6 +143,8 @@ void journal_pool_gone(struct pool *p)
 	struct jrow *e = row_add(p->pd, J_POOL_DEL);
 
 	e->u.key.pool = own(e, p->name);
+	/* A pool of the same name made later starts with empty histograms. */
+	metrics_pool_forget(p->pd, p->name);
 }
 
 void journal_resource_saved(struct resource *r)
@@ -268,6 +272,16 @@ void journal_actor(struct poold *pd, const char *caller)
 	pd->journal->actor = caller;
 }
 
+/* The figure metrics_event takes: a grant's wait (request to grant, 0 at
+ * once), else how long the lease has been held (for the ends). */
+static double event_seconds(const char *event, const struct lease *l,
+			    double at)
+{
+	if (strcmp(event, "leased") == 0 || strcmp(event, "checked_out") == 0)
+		return l->waited;
+	return at > l->acquired_at ? at - l->acquired_at : 0;
+}
+
 void journal_event(struct poold *pd, const char *event, const struct pool *p,
 		   const struct resource *r, const struct lease *l)
 {
@@ -286,6 +300,7 @@ void journal_event(struct poold *pd, const char *event, const struct pool *p,
 		ev->caller = xstrdup(l->caller);
 		ev->owner = xstrdup(l->owner);
 		ev->token = l->token;
+		ev->seconds = event_seconds(event, l, ev->at);
 	} else if (j->actor) {
 		ev->caller = xstrdup(j->actor);
 	}
@@ -348,6 +363,7 @@ void journal_deliver(struct poold *pd)
 		TAILQ_REMOVE(&j->events, ev, link);
 		j->nevents--;
 		event_log(ev);
+		metrics_event(pd, ev->pool, ev->event, ev->seconds);
 		if (!TAILQ_EMPTY(&pd->watchers)) {
 			json_t *line = event_line(ev);
 

@@ -62,7 +62,8 @@ int journal_write(struct poold *pd, char *err, size_t errlen);
  * STORE_OK, STORE_BUSY (nothing written or lost: call again later) or
  * STORE_ERROR (rolled back; call journal_drop). */
 int journal_commit(struct poold *pd, char *err, size_t errlen);
-/* After a commit: the events go to watchers and the log. */
+/* After a commit: the events go to the metrics, watchers and the log, in
+ * commit order. */
 void journal_deliver(struct poold *pd);
 /* After a failure: the transaction is rolled back, rows and events of the
  * batch are dropped. Ready marks are kept. */

@@ -194,6 +194,7 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	l->conn_id = who->conn_id;
 	l->ttl = w->ttl;
 	l->acquired_at = now;
+	l->waited = w->waited;
 	l->expires_at = w->ttl > 0 ? now + w->ttl : 0;
 	if (w->request_id) {
 		l->request_id = xstrdup(w->request_id);

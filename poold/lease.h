@@ -31,6 +31,7 @@ struct want {
 	const char *owner;         /* NULL = default "uid:N pid:P" */
 	bool bind_conn;
 	const char *request_id;    /* NULL = none */
+	double waited;             /* request to grant, s (0: at once) */
 };
 
 struct lease {
@@ -47,6 +48,7 @@ struct lease {
 	uint64_t conn_id;
 	double ttl;                /* 0 = none */
 	double acquired_at;
+	double waited;             /* want.waited; memory only (metrics) */
 	double expires_at;         /* 0 = none; for an ended one: when it expired */
 	char *request_id;          /* owned; NULL = none */
 	char *rid_key;             /* owned; "caller\x1frequest_id" */

@@ -10,11 +10,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "jsonutil.h"
 #include "ops.h"
 #include "pool.h"
 #include "poold.h"
 #include "util.h"
+#include "wait.h"
 
 /* Bucket bounds, in seconds unless said otherwise. A wait is 0 for an
  * immediate grant, so the first bucket holds those. */
@@ -42,15 +42,6 @@ struct pool_metrics {
 	char name[];                 /* the pool's; key in metrics->pools */
 };
 
-/* What the dashboard shows as "latest events" until history feeds it: the
- * last RECENT_MAX events metrics_event saw. */
-#define RECENT_MAX 50
-struct recent_event {
-	double at;                   /* wall time */
-	char event[16];
-	char pool[72];
-};
-
 struct metrics {
 	struct hmap pools;           /* name -> struct pool_metrics (owned) */
 	struct histogram commit, batch;
@@ -58,8 +49,6 @@ struct metrics {
 		int64_t unauthorized, method, too_large, not_found;
 	} http_refused;
 	double start_time;           /* process_start_time_seconds, read once */
-	struct recent_event recent[RECENT_MAX];
-	size_t nrecent, recent_head; /* ring: next slot to write */
 };
 
 void histogram_init(struct histogram *h, const double *bounds, size_t n)
@@ -128,17 +117,6 @@ void metrics_free(struct poold *pd)
 	pd->metrics = NULL;
 }
 
-void metrics_wait_observe(struct poold *pd, const char *pool, double seconds)
-{
-	histogram_observe(&pool_get(pd, pool)->wait, seconds);
-}
-
-void metrics_lease_held_observe(struct poold *pd, const char *pool,
-				double seconds)
-{
-	histogram_observe(&pool_get(pd, pool)->held, seconds);
-}
-
 static int name_index(const char *const *names, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
@@ -170,47 +148,18 @@ void metrics_commit_observe(struct poold *pd, double seconds, size_t batch)
 	histogram_observe(&m->batch, (double)batch);
 }
 
-static void recent_add(struct metrics *m, const char *pool, const char *event)
-{
-	struct recent_event *e = &m->recent[m->recent_head];
-
-	e->at = now_wall();
-	snprintf(e->event, sizeof e->event, "%s", event);
-	snprintf(e->pool, sizeof e->pool, "%s", pool);
-	m->recent_head = (m->recent_head + 1) % RECENT_MAX;
-	if (m->nrecent < RECENT_MAX)
-		m->nrecent++;
-}
-
 void metrics_event(struct poold *pd, const char *pool, const char *event,
 		   double seconds)
 {
 	static const char *const waits[] = { "leased", "checked_out" };
-	static const char *const ends[] = { "returned", "expired",
-					    "discarded" };
+	/* Every lease ends with exactly one of these ("discarded" may follow
+	 * either, or come from a failed reset without a lease). */
+	static const char *const ends[] = { "returned", "expired" };
 
 	if (name_index(waits, 2, event) >= 0)
-		metrics_wait_observe(pd, pool, seconds);
-	else if (name_index(ends, 3, event) >= 0)
-		metrics_lease_held_observe(pd, pool, seconds);
-	recent_add(get(pd), pool, event);
-}
-
-json_t *metrics_recent_events(struct poold *pd)
-{
-	struct metrics *m = get(pd);
-	json_t *list = json_array();
-
-	/* Newest first. */
-	for (size_t i = 0; i < m->nrecent; i++) {
-		const struct recent_event *e = &m->recent[
-			(m->recent_head + RECENT_MAX - 1 - i) % RECENT_MAX];
-
-		json_array_append_new(list, json_pack("{s:s, s:s, s:o}",
-			"event", e->event, "pool", e->pool,
-			"at", json_time(e->at)));
-	}
-	return list;
+		histogram_observe(&pool_get(pd, pool)->wait, seconds);
+	else if (name_index(ends, 2, event) >= 0)
+		histogram_observe(&pool_get(pd, pool)->held, seconds);
 }
 
 void metrics_pool_forget(struct poold *pd, const char *pool)
@@ -373,6 +322,15 @@ static void pool_gauges(struct evbuffer *out, struct pool **all, size_t n)
 
 		metrics_sample(out, "poold_waiters",
 			       (double)all[i]->nwaiters, l);
+	}
+	family(out, "poold_oldest_waiter_seconds", "gauge",
+	       "How long the pool's longest-waiting request has waited "
+	       "(0: none waits).");
+	for (size_t i = 0; i < n; i++) {
+		const char *l[] = { "pool", all[i]->name, NULL };
+
+		metrics_sample(out, "poold_oldest_waiter_seconds",
+			       wait_oldest_age(all[i]), l);
 	}
 	family(out, "poold_pool_max_size", "gauge",
 	       "The pool's max_size (0: no limit).");

@@ -9,14 +9,15 @@
  * anything per lease. A pool's histograms go when the pool does (forgotten
  * explicitly, or pruned at the next scrape), so its series disappear.
  *
- * The observe calls are cheap (a bucket search over at most 16 bounds) and
- * are meant for the journal's post-commit apply stage, which sees every
- * committed event exactly once; see docs/operations.md.
+ * The observe calls are cheap (a bucket search over at most 16 bounds).
+ * Only committed work feeds them: the journal's post-commit stage
+ * (metrics_event, every committed event once, in commit order), the flush
+ * (metrics_commit_observe) and provision.c (metrics_command_observe); see
+ * docs/operations.md.
  */
 #ifndef POOLD_METRICS_H
 #define POOLD_METRICS_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,16 +47,13 @@ enum metrics_result { MR_OK, MR_FAILED, MR_TIMEOUT, MR_COUNT };
 void metrics_free(struct poold *pd);
 
 /* A committed event of pool, as the journal's apply stage sees it (event
- * names as in the watch stream). seconds is the wait (request to grant) for
- * leased and checked_out, the time the lease was held for returned, expired
- * and discarded, and ignored otherwise. Unknown events are ignored, so the
- * journal may pass every event. */
+ * names as in the watch stream). seconds is the wait (request to grant, 0
+ * for an immediate grant) for leased and checked_out, the time the lease was
+ * held for returned and expired (each lease ends with one of them), and
+ * ignored otherwise. Other events are ignored, so the journal passes every
+ * event. */
 void metrics_event(struct poold *pd, const char *pool, const char *event,
 		   double seconds);
-/* The same figures one at a time. */
-void metrics_wait_observe(struct poold *pd, const char *pool, double seconds);
-void metrics_lease_held_observe(struct poold *pd, const char *pool,
-				double seconds);
 /* A finished create/reset/destroy command; kind and result by name
  * ("create", "reset", "destroy"; "ok", "failed", "timeout"). Unknown names
  * are ignored. */
@@ -64,16 +62,13 @@ void metrics_command_observe(struct poold *pd, const char *pool,
 			     double seconds);
 /* One group commit: its duration and how many requests it answered. */
 void metrics_commit_observe(struct poold *pd, double seconds, size_t batch);
-/* The pool is gone: drop its histograms now (the next scrape would). */
+/* The pool is gone (journal_pool_gone): drop its histograms now. A scrape
+ * also drops those of pools that no longer exist (an event may come after
+ * the pool went, e.g. a command's end). */
 void metrics_pool_forget(struct poold *pd, const char *pool);
 /* A refusal of the HTTP listener, counted in poold_refused_total under
  * reason "http_<why>" (why: unauthorized, method, too_large, not_found). */
 void metrics_http_refused(struct poold *pd, const char *why);
-
-/* The last events metrics_event saw (at most 50), newest first, as
- * [{"event", "pool", "at"}] (new reference): the dashboard's latest events
- * until the history feeds them. */
-json_t *metrics_recent_events(struct poold *pd);
 
 /* Appends the whole exposition to out. */
 void metrics_write(struct poold *pd, struct evbuffer *out);

@@ -10,6 +10,7 @@
 #include "jobs.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
@@ -167,6 +168,16 @@ static void describe_failure(const struct job_result *res, char *buf,
 			 (int)n, tail);
 }
 
+/* poold_commands_total and poold_command_seconds: a command that exited 0
+ * but printed no usable descriptor failed too. */
+static void observe(struct poold *pd, const struct task *t,
+		    const struct job_result *res, bool ok)
+{
+	metrics_command_observe(pd, t->pool, kind_names[t->kind],
+				res->timed_out ? "timeout" :
+				ok ? "ok" : "failed", res->seconds);
+}
+
 /* The output of create (and of reset, if any) is one JSON object. */
 static json_t *parse_descriptor(const struct poold *pd,
 				const struct job_result *res, bool optional,
@@ -210,6 +221,7 @@ static void create_done(struct poold *pd, void *arg,
 	task_unlist(t);
 	if (r && res->status == 0 && !res->timed_out)
 		desc = parse_descriptor(pd, res, false, &bad);
+	observe(pd, t, res, r ? !bad : res->status == 0);
 	if (r && bad) {
 		if (res->status == 0 && !res->timed_out)
 			snprintf(why, sizeof why, "it did not print one JSON "
@@ -264,6 +276,7 @@ static void reset_done(struct poold *pd, void *arg,
 	task_unlist(t);
 	if (r && res->status == 0 && !res->timed_out)
 		desc = parse_descriptor(pd, res, true, &bad);
+	observe(pd, t, res, r ? !bad : res->status == 0);
 	if (r && bad) {
 		if (res->status == 0 && !res->timed_out)
 			snprintf(why, sizeof why, "its stdout was not one JSON "
@@ -355,6 +368,7 @@ static void destroy_done(struct poold *pd, void *arg,
 
 	t->job = NULL;
 	task_unlist(t);
+	observe(pd, t, res, res->status == 0);
 	if (res->status == 0 && !res->timed_out) {
 		log_info("destroyed %s/%s", t->pool, t->name);
 		if (r)

@@ -15,6 +15,7 @@
 #include "poold.h"
 #include "jobs.h"
 #include "journal.h"
+#include "metrics.h"
 #include "provision.h"
 #include "state.h"
 #include "store.h"
@@ -251,6 +252,9 @@ void reply_flush(struct poold *pd)
 	if (evtimer_pending(pd->retry_ev, NULL))
 		evtimer_del(pd->retry_ev);
 	while (flush_needed(pd)) {
+		bool tx = journal_pending(pd);
+		double t0 = now_mono();
+
 		rc = commit(pd, err, sizeof err);
 		if (rc == STORE_BUSY) {
 			retry_later(pd);
@@ -261,6 +265,9 @@ void reply_flush(struct poold *pd)
 			return;
 		}
 		/* Committed: now, and only now, its effects. */
+		if (tx)
+			metrics_commit_observe(pd, now_mono() - t0,
+					       pd->batch.len);
 		send_all(pd);
 		journal_deliver(pd);
 		jobs_launch(pd);

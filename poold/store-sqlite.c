@@ -732,6 +732,19 @@ static int64_t history_since(struct sqlite_store *st, double since)
 	return lo > 0 ? lo - 1 : 0;
 }
 
+/* The seq before the newest n rows (seq has no gaps: pruning deletes the
+ * oldest rows only). */
+static int64_t history_tail(struct sqlite_store *st, int n)
+{
+	sqlite3_stmt *s = st->stmt[S_HIST_BOUNDS];
+	int64_t last = 0;
+
+	if (sqlite3_step(s) == SQLITE_ROW)
+		last = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	return last > n ? last - n : 0;
+}
+
 static int sq_history_query(struct store *base,
 			    const struct store_history_filter *f,
 			    store_history_fn fn, void *arg, char *err,
@@ -741,6 +754,10 @@ static int sq_history_query(struct store *base,
 	sqlite3_stmt *s = st->stmt[S_HIST_QUERY];
 	int rc, n = 0;
 	int64_t from = f->since > 0 ? history_since(st, f->since) : 0;
+	int64_t tail = f->tail ? history_tail(st, f->limit) : 0;
+
+	if (tail > from)
+		from = tail;
 
 	sqlite3_bind_int64(s, 1, from > f->after ? from : f->after);
 	bind_text(s, 2, f->pool);

@@ -90,6 +90,7 @@ struct store_history_filter {
 	double since;
 	int64_t after;          /* seq of the last row of the previous page */
 	int limit;
+	bool tail;              /* only the newest limit rows (the dashboard) */
 };
 
 /* load() calls these for every row, in this order: meta, pools, resources

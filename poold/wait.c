@@ -25,6 +25,7 @@ struct waiter {
 	struct want want;         /* strings borrowed from req->msg */
 	char *rid_key;            /* owned; key in pd->waiting_ids, or NULL */
 	struct event *timer;      /* owned; the wait, while queued */
+	double since;             /* now_mono() at arrival (metrics) */
 	char *creating;           /* owned; the resource created for it, if
 				   * it is in pool->creators */
 	TAILQ_ENTRY(waiter) link; /* in pool->waiters or pool->creators */
@@ -62,6 +63,7 @@ static struct waiter *waiter_new(struct req *r, struct pool *p,
 	w->req = r;
 	w->pool = p;
 	w->want = *want;
+	w->since = now_mono();
 	if (want->request_id) {
 		w->rid_key = request_id_key(r->who.name, want->request_id);
 		hmap_put(&r->pd->waiting_ids, w->rid_key, w);
@@ -232,6 +234,7 @@ enum req_status lease_request(struct req *r, struct pool *p,
 static void serve(struct waiter *w, struct resource *res, double now)
 {
 	w->req->now = now;
+	w->want.waited = now_mono() - w->since;
 	grant_and_answer(w->req, res, &w->want);
 	waiter_free(w);
 }
@@ -287,6 +290,19 @@ bool wait_pending(const struct pool *p)
 {
 	return p->nwaiters > 0 || (int64_t)p->count[RS_CLEANING] >
 		provision_running(p, "reset");
+}
+
+double wait_oldest_age(const struct pool *p)
+{
+	const struct waiter *w = TAILQ_FIRST(&p->waiters);
+	double now = now_mono(), oldest = w ? w->since : now;
+
+	/* The queue is in arrival order; a request joins the creators when its
+	 * command starts, so those (at most max_concurrent) are all looked at. */
+	TAILQ_FOREACH(w, &p->creators, link)
+		if (w->since < oldest)
+			oldest = w->since;
+	return now - oldest;
 }
 
 void wait_fail_all(struct pool *p, const char *code, const char *msg)

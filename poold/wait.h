@@ -25,6 +25,9 @@ void wait_kick(struct pool *p, double now);
 void wait_serve(struct pool *p);
 /* True if serving p could change anything (waiters or resets). */
 bool wait_pending(const struct pool *p);
+/* How long p's longest-waiting request has waited, queued or for its
+ * create command (seconds; 0 if none waits). */
+double wait_oldest_age(const struct pool *p);
 
 /* The create command for resource name ended: r is the new free resource,
  * or NULL if it failed (msg says why). The request it was made for gets

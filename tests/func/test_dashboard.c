@@ -1,8 +1,8 @@
 /*
  * The dashboard in a real browser: poold with --http, pools and leases made
  * through libpool, the page loaded in headless Chromium; the rendered DOM
- * must show each pool with its counts and lease owners, and never a lease
- * id. A screenshot is saved beside the build (BUILD/dashboard.png).
+ * must show each pool with its counts and lease owners, the latest events
+ * (from the history) with the leases just made, and never a lease id. A screenshot is saved beside the build (BUILD/dashboard.png).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,7 +73,7 @@ static void test_dashboard_in_chromium(void **state)
 	poold_proc *d;
 	pool_client *c;
 	json_t *l[5];
-	char *dom, *ci, *gpu, *pg;
+	char *dom, *ci, *gpu, *pg, *ev;
 
 	snprintf(arg, sizeof arg, "127.0.0.1:%d", port);
 	d = poold_start("--http", arg, NULL);
@@ -103,6 +103,12 @@ static void test_dashboard_in_chromium(void **state)
 	assert_non_null(strstr(gpu, "trainer-3"));
 	pg = card(dom, "postgres");
 	assert_non_null(strstr(pg, "test-suite #81"));
+	/* The latest events, from the history: the test's own leases. */
+	ev = strstr(dom, "id=\"events\"");
+	assert_non_null(ev);
+	assert_non_null(strstr(ev, "data-event=\"leased\""));
+	assert_non_null(strstr(ev, "· trainer-3"));
+	assert_non_null(strstr(ev, "· test-suite #81"));
 	for (int i = 0; i < 5; i++) {
 		assert_null(strstr(dom, JSTR(l[i], "lease")));
 		json_decref(l[i]);

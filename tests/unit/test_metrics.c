@@ -1,7 +1,7 @@
 /*
  * Unit tests of metrics.c: histogram buckets (upper bounds inclusive,
  * cumulative in the exposition), label escaping, the families and series of
- * a scrape, the observe API the journal will call, and pools whose series
+ * a scrape, the observe API the journal calls, and pools whose series
  * go with them.
  */
 #include <setjmp.h>
@@ -46,6 +46,21 @@ static bool has_line(const char *text, const char *line)
 		p += n;
 	}
 	return false;
+}
+
+/* The value of the sample whose name and labels are series. */
+static double value(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p = text;
+
+	while ((p = strstr(p, series))) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	fail_msg("no series %s", series);
+	return 0;
 }
 
 static void ok_call(struct fixture *fx, const char *line)
@@ -116,7 +131,8 @@ static void test_scrape_has_every_family(void **state)
 	assert_true(has_line(s, "# TYPE poold_leases_granted_total counter"));
 	assert_true(has_line(s, "poold_commands_total{pool=\"p\",kind=\"create\",result=\"ok\"} 0"));
 	assert_true(has_line(s, "poold_wait_seconds_bucket{pool=\"p\",le=\"+Inf\"} 0"));
-	assert_true(has_line(s, "poold_commit_batch_size_count 0"));
+	/* pool.create and resource.add: a commit each. */
+	assert_true(has_line(s, "poold_commit_batch_size_count 2"));
 	assert_true(has_line(s, "poold_refused_total{reason=\"too_large\"} 0"));
 	assert_non_null(strstr(s, "\nprocess_resident_memory_bytes "));
 	assert_non_null(strstr(s, "\nprocess_max_fds "));
@@ -152,10 +168,14 @@ static void test_observations_in_scrape(void **state)
 	assert_true(has_line(s, "poold_commands_total{pool=\"p\",kind=\"create\",result=\"ok\"} 1"));
 	assert_true(has_line(s, "poold_command_seconds_count{pool=\"p\",kind=\"create\"} 2"));
 	assert_true(has_line(s, "poold_command_seconds_count{pool=\"p\",kind=\"reset\"} 0"));
-	assert_true(has_line(s, "poold_commit_seconds_bucket{le=\"0.00025\"} 0"));
-	assert_true(has_line(s, "poold_commit_seconds_bucket{le=\"0.0005\"} 1"));
-	assert_true(has_line(s, "poold_commit_batch_size_bucket{le=\"4\"} 0"));
-	assert_true(has_line(s, "poold_commit_batch_size_bucket{le=\"8\"} 1"));
+	/* The pool.create's own commit is counted too (a batch of 1). */
+	assert_int_equal(value(s, "poold_commit_seconds_count"), 2);
+	assert_true(value(s, "poold_commit_seconds_bucket{le=\"0.0005\"}") -
+		    value(s, "poold_commit_seconds_bucket{le=\"0.00025\"}") >= 1);
+	assert_int_equal(value(s, "poold_commit_batch_size_bucket{le=\"8\"}") -
+			 value(s, "poold_commit_batch_size_bucket{le=\"4\"}"), 1);
+	assert_int_equal(value(s, "poold_commit_batch_size_bucket{le=\"1\"}"),
+			 1);
 	free(s);
 }
 
@@ -166,8 +186,8 @@ static void test_deleted_pool_goes(void **state)
 
 	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"gone\",\"create\":\"none\"}\n");
 	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"kept\",\"create\":\"none\"}\n");
-	metrics_wait_observe(&fx->pd, "gone", 1);
-	metrics_lease_held_observe(&fx->pd, "kept", 1);
+	metrics_event(&fx->pd, "gone", "leased", 1);
+	metrics_event(&fx->pd, "kept", "returned", 1);
 	ok_call(fx, "{\"op\":\"pool.delete\",\"pool\":\"gone\"}\n");
 	s = scrape(&fx->pd);
 	assert_null(strstr(s, "pool=\"gone\""));
@@ -179,25 +199,30 @@ static void test_deleted_pool_goes(void **state)
 	s = scrape(&fx->pd);
 	assert_true(has_line(s, "poold_lease_held_seconds_count{pool=\"kept\"} 0"));
 	free(s);
+	/* Deleted and made again between two scrapes: a new pool, empty. */
+	metrics_event(&fx->pd, "kept", "returned", 1);
+	ok_call(fx, "{\"op\":\"pool.delete\",\"pool\":\"kept\"}\n");
+	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"kept\",\"create\":\"none\"}\n");
+	s = scrape(&fx->pd);
+	assert_true(has_line(s, "poold_lease_held_seconds_count{pool=\"kept\"} 0"));
+	free(s);
 }
 
-static void test_recent_events_bounded(void **state)
+/* A lease ends with returned or expired; a "discarded" after either, or
+ * after a failed reset, is no second end. */
+static void test_discarded_is_no_end(void **state)
 {
 	struct fixture *fx = *state;
-	json_t *ev;
-	char pool[16];
+	char *s;
 
-	for (int i = 0; i < 60; i++) {
-		snprintf(pool, sizeof pool, "p%d", i);
-		metrics_event(&fx->pd, pool, "created", 0);
-	}
-	ev = metrics_recent_events(&fx->pd);
-	assert_int_equal(json_array_size(ev), 50);
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(ev, 0), "pool")), "p59");
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(ev, 49), "pool")), "p10");
-	json_decref(ev);
+	ok_call(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":\"none\"}\n");
+	metrics_event(&fx->pd, "p", "returned", 4);
+	metrics_event(&fx->pd, "p", "discarded", 4);
+	metrics_event(&fx->pd, "p", "expired", 20);
+	s = scrape(&fx->pd);
+	assert_true(has_line(s, "poold_lease_held_seconds_count{pool=\"p\"} 2"));
+	assert_true(has_line(s, "poold_lease_held_seconds_sum{pool=\"p\"} 24"));
+	free(s);
 }
 
 static int setup(void **state)
@@ -223,7 +248,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_pool_goes, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_recent_events_bounded,
+		cmocka_unit_test_setup_teardown(test_discarded_is_no_end,
 						setup, teardown),
 	};
 

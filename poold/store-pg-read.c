@@ -65,9 +65,19 @@ int pg_history_query(struct store *base,
 {
 	struct params p = { .n = 0 };
 	PGresult *res;
+	int64_t after = f->after;
 	int n;
 
-	p_int(&p, f->after);
+	if (f->tail) {
+		p_int(&p, f->limit);
+		if (!(res = pgs_run(P(base), S_HIST_TAIL, &p, err, errlen)))
+			return STORE_ERROR;
+		if (PQntuples(res) == 1 && col_int(res, 0, 0) > after)
+			after = col_int(res, 0, 0);
+		PQclear(res);
+		p.n = 0;
+	}
+	p_int(&p, after);
 	p_text(&p, f->pool);
 	p_text(&p, f->resource);
 	p_text(&p, f->lease);

@@ -108,6 +108,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		"resource = $3) AND ($4::text IS NULL OR lease = $4) AND "
 		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
 		"at >= $6) ORDER BY seq LIMIT $7",
+	/* The seq before the newest $1 rows (seq may have gaps here). */
+	[S_HIST_TAIL] = "SELECT COALESCE(MIN(seq) - 1, 0) FROM (SELECT seq "
+		"FROM history ORDER BY seq DESC LIMIT $1) AS newest",
 	/* Leadership (schema/postgresql/002_leader.sql, docs/ha.md). The
 	 * fence is the first statement of every transaction: it renews, or
 	 * fails (SQLSTATE P0001) when another front end holds the epoch, and

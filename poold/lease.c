@@ -267,9 +267,10 @@ void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
 	journal_lease_saved(pd, l);
 }
 
-void lease_expire_due(struct poold *pd, double now)
+void lease_expire_due(struct poold *pd, double now, size_t max)
 {
-	while (pd->heap_len > 0 && pd->heap[0]->expires_at <= now) {
+	for (; max > 0 && pd->heap_len > 0 && pd->heap[0]->expires_at <= now;
+	     max--) {
 		struct lease *l = pd->heap[0];
 
 		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);

@@ -68,7 +68,8 @@ void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 	       json_t *descriptor, bool discard, double now);
 
 void lease_renew(struct poold *pd, struct lease *l, double ttl, double now);
-void lease_expire_due(struct poold *pd, double now);
+/* Ends (as expired) at most max leases due by now, soonest first. */
+void lease_expire_due(struct poold *pd, double now, size_t max);
 void lease_end_conn(struct poold *pd, uint64_t conn_id, double now);
 void lease_free(struct lease *l);
 

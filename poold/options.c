@@ -15,7 +15,7 @@
 #include "poold.h"
 #include "util.h"
 
-enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_LOGFORMAT,
+enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_INT64, OPT_LOGLEVEL, OPT_LOGFORMAT,
 		OPT_GROUP,
 		OPT_SYNC, OPT_FLAG, OPT_HELP, OPT_VERSION };
 
@@ -23,7 +23,7 @@ struct opt {
 	const char *name;
 	enum opt_type type;
 	size_t offset;           /* into struct config */
-	long long min, max;      /* OPT_SIZE / OPT_INT */
+	long long min, max;      /* OPT_SIZE / OPT_INT / OPT_INT64 */
 	const char *metavar;
 	const char *help;
 };
@@ -95,6 +95,15 @@ static const struct opt opt_table[] = {
 	{ "history-max-rows", OPT_INT, OFF(history_max_rows), 0, 2000000000,
 	  "N", "keep at most N history events (default 1000000; 0 = no "
 	  "limit)" },
+	{ "max-pool-size", OPT_INT64, OFF(max_pool_size), 1, 100000000,
+	  "N", "largest max_size, min_idle and max_idle a pool may have "
+	  "(default 100000)" },
+	{ "max-concurrent", OPT_INT64, OFF(max_concurrent), 1, 100000, "N",
+	  "largest max_concurrent of a pool's create, reset or destroy "
+	  "command (default 64)" },
+	{ "max-destroys", OPT_INT, OFF(max_destroys), 1, 100000, "N",
+	  "most destroy commands running at once, all pools together "
+	  "(default 64)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOGFORMAT, 0, 0, 0, "FORMAT",
@@ -137,6 +146,8 @@ static int set_number(const struct opt *o, struct config *cfg,
 	}
 	if (o->type == OPT_SIZE)
 		*(size_t *)((char *)cfg + o->offset) = (size_t)v;
+	else if (o->type == OPT_INT64)
+		*(int64_t *)((char *)cfg + o->offset) = v;
 	else
 		*(int *)((char *)cfg + o->offset) = (int)v;
 	return 0;
@@ -156,6 +167,7 @@ static int set_option(const struct opt *o, struct config *cfg,
 		return 0;
 	case OPT_SIZE:
 	case OPT_INT:
+	case OPT_INT64:
 		return set_number(o, cfg, arg);
 	case OPT_LOGLEVEL:
 		if (log_level_parse(arg, &lvl) < 0) {
@@ -231,6 +243,9 @@ void options_defaults(struct config *cfg)
 	cfg->expired_max = 100000;
 	cfg->history_max_age = 30 * 86400;
 	cfg->history_max_rows = 1000000;
+	cfg->max_pool_size = 100000;
+	cfg->max_concurrent = 64;
+	cfg->max_destroys = 64;
 }
 
 /* Options that only make sense together. */

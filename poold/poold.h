@@ -52,6 +52,9 @@ struct config {
 	size_t expired_max;    /* and how many such ids at most */
 	int history_max_age;   /* seconds of history kept; 0 = no limit */
 	int history_max_rows;  /* events of history kept; 0 = no limit */
+	int64_t max_pool_size; /* largest max_size, min_idle, max_idle */
+	int64_t max_concurrent; /* largest max_concurrent of a command */
+	int max_destroys;      /* destroy commands running at once, in all */
 };
 
 /* Event priorities: everything runs at the default, the group commit after
@@ -62,6 +65,7 @@ struct config {
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
 TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(task_list, task);
 
 struct poold {
 	struct config cfg;
@@ -84,6 +88,9 @@ struct poold {
 	struct watcher_list watchers; /* connections that sent "watch" */
 	struct job_list jobs;      /* running commands */
 	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
+	struct task_list orphans_waiting; /* orphan destroys waiting for a slot
+					   * of --max-destroys (provision.c) */
+	int destroys_running;      /* destroy commands running, in all pools */
 	struct event *sigchld_ev;
 	int nconns;                /* all open connections */
 	int ntcp, nanon;           /* of which TCP, and TCP before hello */

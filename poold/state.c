@@ -144,6 +144,8 @@ static int load_pool(void *arg, const struct store_pool_row *row, char *err,
 	pool_settings_init(&set);
 	rc = state ? pool_settings_apply(&set, o, err, errlen) : -1;
 	if (rc == 0)
+		pool_settings_clamp(&set, &ld->pd->cfg, row->name);
+	if (rc == 0)
 		pool_attach(ld->pd, row->name, &set,
 			    strcmp(state, "draining") == 0,
 			    json_is_true(json_object_get(o, "declared")),

@@ -8,12 +8,12 @@
  */
 #include "lease.h"
 
-#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "pool.h"
@@ -174,7 +174,7 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	struct pool *p = r->pool;
 	char owner[96];
 
-	assert(r->lease == NULL && (r->state == RS_FREE ||
+	INVARIANT(r->lease == NULL && (r->state == RS_FREE ||
 				    r->state == RS_CREATING));
 	random_hex(l->id, 16);
 	l->seq = pd->next_seq++;

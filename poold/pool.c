@@ -1,15 +1,16 @@
 /*
  * pool.c - pools, their resources and the state lists. resource_change() is
- * the one place a resource moves between states; it also asserts the
- * contract's invariant that a resource is held by at most one live lease.
+ * the one place a resource moves between states; it also checks, in every
+ * build (invariant.h), the contract's invariant that a resource is held by
+ * at most one live lease.
  */
 #include "pool.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "pool_protocol.h"
@@ -463,7 +464,7 @@ void pool_free(struct pool *p)
 {
 	struct resource *r;
 
-	assert(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
+	INVARIANT(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
 	       TAILQ_EMPTY(&p->leases));
 	hmap_del(&p->pd->pools, p->name);
 	for (int i = 0; i < RS_NSTATES; i++) {
@@ -609,7 +610,7 @@ void resource_change(struct resource *r, enum res_state state,
 	struct pool *p = r->pool;
 
 	/* The invariant: leased exactly when one live lease holds it. */
-	assert((state == RS_LEASED) == (r->lease != NULL));
+	INVARIANT((state == RS_LEASED) == (r->lease != NULL));
 	if (state != r->state) {
 		/* Appending keeps each list in the order its members entered
 		 * the state: the free list is then ordered by idleness. */
@@ -631,7 +632,7 @@ void resource_delete(struct resource *r)
 {
 	struct pool *p = r->pool;
 
-	assert(r->lease == NULL);
+	INVARIANT(r->lease == NULL);
 	journal_resource_gone(r);
 	journal_event(p->pd, "destroyed", p, r, NULL);
 	TAILQ_REMOVE(&p->lists[r->state], r, link);

@@ -1,13 +1,13 @@
 /* provision.c - see provision.h. */
 #include "provision.h"
 
-#include <assert.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jobs.h"
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
 #include "pool.h"
@@ -441,7 +441,7 @@ static void destroy_done(struct poold *pd, void *arg,
 
 void resource_destroy(struct resource *r)
 {
-	assert(r->lease == NULL);
+	INVARIANT(r->lease == NULL);
 	if (!pool_command(r->pool, "destroy")) {
 		provision_cancel(r);
 		resource_delete(r);

@@ -134,7 +134,7 @@ void janitor_run(struct poold *pd, double now)
 
 	int creates = TICK_CREATES, trims = TICK_TRIMS;
 
-	lease_expire_due(pd, now, TICK_EXPIRIES);
+	lease_expire_due(pd, TICK_EXPIRIES);
 	while ((p = hmap_next(&pd->pools, &pos))) {
 		if (p->draining)
 			continue;

@@ -127,19 +127,37 @@ static void prune_history(struct poold *pd, double now)
 			      cfg->history_max_rows);
 }
 
+/* The next pool after *pos, round the table. */
+static struct pool *next_pool(struct poold *pd, size_t *pos)
+{
+	struct pool *p = hmap_next(&pd->pools, pos);
+
+	if (!p) {
+		*pos = 0;
+		p = hmap_next(&pd->pools, pos);
+	}
+	return p;
+}
+
 void janitor_run(struct poold *pd, double now)
 {
-	struct pool *p;
-	size_t pos = 0;
-
+	size_t pos = pd->janitor_pos, n = pd->pools.len;
 	int creates = TICK_CREATES, trims = TICK_TRIMS;
 
 	lease_expire_due(pd, TICK_EXPIRIES);
-	while ((p = hmap_next(&pd->pools, &pos))) {
+	/* Each pool once, starting where the last tick's budget ran out: a
+	 * pool filling a large min_idle does not starve the others. */
+	for (size_t i = 0; i < n; i++) {
+		struct pool *p = next_pool(pd, &pos);
+
 		if (p->draining)
 			continue;
 		trim_idle(p, now, &trims);
 		fill_min_idle(p, now, &creates);
+		if (creates == 0 || trims == 0) {
+			pd->janitor_pos = pos;
+			break;
+		}
 	}
 	provision_destroy_pump(pd); /* slots a cancelled destroy freed */
 	if (now - pd->last_purge >= PURGE_EVERY) {

@@ -111,6 +111,7 @@ struct poold {
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
 	double last_prune;         /* wall time of the last history prune */
+	size_t janitor_pos;        /* the pool a janitor tick starts at */
 	double last_checkpoint;    /* wall time of the last WAL checkpoint */
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;

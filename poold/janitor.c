@@ -20,6 +20,12 @@
 #define PURGE_EVERY 60.0 /* seconds between sweeps of old expired ids */
 #define PRUNE_EVERY 1.0 /* seconds between steps of history pruning */
 #define CHECKPOINT_EVERY 1.0 /* seconds between WAL checkpoints */
+/* The most of each kind of work one tick does, in all pools together: what
+ * is left waits for the next tick (0.1 s later), so that the loop answers
+ * requests and signals between ticks however much work is due. */
+#define TICK_CREATES 256   /* builtin resources made or create commands started */
+#define TICK_TRIMS 256     /* idle resources destroyed */
+#define TICK_EXPIRIES 4096 /* leases expired */
 
 static double idle_since(const struct resource *r)
 {
@@ -29,11 +35,11 @@ static double idle_since(const struct resource *r)
 /* Free resources above max_idle, and those idle longer than idle_ttl while
  * more than min_idle are free, are destroyed, longest idle first. The free
  * list is in the order resources became free, so its head is the oldest. */
-static void trim_idle(struct pool *p, double now)
+static void trim_idle(struct pool *p, double now, int *budget)
 {
 	struct resource *r;
 
-	while ((r = TAILQ_FIRST(&p->lists[RS_FREE]))) {
+	while (*budget > 0 && (r = TAILQ_FIRST(&p->lists[RS_FREE]))) {
 		int64_t nfree = (int64_t)p->count[RS_FREE];
 		bool over = p->set.max_idle > 0 && nfree > p->set.max_idle;
 		bool stale = p->set.idle_ttl > 0 && nfree > p->set.min_idle &&
@@ -44,17 +50,19 @@ static void trim_idle(struct pool *p, double now)
 		log_info("pool %s: destroying idle resource %s", p->name,
 			 r->name);
 		resource_destroy(r);
+		--*budget;
 	}
 }
 
 /* Creates until free + creating >= min_idle: at once with the builtin
  * creator, by starting create commands (within max_concurrent) otherwise. */
-static void fill_min_idle(struct pool *p, double now)
+static void fill_min_idle(struct pool *p, double now, int *budget)
 {
 	char name[POOL_RESOURCE_NAME_MAX + 1];
 
-	while ((int64_t)(p->count[RS_FREE] + p->count[RS_CREATING]) <
-	       p->set.min_idle && pool_can_grow(p)) {
+	for (; *budget > 0 && (int64_t)(p->count[RS_FREE] +
+					p->count[RS_CREATING]) <
+	       p->set.min_idle && pool_can_grow(p); --*budget) {
 		if (pool_command(p, "create")) {
 			if (!provision_can_create(p))
 				break;
@@ -119,18 +127,39 @@ static void prune_history(struct poold *pd, double now)
 			      cfg->history_max_rows);
 }
 
+/* The next pool after *pos, round the table. */
+static struct pool *next_pool(struct poold *pd, size_t *pos)
+{
+	struct pool *p = hmap_next(&pd->pools, pos);
+
+	if (!p) {
+		*pos = 0;
+		p = hmap_next(&pd->pools, pos);
+	}
+	return p;
+}
+
 void janitor_run(struct poold *pd, double now)
 {
-	struct pool *p;
-	size_t pos = 0;
+	size_t pos = pd->janitor_pos, n = pd->pools.len;
+	int creates = TICK_CREATES, trims = TICK_TRIMS;
 
-	lease_expire_due(pd, now);
-	while ((p = hmap_next(&pd->pools, &pos))) {
+	lease_expire_due(pd, TICK_EXPIRIES);
+	/* Each pool once, starting where the last tick's budget ran out: a
+	 * pool filling a large min_idle does not starve the others. */
+	for (size_t i = 0; i < n; i++) {
+		struct pool *p = next_pool(pd, &pos);
+
 		if (p->draining)
 			continue;
-		trim_idle(p, now);
-		fill_min_idle(p, now);
+		trim_idle(p, now, &trims);
+		fill_min_idle(p, now, &creates);
+		if (creates == 0 || trims == 0) {
+			pd->janitor_pos = pos;
+			break;
+		}
 	}
+	provision_destroy_pump(pd); /* slots a cancelled destroy freed */
 	if (now - pd->last_purge >= PURGE_EVERY) {
 		purge_expired(pd, now);
 		pd->last_purge = now;

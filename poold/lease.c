@@ -8,12 +8,12 @@
  */
 #include "lease.h"
 
-#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "pool.h"
@@ -22,7 +22,7 @@
 #include "req.h"
 #include "util.h"
 
-/* ---- the expiry heap: a binary min-heap on expires_at ------------------ */
+/* ---- the expiry heap: a binary min-heap on the monotonic deadline ------ */
 
 static void heap_set(struct poold *pd, size_t i, struct lease *l)
 {
@@ -37,7 +37,7 @@ static void heap_up(struct poold *pd, size_t i)
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
-		if (pd->heap[parent]->expires_at <= l->expires_at)
+		if (pd->heap[parent]->deadline <= l->deadline)
 			break;
 		heap_set(pd, i, pd->heap[parent]);
 		i = parent;
@@ -55,9 +55,9 @@ static void heap_down(struct poold *pd, size_t i)
 		if (c >= pd->heap_len)
 			break;
 		if (c + 1 < pd->heap_len &&
-		    pd->heap[c + 1]->expires_at < pd->heap[c]->expires_at)
+		    pd->heap[c + 1]->deadline < pd->heap[c]->deadline)
 			c++;
-		if (l->expires_at <= pd->heap[c]->expires_at)
+		if (l->deadline <= pd->heap[c]->deadline)
 			break;
 		heap_set(pd, i, pd->heap[c]);
 		i = c;
@@ -174,7 +174,7 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	struct pool *p = r->pool;
 	char owner[96];
 
-	assert(r->lease == NULL && (r->state == RS_FREE ||
+	INVARIANT(r->lease == NULL && (r->state == RS_FREE ||
 				    r->state == RS_CREATING));
 	random_hex(l->id, 16);
 	l->seq = pd->next_seq++;
@@ -196,6 +196,7 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	l->acquired_at = now;
 	l->waited = w->waited;
 	l->expires_at = w->ttl > 0 ? now + w->ttl : 0;
+	l->deadline = now_mono() + w->ttl;
 	if (w->request_id) {
 		l->request_id = xstrdup(w->request_id);
 		l->rid_key = request_id_key(who->name, w->request_id);
@@ -263,14 +264,20 @@ void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
 	heap_remove(pd, l);
 	l->ttl = ttl;
 	l->expires_at = ttl > 0 ? now + ttl : 0;
+	l->deadline = now_mono() + ttl;
 	if (l->expires_at > 0)
 		heap_push(pd, l);
 	journal_lease_saved(pd, l);
 }
 
-void lease_expire_due(struct poold *pd, double now)
+bool lease_due(const struct lease *l)
 {
-	while (pd->heap_len > 0 && pd->heap[0]->expires_at <= now) {
+	return l->expires_at > 0 && l->deadline <= now_mono();
+}
+
+void lease_expire_due(struct poold *pd, size_t max)
+{
+	for (; max > 0 && pd->heap_len > 0 && lease_due(pd->heap[0]); max--) {
 		struct lease *l = pd->heap[0];
 
 		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);

@@ -49,7 +49,10 @@ struct lease {
 	double ttl;                /* 0 = none */
 	double acquired_at;
 	double waited;             /* want.waited; memory only (metrics) */
-	double expires_at;         /* 0 = none; for an ended one: when it expired */
+	double expires_at;         /* wall clock, stored and shown; 0 = none; for
+				    * an ended one: when it expired */
+	double deadline;           /* now_mono() when it expires (if expires_at
+				    * > 0): what the expiry heap orders by */
 	char *request_id;          /* owned; NULL = none */
 	char *rid_key;             /* owned; "caller\x1frequest_id" */
 	size_t heap_idx;           /* position in pd->heap, SIZE_MAX if none */
@@ -70,7 +73,11 @@ void lease_end(struct poold *pd, struct lease *l, enum lease_end how,
 	       json_t *descriptor, bool discard, double now);
 
 void lease_renew(struct poold *pd, struct lease *l, double ttl, double now);
-void lease_expire_due(struct poold *pd, double now);
+/* Ends (as expired) at most max leases whose monotonic deadline has
+ * passed, soonest first. */
+void lease_expire_due(struct poold *pd, size_t max);
+/* True if l has a TTL and its monotonic deadline has passed. */
+bool lease_due(const struct lease *l);
 void lease_end_conn(struct poold *pd, uint64_t conn_id, double now);
 void lease_free(struct lease *l);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "util.h"
 
 enum log_level log_threshold = LOG_INFO;
@@ -87,4 +88,14 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 		write_json(ts, lvl, line);
 	else
 		fprintf(stderr, "%s %s %s\n", ts, level_names[lvl], line);
+}
+
+_Noreturn void invariant_failed(const char *cond, const char *file, int line,
+				const char *func)
+{
+	/* "Assertion" is what the tests and operators grep a log for. */
+	log_write(LOG_ERROR, "Assertion failed: invariant %s at %s:%d (%s); "
+		  "poold stops: please report this with the log", cond, file,
+		  line, func);
+	abort();
 }

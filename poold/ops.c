@@ -165,7 +165,7 @@ struct lease *lease_for_request(struct req *r, const char *id)
 	struct lease *l = hmap_get(&pd->leases, id);
 	char when[40];
 
-	if (l && l->expires_at > 0 && l->expires_at <= r->now)
+	if (l && l->res && lease_due(l))
 		lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
 	if (!l || !l->res) {
 		l = hmap_get(&pd->expired, id);

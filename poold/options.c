@@ -15,7 +15,7 @@
 #include "poold.h"
 #include "util.h"
 
-enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_LOGLEVEL, OPT_LOGFORMAT,
+enum opt_type { OPT_STRING, OPT_SIZE, OPT_INT, OPT_INT64, OPT_LOGLEVEL, OPT_LOGFORMAT,
 		OPT_GROUP,
 		OPT_SYNC, OPT_FLAG, OPT_HELP, OPT_VERSION };
 
@@ -23,7 +23,7 @@ struct opt {
 	const char *name;
 	enum opt_type type;
 	size_t offset;           /* into struct config */
-	long long min, max;      /* OPT_SIZE / OPT_INT */
+	long long min, max;      /* OPT_SIZE / OPT_INT / OPT_INT64 */
 	const char *metavar;
 	const char *help;
 };
@@ -105,6 +105,15 @@ static const struct opt opt_table[] = {
 	{ "failover-timeout", OPT_INT, OFF(failover_timeout), 1, 3600,
 	  "SECONDS", "with --store postgresql://: a standby takes over "
 	  "within this long after the leader stops (default 5)" },
+	{ "max-pool-size", OPT_INT64, OFF(max_pool_size), 1, 100000000,
+	  "N", "largest max_size, min_idle and max_idle a pool may have "
+	  "(default 100000)" },
+	{ "max-concurrent", OPT_INT64, OFF(max_concurrent), 1, 100000, "N",
+	  "largest max_concurrent of a pool's create, reset or destroy "
+	  "command (default 64)" },
+	{ "max-destroys", OPT_INT, OFF(max_destroys), 1, 100000, "N",
+	  "most destroy commands running at once, all pools together "
+	  "(default 64)" },
 	{ "log-level", OPT_LOGLEVEL, 0, 0, 0, "LEVEL",
 	  "error, warn, info (default) or debug" },
 	{ "log-format", OPT_LOGFORMAT, 0, 0, 0, "FORMAT",
@@ -147,6 +156,8 @@ static int set_number(const struct opt *o, struct config *cfg,
 	}
 	if (o->type == OPT_SIZE)
 		*(size_t *)((char *)cfg + o->offset) = (size_t)v;
+	else if (o->type == OPT_INT64)
+		*(int64_t *)((char *)cfg + o->offset) = v;
 	else
 		*(int *)((char *)cfg + o->offset) = (int)v;
 	return 0;
@@ -166,6 +177,7 @@ static int set_option(const struct opt *o, struct config *cfg,
 		return 0;
 	case OPT_SIZE:
 	case OPT_INT:
+	case OPT_INT64:
 		return set_number(o, cfg, arg);
 	case OPT_LOGLEVEL:
 		if (log_level_parse(arg, &lvl) < 0) {
@@ -242,6 +254,9 @@ void options_defaults(struct config *cfg)
 	cfg->history_max_age = 30 * 86400;
 	cfg->history_max_rows = 1000000;
 	cfg->failover_timeout = 5;
+	cfg->max_pool_size = 100000;
+	cfg->max_concurrent = 64;
+	cfg->max_destroys = 64;
 }
 
 /* Options that only make sense together. */

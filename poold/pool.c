@@ -1,19 +1,21 @@
 /*
  * pool.c - pools, their resources and the state lists. resource_change() is
- * the one place a resource moves between states; it also asserts the
- * contract's invariant that a resource is held by at most one live lease.
+ * the one place a resource moves between states; it also checks, in every
+ * build (invariant.h), the contract's invariant that a resource is held by
+ * at most one live lease.
  */
 #include "pool.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
 #include "pool_protocol.h"
 #include "lease.h"
+#include "log.h"
 #include "poold.h"
 #include "util.h"
 
@@ -120,22 +122,65 @@ static int command_fail(char *err, size_t errlen, const char *name,
 	return -1;
 }
 
-/* Checks {"cmd": ["/abs/path", args...], "timeout"?, "max_concurrent"?}
- * (no max_concurrent for destroy) and stores it with defaults filled in. */
+/* A duration setting: 0 (none) or from POOL_DURATION_MIN to
+ * POOL_DURATION_MAX, as request fields; 1e-320 is neither. */
+static bool duration_ok(json_t *v)
+{
+	double d = json_number_value(v);
+
+	return json_is_number(v) && (d == 0 || (d >= POOL_DURATION_MIN &&
+						d <= POOL_DURATION_MAX));
+}
+
+/* An environment variable's name as a shell would take it. */
+static bool env_name_ok(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	      *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* "env": an object of string values under names [A-Za-z_][A-Za-z0-9_]*;
+ * a value holds no NUL (it could not reach the command whole). */
+static bool env_ok(json_t *env)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(env))
+		return false;
+	json_object_foreach(env, key, v)
+		if (!env_name_ok(key) || !json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return false;
+	return true;
+}
+
+static bool command_key_ok(const char *key)
+{
+	return !strcmp(key, "cmd") || !strcmp(key, "timeout") ||
+	       !strcmp(key, "env") || !strcmp(key, "max_concurrent");
+}
+
+/* Checks {"cmd": ["/abs/path", args...], "timeout"?, "env"?,
+ * "max_concurrent"?} and stores it with defaults filled in. */
 static int command_object(const char *name, json_t *v, json_t **slot,
 			  char *err, size_t errlen)
 {
-	bool limited = strcmp(name, "destroy") != 0;
-	json_t *cmd = json_object_get(v, "cmd"), *t, *mc, *arg;
+	json_t *cmd = json_object_get(v, "cmd"), *t, *mc, *env, *arg;
 	const char *key;
 	size_t i;
 
 	json_object_foreach(v, key, arg)
-		if (strcmp(key, "cmd") && strcmp(key, "timeout") &&
-		    (!limited || strcmp(key, "max_concurrent")))
-			return command_fail(err, errlen, name, limited ?
-				"takes only cmd, timeout and max_concurrent" :
-				"takes only cmd and timeout");
+		if (!command_key_ok(key))
+			return command_fail(err, errlen, name, "takes only "
+					    "cmd, timeout, env and "
+					    "max_concurrent");
 	if (!json_is_array(cmd) || json_array_size(cmd) == 0)
 		return command_fail(err, errlen, name, "\"cmd\" must be a "
 				    "non-empty array of strings");
@@ -148,21 +193,28 @@ static int command_object(const char *name, json_t *v, json_t **slot,
 				    "absolute path (commands run without a "
 				    "shell)");
 	t = json_object_get(v, "timeout");
-	if (t && (!json_is_number(t) || json_number_value(t) < 0 ||
-		  json_number_value(t) > POOL_DURATION_MAX))
-		return command_fail(err, errlen, name, "\"timeout\" must be a "
-				    "number of seconds from 0 to 1e9");
+	if (t && !duration_ok(t))
+		return command_fail(err, errlen, name, "\"timeout\" must be 0 "
+				    "or a number of seconds from 0.001 to 1e9");
 	mc = json_object_get(v, "max_concurrent");
 	if (mc && (!json_is_integer(mc) || json_integer_value(mc) < 1))
 		return command_fail(err, errlen, name, "\"max_concurrent\" "
 				    "must be an integer >= 1");
+	env = json_object_get(v, "env");
+	if (env && !env_ok(env))
+		return command_fail(err, errlen, name, "\"env\" must be an "
+				    "object of strings named like "
+				    "[A-Za-z_][A-Za-z0-9_]*");
 	json_decref(*slot);
 	*slot = json_pack("{s:O, s:o}", "cmd", cmd, "timeout",
 			  t ? json_incref(t) : json_integer(CMD_DEFAULT_TIMEOUT));
-	if (limited)
+	/* destroy shows it only when given, as the contract has it */
+	if (mc || strcmp(name, "destroy") != 0)
 		json_object_set_new(*slot, "max_concurrent", mc ?
 				    json_incref(mc) :
 				    json_integer(CMD_DEFAULT_CONCURRENCY));
+	if (env)
+		json_object_set(*slot, "env", env);
 	return 0;
 }
 
@@ -185,6 +237,13 @@ static int command_apply(const struct setting *st, json_t *v, json_t **slot,
 	return command_fail(err, errlen, st->name, is_create ?
 			    "must be \"builtin\", \"none\" or {\"cmd\": [...]}" :
 			    "must be null or {\"cmd\": [...]}");
+}
+
+int64_t pool_command_concurrency(json_t *cmd)
+{
+	json_t *mc = json_object_get(cmd, "max_concurrent");
+
+	return mc ? json_integer_value(mc) : CMD_DEFAULT_CONCURRENCY;
 }
 
 json_t *pool_command(const struct pool *p, const char *which)
@@ -210,10 +269,10 @@ static int setting_apply(const struct setting *st, json_t *v,
 		*(int64_t *)base = json_integer_value(v);
 		return 0;
 	case SET_SECONDS:
-		if (!json_is_number(v) || json_number_value(v) < 0 ||
-		    json_number_value(v) > POOL_DURATION_MAX) {
-			snprintf(err, errlen, "field \"%s\" must be a number "
-				 "of seconds from 0 to 1e9", st->name);
+		if (!duration_ok(v)) {
+			snprintf(err, errlen, "field \"%s\" must be 0 or a "
+				 "number of seconds from 0.001 to 1e9",
+				 st->name);
 			return -1;
 		}
 		*(double *)base = json_number_value(v);
@@ -284,6 +343,79 @@ int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
 	return 0;
 }
 
+/* The counts that size a pool, bounded by --max-pool-size: an unbounded
+ * min_idle would have the janitor create without end. */
+static const char *const sized[] = { "max_size", "min_idle", "max_idle" };
+static const char *const commands[] = { "create", "reset", "destroy" };
+
+int pool_settings_bound(json_t *fields, const struct config *cfg, char *err,
+			size_t errlen)
+{
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = json_object_get(fields, sized[i]);
+
+		if (json_is_integer(v) &&
+		    json_integer_value(v) > cfg->max_pool_size) {
+			snprintf(err, errlen, "field \"%s\" (%lld) is above "
+				 "the limit %lld; lower it, or raise the limit "
+				 "with poold --max-pool-size", sized[i],
+				 (long long)json_integer_value(v),
+				 (long long)cfg->max_pool_size);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < 3; i++) {
+		json_t *mc = json_object_get(json_object_get(fields,
+							     commands[i]),
+					     "max_concurrent");
+
+		if (json_is_integer(mc) &&
+		    json_integer_value(mc) > cfg->max_concurrent) {
+			snprintf(err, errlen, "field \"%s\": \"max_concurrent"
+				 "\" (%lld) is above the limit %lld; lower it, "
+				 "or raise the limit with poold "
+				 "--max-concurrent", commands[i],
+				 (long long)json_integer_value(mc),
+				 (long long)cfg->max_concurrent);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void clamp_count(int64_t *v, int64_t max, const char *pool,
+			const char *what, const char *flag)
+{
+	if (*v <= max)
+		return;
+	log_warn("pool %s: stored %s %lld is above %s %lld: using %lld "
+		 "(raise %s to keep more)", pool, what, (long long)*v, flag,
+		 (long long)max, (long long)max, flag);
+	*v = max;
+}
+
+void pool_settings_clamp(struct pool_settings *s, const struct config *cfg,
+			 const char *pool)
+{
+	int64_t *counts[] = { &s->max_size, &s->min_idle, &s->max_idle };
+	json_t *cmds[] = { s->create, s->reset, s->destroy };
+
+	for (size_t i = 0; i < 3; i++)
+		clamp_count(counts[i], cfg->max_pool_size, pool, sized[i],
+			    "--max-pool-size");
+	for (size_t i = 0; i < 3; i++) {
+		json_t *mc = json_object_get(cmds[i], "max_concurrent");
+		int64_t v = json_integer_value(mc);
+
+		if (!mc)
+			continue;
+		clamp_count(&v, cfg->max_concurrent, pool, commands[i],
+			    "--max-concurrent");
+		json_object_set_new(cmds[i], "max_concurrent",
+				    json_integer(v));
+	}
+}
+
 /* ---- pools ------------------------------------------------------------- */
 
 struct pool *pool_find(struct poold *pd, const char *name)
@@ -332,7 +464,7 @@ void pool_free(struct pool *p)
 {
 	struct resource *r;
 
-	assert(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
+	INVARIANT(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
 	       TAILQ_EMPTY(&p->leases));
 	hmap_del(&p->pd->pools, p->name);
 	for (int i = 0; i < RS_NSTATES; i++) {
@@ -478,7 +610,7 @@ void resource_change(struct resource *r, enum res_state state,
 	struct pool *p = r->pool;
 
 	/* The invariant: leased exactly when one live lease holds it. */
-	assert((state == RS_LEASED) == (r->lease != NULL));
+	INVARIANT((state == RS_LEASED) == (r->lease != NULL));
 	if (state != r->state) {
 		/* Appending keeps each list in the order its members entered
 		 * the state: the free list is then ordered by idleness. */
@@ -500,7 +632,7 @@ void resource_delete(struct resource *r)
 {
 	struct pool *p = r->pool;
 
-	assert(r->lease == NULL);
+	INVARIANT(r->lease == NULL);
 	journal_resource_gone(r);
 	journal_event(p->pd, "destroyed", p, r, NULL);
 	TAILQ_REMOVE(&p->lists[r->state], r, link);

@@ -85,6 +85,7 @@ struct pool {
 				      * create command makes for them */
 	struct lease_list leases;    /* live leases in grant order */
 	struct counters stats;       /* since start; memory only */
+	int destroys_running;        /* destroy commands running (provision.c) */
 };
 
 const char *res_state_name(enum res_state s);
@@ -98,6 +99,16 @@ void pool_settings_clear(struct pool_settings *s);
 int pool_settings_apply(struct pool_settings *s, json_t *fields, char *err,
 			size_t errlen);
 bool pool_setting_known(const char *field);
+/* 0 if the counts and command concurrency a request's fields set are
+ * within the daemon's limits (--max-pool-size, --max-concurrent), else -1
+ * with a message naming the limit and its flag in err. */
+struct config;
+int pool_settings_bound(json_t *fields, const struct config *cfg, char *err,
+			size_t errlen);
+/* Lowers what is above those limits, with a log line each: settings stored
+ * by an older poold, or a --pools file, never hang the janitor. */
+void pool_settings_clamp(struct pool_settings *s, const struct config *cfg,
+			 const char *pool);
 /* 0 if a lease TTL of ttl (0 = none) fits max_lease_ttl, else -1 with a
  * message naming what in err. */
 int pool_ttl_check(const struct pool_settings *s, double ttl,
@@ -145,6 +156,9 @@ json_t *resource_descriptor(const struct resource *r);
 /* The pool's create, reset or destroy command object ({"cmd", "timeout",
  * "max_concurrent"}), or NULL when it has none (builtin, none, null). */
 json_t *pool_command(const struct pool *p, const char *which);
+/* How many of a command may run at once in one pool: its max_concurrent,
+ * or the default 4 (destroy may leave it out). */
+int64_t pool_command_concurrency(json_t *cmd);
 
 /* A name "<pool>-<5 random lowercase letters>" not yet taken in p. */
 void resource_name_generate(const struct pool *p, char *buf, size_t len);

@@ -30,6 +30,7 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	TAILQ_INIT(&pd->conns);
 	TAILQ_INIT(&pd->watchers);
 	TAILQ_INIT(&pd->jobs);
+	TAILQ_INIT(&pd->orphans_waiting);
 	TAILQ_INIT(&pd->batch.q);
 	pd->journal = journal_new();
 	pd->store = store_open(&sc, err, errlen);

@@ -54,6 +54,9 @@ struct config {
 	int history_max_rows;  /* events of history kept; 0 = no limit */
 	char *advertise;       /* owned; --advertise ADDR, or NULL */
 	int failover_timeout;  /* seconds; see leader.c */
+	int64_t max_pool_size; /* largest max_size, min_idle, max_idle */
+	int64_t max_concurrent; /* largest max_concurrent of a command */
+	int max_destroys;      /* destroy commands running at once, in all */
 };
 
 /* Event priorities: everything runs at the default, the group commit after
@@ -64,6 +67,7 @@ struct config {
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
 TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(task_list, task);
 
 struct poold {
 	struct config cfg;
@@ -87,6 +91,9 @@ struct poold {
 	struct watcher_list watchers; /* connections that sent "watch" */
 	struct job_list jobs;      /* running commands */
 	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
+	struct task_list orphans_waiting; /* orphan destroys waiting for a slot
+					   * of --max-destroys (provision.c) */
+	int destroys_running;      /* destroy commands running, in all pools */
 	struct event *sigchld_ev;
 	int nconns;                /* all open connections */
 	int ntcp, nanon;           /* of which TCP, and TCP before hello */
@@ -107,6 +114,7 @@ struct poold {
 	uid_t uid;                 /* the daemon's own uid: an admin */
 	double last_purge;         /* wall time of the last expired-id sweep */
 	double last_prune;         /* wall time of the last history prune */
+	size_t janitor_pos;        /* the pool a janitor tick starts at */
 	double last_checkpoint;    /* wall time of the last WAL checkpoint */
 	bool stopping;
 	struct event *tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;

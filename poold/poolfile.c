@@ -113,6 +113,7 @@ static void apply_entry(struct poold *pd, json_t *o, double now)
 
 	pool_settings_init(&s);
 	pool_settings_apply(&s, o, err, sizeof err); /* checked when read */
+	pool_settings_clamp(&s, &pd->cfg, name);
 	if (!p) {
 		p = pool_new(pd, name, &s, now);
 		log_info("pools file: created pool %s", name);

@@ -1,13 +1,13 @@
 /* provision.c - see provision.h. */
 #include "provision.h"
 
-#include <assert.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jobs.h"
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,6 +37,9 @@ struct task {
 	json_t *cmd;          /* orphans only: their own copy of the command */
 	char *descriptor;     /* orphans only */
 	int64_t orphan_id;    /* orphans only: their row in the store */
+	bool counted;         /* a running destroy, in destroys_running */
+	bool waiting;         /* an orphan in pd->orphans_waiting */
+	TAILQ_ENTRY(task) wait_link;
 };
 
 static char *task_key(const char *pool, const char *name)
@@ -71,10 +74,15 @@ static void task_relist(struct task *t)
 	hmap_put(&t->pd->tasks, t->key, t);
 }
 
+static void destroy_uncount(struct task *t);
+
 static void task_free(struct task *t)
 {
 	if (hmap_get(&t->pd->tasks, t->key) == t)
 		hmap_del(&t->pd->tasks, t->key);
+	destroy_uncount(t);
+	if (t->waiting)
+		TAILQ_REMOVE(&t->pd->orphans_waiting, t, wait_link);
 	if (t->job)
 		job_cancel(t->job);
 	if (t->retry)
@@ -131,13 +139,13 @@ int provision_running(const struct pool *p, const char *kind)
 
 static int64_t max_concurrent(json_t *cmd)
 {
-	return json_integer_value(json_object_get(cmd, "max_concurrent"));
+	return pool_command_concurrency(cmd);
 }
 
 static void start(struct task *t, json_t *cmd, const char *input,
 		  job_done_fn done)
 {
-	t->job = job_start(t->pd, json_object_get(cmd, "cmd"),
+	t->job = job_start(t->pd, cmd, /* the whole setting: "env" too */
 			   json_number_value(json_object_get(cmd, "timeout")),
 			   kind_names[t->kind], t->pool, t->name, input, done, t);
 }
@@ -331,8 +339,45 @@ void provision_pump(struct pool *p)
 static void destroy_done(struct poold *pd, void *arg,
 			 const struct job_result *res);
 
+/* Destroys run within the pool's destroy max_concurrent and, in all pools
+ * together, --max-destroys: draining thousands of resources must not fork
+ * thousands of commands at once. The others wait: a pool's as resources
+ * `destroying` without a task, an orphan (its pool deleted) in
+ * pd->orphans_waiting; provision_destroy_pump() starts them as slots free.
+ * The pool is NULL for an orphan, which only the total bounds. */
+static bool destroy_slot(const struct poold *pd, const struct pool *p)
+{
+	if (pd->destroys_running >= pd->cfg.max_destroys)
+		return false;
+	return !p || p->destroys_running <
+		     max_concurrent(pool_command(p, "destroy"));
+}
+
+static struct pool *task_pool(const struct task *t)
+{
+	return t->cmd ? NULL : pool_find(t->pd, t->pool);
+}
+
+static void destroy_uncount(struct task *t)
+{
+	struct pool *p = task_pool(t);
+
+	if (!t->counted)
+		return;
+	t->counted = false;
+	t->pd->destroys_running--;
+	if (p)
+		p->destroys_running--;
+}
+
 static void destroy_start(struct task *t, json_t *cmd, const char *input)
 {
+	struct pool *p = task_pool(t);
+
+	t->counted = true;
+	t->pd->destroys_running++;
+	if (p)
+		p->destroys_running++;
 	start(t, cmd, input, destroy_done);
 }
 
@@ -340,13 +385,17 @@ static void destroy_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct task *t = arg;
 	struct poold *pd = t->pd;
-	struct resource *r;
+	struct resource *r = t->cmd ? NULL : task_resource(t, RS_DESTROYING);
+	struct timeval again = { 1, 0 };
 
+	if (!destroy_slot(pd, r ? r->pool : NULL)) {
+		evtimer_add(t->retry, &again); /* all slots busy: soon */
+		return;
+	}
 	if (t->cmd) { /* an orphan */
 		destroy_start(t, t->cmd, t->descriptor);
 		return;
 	}
-	r = task_resource(t, RS_DESTROYING);
 	if (!r || !pool_command(r->pool, "destroy")) {
 		if (r)
 			resource_delete(r);
@@ -369,6 +418,7 @@ static void destroy_done(struct poold *pd, void *arg,
 	t->job = NULL;
 	task_unlist(t);
 	observe(pd, t, res, res->status == 0);
+	destroy_uncount(t);
 	if (res->status == 0 && !res->timed_out) {
 		log_info("destroyed %s/%s", t->pool, t->name);
 		if (r)
@@ -376,11 +426,13 @@ static void destroy_done(struct poold *pd, void *arg,
 		if (t->orphan_id)
 			journal_orphan_gone(pd, t->orphan_id);
 		task_free(t);
+		provision_destroy_pump(pd);
 		reply_later(pd);
 		return;
 	}
 	if (!r && !t->cmd) { /* removed meanwhile */
 		task_free(t);
+		provision_destroy_pump(pd);
 		return;
 	}
 	describe_failure(res, why, sizeof why);
@@ -398,11 +450,12 @@ static void destroy_done(struct poold *pd, void *arg,
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = 0;
 	evtimer_add(t->retry, &tv);
+	provision_destroy_pump(pd);
 }
 
 void resource_destroy(struct resource *r)
 {
-	assert(r->lease == NULL);
+	INVARIANT(r->lease == NULL);
 	if (!pool_command(r->pool, "destroy")) {
 		provision_cancel(r);
 		resource_delete(r);
@@ -419,7 +472,8 @@ void provision_destroy(struct resource *r)
 {
 	struct task *t;
 
-	if (task_find(r->pool->pd, r->pool->name, r->name))
+	if (task_find(r->pool->pd, r->pool->name, r->name) ||
+	    !destroy_slot(r->pool->pd, r->pool))
 		return;
 	t = task_new(r->pool->pd, T_DESTROY, r->pool->name, r->name,
 		     false);
@@ -438,7 +492,50 @@ void provision_orphan_resume(struct poold *pd, int64_t id, const char *pool,
 	t->cmd = json_deep_copy(cmd);
 	t->descriptor = xstrdup(descriptor);
 	log_info("destroy of %s/%s (its pool was deleted) runs", pool, name);
-	destroy_start(t, t->cmd, t->descriptor);
+	if (destroy_slot(pd, NULL)) {
+		destroy_start(t, t->cmd, t->descriptor);
+		return;
+	}
+	t->waiting = true;
+	TAILQ_INSERT_TAIL(&pd->orphans_waiting, t, wait_link);
+}
+
+/* Starts the waiting destroys of p that its slots allow; with no destroy
+ * command any more, they end at once. The running and retrying ones lead
+ * the destroying list (they entered it first), so the walk is short. */
+static void destroy_pump_pool(struct pool *p)
+{
+	json_t *cmd = pool_command(p, "destroy");
+	struct resource *r, *next;
+
+	for (r = TAILQ_FIRST(&p->lists[RS_DESTROYING]);
+	     r && (!cmd || destroy_slot(p->pd, p)); r = next) {
+		next = TAILQ_NEXT(r, link);
+		if (task_find(p->pd, p->name, r->name))
+			continue;
+		if (cmd)
+			provision_destroy(r);
+		else
+			resource_delete(r);
+	}
+}
+
+void provision_destroy_pump(struct poold *pd)
+{
+	struct task *t;
+	struct pool *p;
+	size_t pos = 0;
+
+	while ((t = TAILQ_FIRST(&pd->orphans_waiting)) &&
+	       destroy_slot(pd, NULL)) {
+		TAILQ_REMOVE(&pd->orphans_waiting, t, wait_link);
+		t->waiting = false;
+		destroy_start(t, t->cmd, t->descriptor);
+	}
+	while ((p = hmap_next(&pd->pools, &pos)) &&
+	       pd->destroys_running < pd->cfg.max_destroys)
+		if (p->count[RS_DESTROYING] > (size_t)p->destroys_running)
+			destroy_pump_pool(p);
 }
 
 static void orphan_save(struct poold *pd, int64_t id, struct resource *r,

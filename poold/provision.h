@@ -28,8 +28,13 @@ void provision_pump(struct pool *p);
  * a destroy command it is destroying until the command succeeds, without
  * one it is deleted at once. */
 void resource_destroy(struct resource *r);
-/* Starts (once) the destroy command of a destroying resource. */
+/* Starts (once) the destroy command of a destroying resource when a slot
+ * is free; otherwise provision_destroy_pump() starts it later. */
 void provision_destroy(struct resource *r);
+/* Starts waiting destroys (orphans first, then each pool's) within the
+ * pools' destroy max_concurrent and --max-destroys in all; after a destroy
+ * ends, and at every janitor tick. */
+void provision_destroy_pump(struct poold *pd);
 /* Stops whatever command runs on r (it is being removed). */
 void provision_cancel(struct resource *r);
 /* r is leaving its pool at once (pool.delete or resource.remove with

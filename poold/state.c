@@ -78,7 +78,7 @@ static void end_leases(struct poold *pd, double now,
 			live[n++] = l;
 	for (size_t i = 0; i < n; i++) {
 		l = live[i];
-		if (l->expires_at > 0 && l->expires_at <= now) {
+		if (lease_due(l)) {
 			log_info("lease %s expired while it could not end",
 				 l->id);
 			lease_end(pd, l, END_EXPIRE, NULL, false, l->expires_at);
@@ -93,7 +93,7 @@ static void end_leases(struct poold *pd, double now,
 
 static bool ends_at_start(struct poold *pd, const struct lease *l, double now)
 {
-	return l->bind_conn || (l->expires_at > 0 && l->expires_at <= now);
+	return l->bind_conn || lease_due(l);
 }
 
 static bool conn_gone(struct poold *pd, const struct lease *l, double now)
@@ -143,6 +143,8 @@ static int load_pool(void *arg, const struct store_pool_row *row, char *err,
 
 	pool_settings_init(&set);
 	rc = state ? pool_settings_apply(&set, o, err, errlen) : -1;
+	if (rc == 0)
+		pool_settings_clamp(&set, &ld->pd->cfg, row->name);
 	if (rc == 0)
 		pool_attach(ld->pd, row->name, &set,
 			    strcmp(state, "draining") == 0,
@@ -203,6 +205,9 @@ static int load_lease(void *arg, const struct store_lease_row *row,
 	l->ttl = row->ttl;
 	l->acquired_at = row->acquired_at;
 	l->expires_at = row->expires_at;
+	/* Stored wall-clock expiry -> a monotonic deadline, once: later
+	 * steps of the wall clock move neither. */
+	l->deadline = mono_deadline(l->expires_at);
 	l->request_id = dup_or_null(row->request_id);
 	if (l->request_id)
 		l->rid_key = request_id_key(l->caller, l->request_id);

@@ -12,10 +12,28 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* The fake clock of clock_fake(); in use while fake_on. */
+static bool fake_on;
+static double fake_wall, fake_mono;
+
+void clock_fake(double wall, double mono)
+{
+	fake_on = true;
+	fake_wall = wall;
+	fake_mono = mono;
+}
+
+void clock_real(void)
+{
+	fake_on = false;
+}
+
 double now_wall(void)
 {
 	struct timespec ts;
 
+	if (fake_on)
+		return fake_wall;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
@@ -24,8 +42,15 @@ double now_mono(void)
 {
 	struct timespec ts;
 
+	if (fake_on)
+		return fake_mono;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double mono_deadline(double wall_at)
+{
+	return now_mono() + (wall_at - now_wall());
 }
 
 const char *time_rfc3339(double t, char *buf, size_t len)

@@ -9,8 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Time has two clocks (docs/architecture.md, "Time"): the wall clock for
+ * what is stored and shown, the monotonic clock for every deadline while
+ * poold runs, so that a step of the wall clock (NTP, an admin's `date`)
+ * neither expires nor extends a lease. */
 double now_wall(void);       /* seconds since the epoch, UTC */
-double now_mono(void);       /* monotonic seconds, for uptime */
+double now_mono(void);       /* CLOCK_MONOTONIC seconds: deadlines, uptime */
+/* The monotonic deadline of a wall-clock time: for stored expiries. */
+double mono_deadline(double wall_at);
+/* Tests only: from now on both clocks read these values (each call sets
+ * them again), so a test can step one clock and not the other. */
+void clock_fake(double wall, double mono);
+void clock_real(void);       /* back to the system's clocks */
 
 /* Formats t as "2026-11-22T10:04:05.123Z" into buf (at least 32 bytes). */
 const char *time_rfc3339(double t, char *buf, size_t len);

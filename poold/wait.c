@@ -119,6 +119,8 @@ static void queue(struct waiter *w)
 	struct timeval tv;
 	double wait = w->want.wait;
 
+	/* libevent's timers run on the monotonic clock: a step of the wall
+	 * clock neither times a waiter out nor keeps it longer. */
 	w->timer = evtimer_new(w->req->pd->base, waiter_timeout, w);
 	tv.tv_sec = (time_t)wait;
 	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);

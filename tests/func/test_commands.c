@@ -344,16 +344,19 @@ static void test_command_settings(void **state)
 	assert_string_equal(JSTR(p, "create"), "builtin");
 	json_decref(p);
 
-	/* Refused: destroy has no max_concurrent; cmd[0] must be absolute; an
-	 * empty or non-string cmd; unknown keys; bad timeout/max_concurrent. */
+	/* Refused: cmd[0] must be absolute; an empty or non-string cmd;
+	 * unknown keys; bad timeout/max_concurrent/env. */
 	static const char *const bad[] = {
-		"{\"destroy\": {\"cmd\": [\"/bin/true\"], \"max_concurrent\": 2}}",
+		"{\"destroy\": {\"cmd\": [\"/bin/true\"], \"max_concurrent\": 0}}",
+		"{\"create\": {\"cmd\": [\"/bin/true\"], \"x\": 1}}",
 		"{\"create\": {\"cmd\": [\"true\"]}}",
 		"{\"create\": {\"cmd\": []}}",
 		"{\"create\": {\"cmd\": [\"/bin/true\", 1]}}",
 		"{\"create\": {\"cmd\": \"/bin/true\"}}",
 		"{\"create\": {\"timeout\": 5}}",
-		"{\"create\": {\"cmd\": [\"/bin/true\"], \"env\": {}}}",
+		"{\"create\": {\"cmd\": [\"/bin/true\"], \"env\": {\"1X\": \"v\"}}}",
+		"{\"create\": {\"cmd\": [\"/bin/true\"], \"env\": {\"X\": 1}}}",
+		"{\"create\": {\"cmd\": [\"/bin/true\"], \"env\": [\"X=1\"]}}",
 		"{\"create\": {\"cmd\": [\"/bin/true\"], \"timeout\": -1}}",
 		"{\"create\": {\"cmd\": [\"/bin/true\"], \"max_concurrent\": 0}}",
 		"{\"create\": {\"cmd\": [\"/bin/true\"], \"max_concurrent\": 1.5}}",

@@ -112,8 +112,11 @@ static void test_fields(void **state)
 		    "{\"cmd\":[\"/bin/true\"],\"x\":1}}", "bad_request",
 		    "takes only");
 	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"destroy\":"
-		    "{\"cmd\":[\"/bin/true\"],\"max_concurrent\":2}}",
-		    "bad_request", "takes only cmd and timeout");
+		    "{\"cmd\":[\"/bin/true\"],\"max_concurrent\":0}}",
+		    "bad_request", "must be an integer >= 1");
+	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"destroy\":"
+		    "{\"cmd\":[\"/bin/true\"],\"env\":{\"1X\":\"v\"}}}",
+		    "bad_request", "[A-Za-z_][A-Za-z0-9_]*");
 	expect_code(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"reset\":"
 		    "{\"cmd\":[]}}", "bad_request", "non-empty");
 	/* A refused pool.create created nothing. */

@@ -35,13 +35,16 @@ extern "C" {
 typedef struct pool_client pool_client;
 typedef struct pool_lease pool_lease;
 
-/* One code per error code of the contract, plus two that only a client sees. */
+/* One code per error code of the contract, plus two that only a client sees.
+ * Values never change: a code added to the contract goes at the end. */
 typedef enum pool_code {
 	POOL_OK = 0, POOL_E_BAD_REQUEST, POOL_E_UNKNOWN_OP, POOL_E_TOO_LARGE, POOL_E_NOT_FOUND,
 	POOL_E_EXISTS, POOL_E_CONFLICT, POOL_E_EXHAUSTED, POOL_E_TIMEOUT, POOL_E_BUSY,
 	POOL_E_EXPIRED, POOL_E_FORBIDDEN, POOL_E_DRAINING, POOL_E_CREATE_FAILED, POOL_E_INTERNAL,
 	POOL_E_UNREACHABLE,  /* cannot connect, or the connection was lost */
-	POOL_E_PROTOCOL      /* the daemon's answer was not what the contract says */
+	POOL_E_PROTOCOL,     /* the daemon's answer was not what the contract says */
+	POOL_E_NOT_LEADER    /* a standby front end (docs/ha.md); a client given several
+			      * endpoints follows it to the leader itself */
 } pool_code;
 
 typedef struct pool_error {

@@ -287,17 +287,18 @@ static int attempt(pool_client *c, pool__follow *f, struct search *s, const char
 }
 
 int pool__follow_call(pool_client *c, pool__follow *f, const char *op, json_t *args,
-		      json_t **result, pool_error *err)
+		      json_t **result, pool_error *errp)
 {
+	pool_error e, *err = &e; /* the code decides, even when the caller passes no err */
 	double start = pool__now(), wait = wait_of(args), sent_at;
 	struct search s = { .deadline = -1, .since = start, .pause = BACKOFF_FIRST };
 	json_t *req;
 	int r, went, named;
 
 	if (!op || (args && !json_is_object(args)))
-		return pool__call_once(c, op, args, result, &went, err);
+		return pool__call_once(c, op, args, result, &went, errp);
 	if (!(req = prepare(op, args))) {
-		pool__seterr(err, POOL_E_INTERNAL, "libpool: out of memory");
+		pool__seterr(errp, POOL_E_INTERNAL, "libpool: out of memory");
 		return -1;
 	}
 	if (pool__timeout(c) > 0)
@@ -305,7 +306,7 @@ int pool__follow_call(pool_client *c, pool__follow *f, const char *op, json_t *a
 	for (;;) {
 		sent_at = pool__now();
 		r = attempt(c, f, &s, op, req, wait, start, result, &went, err);
-		if (r == 0 || !err)
+		if (r == 0)
 			break;
 		named = 0;
 		if (err->code == POOL_E_NOT_LEADER) {
@@ -333,5 +334,7 @@ int pool__follow_call(pool_client *c, pool__follow *f, const char *op, json_t *a
 	}
 	free(s.hint);
 	json_decref(req);
+	if (errp)
+		*errp = e;
 	return r;
 }

@@ -112,7 +112,7 @@ static void test_libpool_reads_follow_a_lost_leader(void **state)
 	char both[700];
 	pool_client *c;
 	pool_error err;
-	json_t *res;
+	json_t *res, *args;
 
 	need_pg();
 	start_pair(&a, &b);
@@ -122,7 +122,9 @@ static void test_libpool_reads_follow_a_lost_leader(void **state)
 	pool_set_timeout(c, 60);
 	json_decref(CALL_OK(c, "pool.list", NULL));
 	poold_kill9(a);
-	assert_int_equal(pool_call(c, "pool.get", J("{s:s}", "pool", "p"), &res, &err), 0);
+	args = J("{s:s}", "pool", "p");
+	assert_int_equal(pool_call(c, "pool.get", args, &res, &err), 0);
+	json_decref(args);
 	assert_string_equal(JSTR(res, "name"), "p");
 	assert_string_equal(poold_role(b), "leader");
 	json_decref(res);

@@ -37,6 +37,10 @@ struct pool_client {
 	size_t len;        /* end of the bytes received */
 	size_t scanned;    /* bytes after off known to hold no '\n' */
 	size_t cap;        /* allocated size of buf */
+	char *leader;      /* owned; the leader named by the last not_leader, or NULL */
+	pool__follow *follow; /* owned; the endpoints when several were given, else NULL */
+	pool_connect_opts how; /* how to connect again when following (token and
+				* tls_ca owned; socket_path and tcp unused) */
 };
 
 /* What send_all() reports besides success and a failure it explained. */
@@ -360,11 +364,79 @@ pool_client *pool_connect_tcp(const char *hostport, const char *token, pool_erro
 	return pool_connect_with(&o, err);
 }
 
+/* One endpoint: the client, or NULL with err set. */
+static pool_client *connect_one(const pool_connect_opts *o, pool_error *err)
+{
+	pool_client *c;
+
+	if (o->tcp)
+		return connect_tcp(o, err);
+	c = connect_unix(o, err);
+	pool_set_timeout(c, o->timeout);
+	return c;
+}
+
+/* o with endpoint in place of its socket_path or tcp. */
+static pool_connect_opts opts_for(const pool_connect_opts *o, const char *endpoint)
+{
+	pool_connect_opts e = *o;
+
+	if (o->tcp)
+		e.tcp = endpoint;
+	else
+		e.socket_path = endpoint;
+	return e;
+}
+
+/* Remembers how to connect again, for following (docs/ha.md). */
+static int keep_how(pool_client *c, const pool_connect_opts *o, pool__follow *f,
+		    pool_error *err)
+{
+	c->follow = f;
+	c->how = *o;
+	c->how.socket_path = c->how.tcp = NULL;
+	c->how.token = o->token ? strdup(o->token) : NULL;
+	c->how.tls_ca = o->tls_ca ? strdup(o->tls_ca) : NULL;
+	if ((o->token && !c->how.token) || (o->tls_ca && !c->how.tls_ca)) {
+		pool__seterr(err, POOL_E_INTERNAL, "libpool: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Several endpoints ("a,b"): the first that accepts the connection. */
+static pool_client *connect_several(const pool_connect_opts *o, pool__follow *f,
+				    pool_error *err)
+{
+	pool_client *c = NULL;
+
+	for (int i = 0; i < pool__follow_count(f) && !c; i++) {
+		pool_connect_opts e = opts_for(o, pool__follow_endpoint(f, i));
+
+		c = connect_one(&e, err);
+	}
+	if (!c) {
+		if (err)
+			snprintf(err->message + strlen(err->message),
+				 sizeof(err->message) - strlen(err->message),
+				 " (and no other of the %d endpoints accepted the connection)",
+				 pool__follow_count(f));
+		pool__follow_free(f);
+		return NULL;
+	}
+	if (keep_how(c, o, f, err) < 0) {
+		pool_close(c);
+		return NULL;
+	}
+	return c;
+}
+
 pool_client *pool_connect_with(const pool_connect_opts *opts, pool_error *err)
 {
 	pool_connect_opts none = { 0 };
 	const pool_connect_opts *o = opts ? opts : &none;
-	pool_client *c;
+	char def[PATH_MAX];
+	pool__follow *f;
 
 	pool__clearerr(err);
 	if (!o->tcp && (o->tls || o->tls_ca || o->tls_insecure)) {
@@ -372,11 +444,64 @@ pool_client *pool_connect_with(const pool_connect_opts *opts, pool_error *err)
 			     "TLS is for TCP connections: connect with --tcp HOST:PORT");
 		return NULL;
 	}
-	if (o->tcp)
-		return connect_tcp(o, err);
-	c = connect_unix(o, err);
-	pool_set_timeout(c, o->timeout);
-	return c;
+	if (pool__follow_parse(o->tcp ? o->tcp
+			       : o->socket_path ? o->socket_path
+			       : client_socket_default(def, sizeof(def)),
+			       o->tcp != NULL, &f, err) < 0)
+		return NULL;
+	return f ? connect_several(o, f, err) : connect_one(o, err);
+}
+
+int pool__reconnect(pool_client *c, const char *endpoint, double deadline, pool_error *err)
+{
+	pool_connect_opts e = c->how;
+	pool_client *n;
+
+	if (pool__follow_is_tcp(c->follow))
+		e.tcp = endpoint;
+	else
+		e.socket_path = endpoint;
+	if (deadline >= 0 && (e.timeout <= 0 || pool__now() + e.timeout > deadline))
+		e.timeout = deadline - pool__now() > POOL_DURATION_MIN ? deadline - pool__now()
+									 : POOL_DURATION_MIN;
+	lose(c);
+	if (!(n = connect_one(&e, err)))
+		return -1;
+	/* The new connection's guts into c, which callers hold on to. */
+	c->fd = n->fd;
+	c->tls = n->tls;
+	free(c->where);
+	c->where = n->where;
+	n->fd = -1;
+	n->tls = NULL;
+	n->where = NULL;
+	pool_close(n);
+	return 0;
+}
+
+void pool__drop(pool_client *c)
+{
+	lose(c);
+}
+
+int pool__connected(const pool_client *c)
+{
+	return c->fd >= 0;
+}
+
+const char *pool__where(const pool_client *c)
+{
+	return c->where;
+}
+
+double pool__timeout(const pool_client *c)
+{
+	return c->timeout;
+}
+
+const char *pool__leader(const pool_client *c)
+{
+	return c->leader;
 }
 
 void pool_close(pool_client *c)
@@ -386,6 +511,12 @@ void pool_close(pool_client *c)
 	lose(c);
 	free(c->where);
 	free(c->buf);
+	free(c->leader);
+	pool__follow_free(c->follow);
+	if (c->how.token)
+		explicit_bzero((char *)c->how.token, strlen(c->how.token));
+	free((char *)c->how.token);
+	free((char *)c->how.tls_ca);
 	free(c);
 }
 
@@ -667,8 +798,15 @@ static int classify(const json_t *msg, long long id)
 	return FOREIGN;
 }
 
+/* Keeps the leader a not_leader answer named (NULL: none known), for following. */
+static void remember_leader(pool_client *c, const char *leader)
+{
+	free(c->leader);
+	c->leader = leader ? strdup(leader) : NULL;
+}
+
 /* Turns an answer envelope into 0 and *result, or -1 and err. */
-static int unpack_answer(const pool_client *c, const char *op, json_t *msg, json_t **result,
+static int unpack_answer(pool_client *c, const char *op, json_t *msg, json_t **result,
 			 pool_error *err)
 {
 	json_t *ok = json_object_get(msg, "ok");
@@ -697,6 +835,8 @@ static int unpack_answer(const pool_client *c, const char *op, json_t *msg, json
 		return -1;
 	}
 	pc = pool_code_from_name(code);
+	if (pc == POOL_E_NOT_LEADER)
+		remember_leader(c, json_string_value(json_object_get(e, "leader")));
 	if (pc == POOL_OK || pc == POOL_E_UNREACHABLE || pc == POOL_E_PROTOCOL) {
 		pool__seterr(err, POOL_E_PROTOCOL,
 			     "poold at %s answered %s with unknown error code \"%s\": %s",
@@ -741,6 +881,16 @@ static char *request_line(long long id, const char *op, json_t *args, size_t *le
 
 int pool_call(pool_client *c, const char *op, json_t *args, json_t **result, pool_error *err)
 {
+	int went;
+
+	if (c && c->follow)
+		return pool__follow_call(c, c->follow, op, args, result, err);
+	return pool__call_once(c, op, args, result, &went, err);
+}
+
+int pool__call_once(pool_client *c, const char *op, json_t *args, json_t **result, int *went,
+		    pool_error *err)
+{
 	pool_error send_err;
 	double deadline;
 	long long id;
@@ -748,6 +898,7 @@ int pool_call(pool_client *c, const char *op, json_t *args, json_t **result, poo
 	char *line;
 	int r;
 
+	*went = 0;
 	pool__clearerr(err);
 	if (c)
 		c->timed_out = 0;
@@ -773,6 +924,7 @@ int pool_call(pool_client *c, const char *op, json_t *args, json_t **result, poo
 		return -1;
 	}
 	deadline = deadline_after(c, request_wait(args));
+	*went = 1; /* from here on, the daemon may have read it */
 	r = send_all(c, line, len, deadline, &sent, &send_err);
 	free(line);
 	if (r == SEND_FAILED) {

@@ -28,6 +28,7 @@ static const char *const code_names[] = {
 	[POOL_E_INTERNAL] = POOL_ERR_INTERNAL,
 	[POOL_E_UNREACHABLE] = "unreachable",
 	[POOL_E_PROTOCOL] = "protocol",
+	[POOL_E_NOT_LEADER] = POOL_ERR_NOT_LEADER,
 };
 
 #define NCODES (sizeof(code_names) / sizeof(code_names[0]))

@@ -39,4 +39,40 @@ POOL_HIDDEN ssize_t pool__tls_write(pool__tls *t, const void *buf, size_t n, sho
 /* Frees the session (not the fd); NULL is a harmless no-op. */
 POOL_HIDDEN void pool__tls_free(pool__tls *t);
 
+/* ---- client.c, for follow.c ------------------------------------------- */
+
+/* One request on c's current connection, as pool_call() without following;
+ * *went is 1 once any of it may have reached the daemon. */
+POOL_HIDDEN int pool__call_once(pool_client *c, const char *op, json_t *args,
+				json_t **result, int *went, pool_error *err);
+/* Drops c's connection and connects it to endpoint (of c's kind, with c's
+ * token and TLS), giving up at the absolute time deadline (< 0: none). */
+POOL_HIDDEN int pool__reconnect(pool_client *c, const char *endpoint, double deadline,
+				pool_error *err);
+/* Drops c's connection (the next call connects again). */
+POOL_HIDDEN void pool__drop(pool_client *c);
+POOL_HIDDEN int pool__connected(const pool_client *c);
+/* What c is connected to, for messages; borrowed. */
+POOL_HIDDEN const char *pool__where(const pool_client *c);
+/* pool_set_timeout()'s bound; 0: none. */
+POOL_HIDDEN double pool__timeout(const pool_client *c);
+/* The leader address the last not_leader answer named, or NULL; borrowed. */
+POOL_HIDDEN const char *pool__leader(const pool_client *c);
+
+/* ---- follow.c: several endpoints, going to the leader ------------------ */
+
+typedef struct pool__follow pool__follow;
+/* Splits list ("a,b,c") into *f when it names several endpoints (tcp: HOST:PORT
+ * ones, else socket paths); *f NULL for one. -1 with err for an empty one. */
+POOL_HIDDEN int pool__follow_parse(const char *list, int tcp, pool__follow **f,
+				   pool_error *err);
+POOL_HIDDEN void pool__follow_free(pool__follow *f);
+POOL_HIDDEN int pool__follow_count(const pool__follow *f);
+POOL_HIDDEN const char *pool__follow_endpoint(const pool__follow *f, int i);
+POOL_HIDDEN int pool__follow_is_tcp(const pool__follow *f);
+/* pool_call() on a client with several endpoints: follows not_leader and lost
+ * connections to the leader within the call's bounds (docs/ha.md). */
+POOL_HIDDEN int pool__follow_call(pool_client *c, pool__follow *f, const char *op,
+				  json_t *args, json_t **result, pool_error *err);
+
 #endif

@@ -5,7 +5,8 @@
  *
  * Conventions, so that each function below needs only one sentence:
  *  - Functions returning int return 0 on success and -1 on failure with *err
- *    filled: the daemon's own code and message for its errors, else a
+ *    filled: the daemon's own code and message for its errors (not_leader is
+ *    POOL_E_NOT_LEADER, seen only with one endpoint), else a
  *    POOL_E_UNREACHABLE / POOL_E_PROTOCOL / POOL_E_TIMEOUT made up here (see
  *    pool_timed_out() to tell the last from the daemon's timeout). err
  *    may be NULL anywhere; on success err->code is POOL_OK.
@@ -35,13 +36,16 @@ extern "C" {
 typedef struct pool_client pool_client;
 typedef struct pool_lease pool_lease;
 
-/* One code per error code of the contract, plus two that only a client sees. */
+/* One code per error code of the contract, plus two that only a client sees.
+ * Values never change: a code added to the contract goes at the end. */
 typedef enum pool_code {
 	POOL_OK = 0, POOL_E_BAD_REQUEST, POOL_E_UNKNOWN_OP, POOL_E_TOO_LARGE, POOL_E_NOT_FOUND,
 	POOL_E_EXISTS, POOL_E_CONFLICT, POOL_E_EXHAUSTED, POOL_E_TIMEOUT, POOL_E_BUSY,
 	POOL_E_EXPIRED, POOL_E_FORBIDDEN, POOL_E_DRAINING, POOL_E_CREATE_FAILED, POOL_E_INTERNAL,
 	POOL_E_UNREACHABLE,  /* cannot connect, or the connection was lost */
-	POOL_E_PROTOCOL      /* the daemon's answer was not what the contract says */
+	POOL_E_PROTOCOL,     /* the daemon's answer was not what the contract says */
+	POOL_E_NOT_LEADER    /* a standby front end (docs/ha.md); a client given several
+			      * endpoints follows it to the leader itself */
 } pool_code;
 
 typedef struct pool_error {
@@ -62,7 +66,8 @@ const char *pool_libversion(void);
 
 /* ---- Connection -------------------------------------------------------- */
 
-/* Connects to poold's Unix socket at socket_path (NULL: pool_socket_default(),
+/* Connects to poold's Unix socket at socket_path (several, comma-separated:
+ * see pool_connect_opts; NULL: pool_socket_default(),
  * or the system daemon's POOL_SOCKET_ROOT when that one does not exist and
  * $POOLD_SOCKET is not set);
  * returns a client to free with pool_close(), or NULL with err filled. */
@@ -79,10 +84,24 @@ pool_client *pool_connect_tcp(const char *hostport, const char *token,
 			      pool_error *err);
 
 /* How pool_connect_with() connects; all-zero ({0}) is pool_connect(NULL).
- * Strings are borrowed for the call only. */
+ * Strings are borrowed for the call only (the client keeps copies).
+ *
+ * Several endpoints, comma-separated ("/a.sock,/b.sock", "h1:7411,h2:7411",
+ * also in $POOLD_SOCKET), are the front ends of one cluster (docs/ha.md): the
+ * client connects to the first that accepts, and pool_call() (so every op
+ * function) follows not_leader to the leader it names (or the next endpoint)
+ * and a lost connection to the next endpoint that answers, sending the
+ * request again only when that cannot act twice: not_leader (nothing was
+ * done), reads, ping, hello, status, renew, and lease/checkout with a
+ * request_id, which it generates when none is given. Other requests whose
+ * answer was lost fail with POOL_E_UNREACHABLE saying they may or may not
+ * have taken effect. Bounded by the call's deadline (pool_set_timeout() plus
+ * the request's wait) if any, else 30 s of looking for a leader; a retried
+ * lease sends the wait that is left. pool_send_line() and pool_recv_json()
+ * never follow. */
 typedef struct pool_connect_opts {
-	const char *socket_path; /* Unix socket; NULL: as pool_connect(NULL) (unless tcp) */
-	const char *tcp;         /* "HOST:PORT": TCP instead, then hello with token */
+	const char *socket_path; /* Unix socket(s); NULL: as pool_connect(NULL) (unless tcp) */
+	const char *tcp;         /* "HOST:PORT"(s): TCP instead, then hello with token */
 	const char *token;       /* TCP: the token for hello; NULL: none */
 	double timeout;          /* seconds that connecting, the TLS handshake and hello
 				  * may each take, then pool_set_timeout(); 0: forever */

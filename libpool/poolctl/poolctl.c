@@ -29,8 +29,10 @@ enum { OPT_SOCKET = 1000, OPT_JSON, OPT_HELP, OPT_QUIET, OPT_VERSION, OPT_TCP,
 
 /* Options every command takes, before or after the command's name. */
 static const struct ctl_opt common_opts[] = {
-	{ "socket", OPT_SOCKET, "PATH", "poold's socket (default: as poold resolves it)" },
-	{ "tcp", OPT_TCP, "HOST:PORT", "talk to poold over TCP instead (poold --listen)" },
+	{ "socket", OPT_SOCKET, "PATH", "poold's socket (default: as poold resolves it); "
+	  "several, comma-separated: front ends, the leader is followed" },
+	{ "tcp", OPT_TCP, "HOST:PORT", "talk to poold over TCP instead (poold --listen); "
+	  "several, comma-separated, as --socket" },
 	{ "token-file", OPT_TOKEN_FILE, "FILE",
 	  "the TCP token, first line of FILE (default: $POOLD_TOKEN)" },
 	{ "tls", OPT_TLS, NULL, "with --tcp: TLS, verifying poold's certificate and name" },
@@ -53,7 +55,7 @@ static const char exit_codes_help[] =
 	"  4  not_found or expired (run: the lease was lost)\n"
 	"  5  forbidden\n"
 	"  6  conflict\n"
-	"  7  cannot reach the daemon\n"
+	"  7  cannot reach the daemon (or only a standby: not_leader)\n"
 	"  8  the daemon did not answer within --timeout\n"
 	"run exits with COMMAND's status (128+N if a signal N ended it).\n";
 
@@ -74,6 +76,7 @@ int ctl_exit_code(pool_code code)
 	case POOL_E_CONFLICT:
 		return CTL_CONFLICT;
 	case POOL_E_UNREACHABLE:
+	case POOL_E_NOT_LEADER:
 		return CTL_UNREACHABLE;
 	default:
 		return CTL_ERR;

@@ -128,7 +128,8 @@ static pool_code cl_call(struct client *cl, const char *op, json_t *args, json_t
 		switch (err.code) {
 		case POOL_E_UNREACHABLE:
 		case POOL_E_TIMEOUT:
-		case POOL_E_PROTOCOL: /* also not_leader, which libpool does not know yet */
+		case POOL_E_PROTOCOL:
+		case POOL_E_NOT_LEADER: /* a standby: this client switches itself */
 		case POOL_E_INTERNAL: /* e.g. shutting down: the outcome is unknown */
 			pool_close(cl->c);
 			cl->c = NULL;

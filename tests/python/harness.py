@@ -62,14 +62,16 @@ class Daemon:
         self.db = os.path.join(self.dir, "poold.db")
         self.log_path = os.path.join(self.dir, "poold.log")
         self.extra: List[str] = list(extra)
+        self.store: Optional[str] = None  # --store URL instead of --db
         self.proc: Optional[subprocess.Popen] = None
         self.bad_exits: List[int] = []  # exit codes of SIGTERMed runs != 0
 
     def start(self) -> "Daemon":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [POOLD_BIN, "--socket", self.sock, "--db", self.db,
-             "--log-level", "debug"] + self.extra,
+            [POOLD_BIN, "--socket", self.sock] +
+            (["--store", self.store] if self.store else ["--db", self.db]) +
+            ["--log-level", "debug"] + self.extra,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         wait_until(self._answers, what="poold to answer ping")

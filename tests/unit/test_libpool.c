@@ -131,7 +131,7 @@ static json_t *fake_request(struct fake *f, int i)
 
 static void test_code_names_round_trip(void **state)
 {
-	for (int c = POOL_OK; c <= POOL_E_PROTOCOL; c++) {
+	for (int c = POOL_OK; c <= POOL_E_NOT_LEADER; c++) {
 		const char *name = pool_code_name((pool_code)c);
 
 		assert_non_null(name);
@@ -143,6 +143,8 @@ static void test_code_names_round_trip(void **state)
 	assert_string_equal(pool_code_name(POOL_E_NOT_FOUND), "not_found");
 	assert_string_equal(pool_code_name(POOL_E_CREATE_FAILED), "create_failed");
 	assert_string_equal(pool_code_name(POOL_E_INTERNAL), POOL_ERR_INTERNAL);
+	assert_string_equal(pool_code_name(POOL_E_NOT_LEADER), POOL_ERR_NOT_LEADER);
+	assert_int_equal(pool_code_from_name("not_leader"), POOL_E_NOT_LEADER);
 	assert_string_equal(pool_code_name((pool_code)999), "unknown");
 	assert_int_equal(pool_code_from_name("no_such_code"), POOL_E_PROTOCOL);
 	assert_int_equal(pool_code_from_name(""), POOL_E_PROTOCOL);

@@ -9,7 +9,7 @@ import os
 import select
 import socket
 import ssl
-from typing import Any, Dict, List, NamedTuple, Optional, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 from .errors import ProtocolError, error_from_wire
 
@@ -39,7 +39,8 @@ class Address(NamedTuple):
     """Where a daemon is and how to introduce oneself: a Unix socket path,
     or TCP ``host:port`` with a token and, optionally, TLS (``tls`` is
     False, True for the system's CA store, or the path of a CA file).
-    Plain data, so that it pickles."""
+    Several front ends of one cluster are comma-separated in ``socket``
+    or ``tcp`` (see :meth:`endpoints`). Plain data, so that it pickles."""
     socket: Optional[str] = None
     tcp: Optional[str] = None
     token: Optional[str] = None
@@ -51,18 +52,82 @@ class Address(NamedTuple):
             return "%s://%s" % ("tls" if self.tls else "tcp", self.tcp)
         return str(self.socket)
 
+    def endpoints(self) -> List["Address"]:
+        """One Address per front end named."""
+        if self.tcp is not None:
+            return [self._replace(tcp=t) for t in self.tcp.split(",")]
+        return [self._replace(socket=p) for p in str(self.socket).split(",")]
 
-def make_address(socket_path: Optional[str], tcp: Optional[str],
+
+Endpoints = Union[None, str, Sequence[str]]
+
+
+def _joined(value: Endpoints, what: str) -> Optional[str]:
+    """One endpoint, "a,b" or a list of them as one comma-joined string;
+    an empty one is a ValueError naming the argument."""
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    if not items or not all(isinstance(i, str) and i for i in items):
+        raise ValueError("%s=%r: an empty endpoint; give one, \"a,b\" or a "
+                         "list of them" % (what, value))
+    return ",".join(items)
+
+
+def make_address(socket_path: Endpoints, tcp: Endpoints,
                  token: Optional[str], tls: Union[bool, str]) -> Address:
     """Resolves the Client's arguments and the environment to an Address."""
+    socket_path = _joined(socket_path, "socket")
+    tcp = _joined(tcp, "tcp")
     if socket_path and tcp:
         raise ValueError("give socket= or tcp=, not both")
     if tcp:
-        host, sep, port = tcp.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("tcp=%r: expected \"host:port\"" % (tcp,))
+        for one in tcp.split(","):
+            host, sep, port = one.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError("tcp=%r: expected \"host:port\"" % (one,))
         return Address(None, tcp, token or os.environ.get(TOKEN_ENV), tls)
-    return Address(socket_path or default_socket(), None, None, False)
+    return Address(_joined(socket_path or default_socket(), "socket"),
+                   None, None, False)
+
+
+class Follow:
+    """Which of several front ends to talk to (docs/ha.md): the one that
+    answered last; the leader a ``not_leader`` names, when this client can
+    dial it (``unix:PATH`` for Unix sockets, ``host:port`` for TCP; listed
+    or not, as ``--advertise`` is the operator's); else the next one in
+    turn. Plain assignments, so threads may share it."""
+
+    def __init__(self, address: Address) -> None:
+        self.endpoints = address.endpoints()
+        self.current = self.endpoints[0]
+
+    @property
+    def several(self) -> bool:
+        """Whether there is anywhere else to go."""
+        return len(self.endpoints) > 1
+
+    def failed(self, addr: Address) -> None:
+        """addr did not take a connection: the next one."""
+        if addr != self.current:
+            return
+        i = self.endpoints.index(addr) if addr in self.endpoints else -1
+        self.current = self.endpoints[(i + 1) % len(self.endpoints)]
+
+    def not_leader(self, addr: Address, leader: Optional[str]) -> bool:
+        """addr answered not_leader naming leader (None: not known yet).
+        True when that names another front end, to try at once."""
+        named: Optional[Address] = None
+        if leader and leader.startswith("unix:"):
+            if addr.tcp is None:
+                named = addr._replace(socket=leader[5:])
+        elif leader and addr.tcp is not None:
+            named = addr._replace(tcp=leader)
+        if named is not None and named != addr:
+            self.current = named
+            return True
+        self.failed(addr)
+        return False
 
 
 def _open_socket(addr: Address, timeout: Optional[float]) -> socket.socket:

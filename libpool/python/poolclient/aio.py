@@ -25,10 +25,11 @@ import uuid
 from typing import (Any, AsyncIterator, Dict, Generator, List, Optional,
                     Tuple, Union)
 
-from ._conn import Address, make_address
+from ._conn import Address, Endpoints, Follow, make_address
 from .client import (_CREATE_ALLOWANCE, _MAX_IDLE_CONNS, _RETRY_ENDING,
-                     _RETRY_KEYED, _RETRY_SAFE, default_owner)
-from .errors import (Conflict, Expired, NotFound, PoolError, ProtocolError,
+                     _RETRY_KEYED, _RETRY_SAFE, Retry, default_owner)
+from .errors import (Conflict, Expired, NotFound, NotLeader, PoolError,
+                     ProtocolError,
                      Unreachable, error_from_wire)
 from .lease import _STATE_KEYS, LeaseInfo
 
@@ -152,12 +153,13 @@ def _restore_lease(address: Address, timeout: Optional[float],
 class Client:
     """The asyncio client; arguments as :class:`poolclient.Client`."""
 
-    def __init__(self, socket: Optional[str] = None, *,
-                 tcp: Optional[str] = None, token: Optional[str] = None,
+    def __init__(self, socket: Endpoints = None, *,
+                 tcp: Endpoints = None, token: Optional[str] = None,
                  tls: Union[bool, str] = False,
                  timeout: Optional[float] = 60.0,
                  reconnect: float = 15.0) -> None:
         self.address = make_address(socket, tcp, token, tls)
+        self._follow = Follow(self.address)
         self.timeout = timeout
         self.reconnect = reconnect
         self._pid = os.getpid()
@@ -201,7 +203,7 @@ class Client:
             if not conn.stale():
                 return conn
             await conn.aclose()
-        return await _Conn.open(self.address, self.timeout)
+        return await _Conn.open(self._follow.current, self.timeout)
 
     def _release(self, conn: _Conn) -> None:
         self._after_fork()
@@ -222,26 +224,38 @@ class Client:
                         ) -> Tuple[Dict[str, Any], Optional[_Conn]]:
         """As poolclient.Client._exchange, with coroutines."""
         op = msg.get("op")
-        timeout = self._timeout_for(msg)
-        deadline = time.monotonic() + self.reconnect
-        delay = 0.05
-        retried = False
+        retry = Retry(self.reconnect, msg)
         while True:
             conn: Optional[_Conn] = None
             sent = False
+            tried = self._follow.current
+            msg = retry.next_msg(msg)
             try:
-                conn = (await _Conn.open(self.address, self.timeout) if pin
+                conn = (await _Conn.open(tried, self.timeout) if pin
                         else await self._acquire())
                 sent = True
-                result = await conn.request(msg, timeout)
+                result = await conn.request(msg, self._timeout_for(msg))
             except ProtocolError:
                 if conn:
                     conn.close()
                 raise
+            except NotLeader as e:
+                if conn:
+                    conn.close()
+                if not self._follow.several:
+                    raise
+                await self.close()  # the idle ones are the standby's too
+                quick = self._follow.not_leader(conn.addr if conn else tried,
+                                                e.leader)
+                pause = retry.pause(quick)
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
+                continue
             except PoolError as e:
-                ending = (retried and op in _RETRY_ENDING and
+                ending = (retry.retried and op in _RETRY_ENDING and
                           isinstance(e, NotFound))
-                again = (retried and op in _RETRY_KEYED and
+                again = (retry.retried and op in _RETRY_KEYED and
                          isinstance(e, Conflict))
                 if conn and not pin:
                     self._release(conn)
@@ -249,10 +263,10 @@ class Client:
                     conn.close()
                 if ending:
                     return {}, None
-                if not again or time.monotonic() + delay > deadline:
+                pause = retry.pause(False) if again else None
+                if pause is None:
                     raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                await asyncio.sleep(pause)
                 continue
             except ssl.SSLCertVerificationError as e:
                 raise Unreachable("poold at %s: %s (give tls=\"CA-FILE\")"
@@ -260,19 +274,20 @@ class Client:
             except (OSError, EOFError, asyncio.TimeoutError) as e:
                 if conn:
                     conn.close()
+                else:
+                    self._follow.failed(tried)
                 retry_ok = (not sent or op in _RETRY_SAFE or
                             op in _RETRY_KEYED or op in _RETRY_ENDING)
-                if not retry_ok or time.monotonic() + delay > deadline:
+                pause = retry.pause(False, lost=sent) if retry_ok else None
+                if pause is None:
                     raise Unreachable(
                         "no answer from poold at %s to %r (%s)%s" % (
                             self.address.describe(), op, e or type(e).__name__,
-                            "; it may or may not have been done" if sent
-                            else "")) from e
-                retried = retried or sent
+                            "; it may or may not have been done, so it was "
+                            "not sent again" if sent else "")) from e
                 if pin and "request_id" in msg:
                     msg = dict(msg, request_id=uuid.uuid4().hex)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                await asyncio.sleep(pause)
                 continue
             if pin:
                 return result, conn
@@ -353,7 +368,7 @@ class Client:
 
     async def watch(self, pool: Optional[str] = None) -> "Watch":
         """A :class:`Watch` of ``pool`` (else of every pool)."""
-        conn = await _Conn.open(self.address, self.timeout)
+        conn = await _Conn.open(self._follow.current, self.timeout)
         try:
             await conn.request({"op": "watch", "pool": pool} if pool
                                else {"op": "watch"}, self.timeout)

@@ -19,8 +19,9 @@ import time
 import uuid
 from typing import (Any, Dict, Iterator, List, Optional, Tuple, Union)
 
-from ._conn import Address, Connection, close_all, make_address
-from .errors import (Conflict, NotFound, PoolError, ProtocolError,
+from ._conn import (Address, Connection, Endpoints, Follow, close_all,
+                    make_address)
+from .errors import (Conflict, NotFound, NotLeader, PoolError, ProtocolError,
                      Unreachable)
 from .lease import Lease
 from .watch import Watch
@@ -35,6 +36,65 @@ _RETRY_SAFE = frozenset((
 _RETRY_KEYED = frozenset(("lease", "checkout"))
 # Ops that end a lease: a retry answered not_found means the first one did.
 _RETRY_ENDING = frozenset(("return", "checkin"))
+
+# not_leader answers followed in one search for the leader.
+_MAX_HOPS = 64
+# not_leader hops to a named leader in a row without a pause.
+_QUICK_HOPS = 2
+
+
+class Retry:
+    """The bounds of one request's retries: ``reconnect`` seconds of
+    looking for a daemon that answers, counted from the first failure in a
+    row (and anew when a request had been with a daemon that long: a
+    waiter across a failover); at most _MAX_HOPS tries; a pause doubling
+    from 50 ms to 1 s, so it never spins; and the ``wait`` that is left,
+    so that a retried lease never waits longer than asked in all. Shared
+    by the sync and asyncio clients."""
+
+    def __init__(self, reconnect: float, msg: Dict[str, Any]) -> None:
+        self.reconnect = reconnect
+        self.start = time.monotonic()
+        self.wait = float(msg.get("wait") or 0)
+        self.began = self.start
+        self.deadline: Optional[float] = None
+        self.delay = 0.05
+        self.hops = 0
+        self.quick = 0
+        self.retried = False
+        self.tries = 0
+
+    def next_msg(self, msg: Dict[str, Any]) -> Dict[str, Any]:
+        """msg for the next try, with the wait that is left."""
+        self.began = time.monotonic()
+        self.tries += 1
+        if self.tries == 1 or not self.wait:
+            return msg
+        return dict(msg, wait=max(self.wait - (self.began - self.start),
+                                  0.001))
+
+    def pause(self, quick: bool, lost: bool = False) -> Optional[float]:
+        """Seconds to sleep before the next try (0: at once), or None when
+        out of time or tries. lost: the request went and its answer did
+        not come."""
+        now = time.monotonic()
+        self.retried = self.retried or lost
+        if self.deadline is None or now - self.began >= self.reconnect:
+            self.deadline = now + self.reconnect
+            self.hops = 0
+        self.hops += 1
+        if self.hops > _MAX_HOPS:
+            return None
+        if quick and self.quick < _QUICK_HOPS:
+            self.quick += 1
+            return 0.0
+        self.quick = 0
+        delay = self.delay
+        if now + delay > self.deadline:
+            return None
+        self.delay = min(self.delay * 2, 1.0)
+        return delay
+
 
 # How long poold may take on a lease that creates a resource through a
 # command: the contract's default create timeout.
@@ -89,18 +149,25 @@ class Client:
     ``$POOLD_TOKEN``); ``tls=True`` (system CAs) or ``tls="ca.pem"`` wraps
     that in TLS.
 
+    Several front ends of one cluster (docs/ha.md): ``socket="a,b"``,
+    ``tcp="h1:7411,h2:7411"`` or a list; a standby's ``not_leader`` sends
+    the request to the leader it names (else to the next one), so only a
+    client given one endpoint ever sees :class:`NotLeader`.
+
     ``timeout`` bounds the wait for an answer (``lease``/``checkout`` add
     their ``wait`` and 600 s for a create command); ``reconnect`` is how
-    long a broken or refused connection is retried before
-    :class:`Unreachable` is raised. Connections are opened on first use.
+    long a broken or refused connection (or a cluster without a leader) is
+    retried before :class:`Unreachable` is raised. Connections are opened
+    on first use.
     """
 
-    def __init__(self, socket: Optional[str] = None, *,
-                 tcp: Optional[str] = None, token: Optional[str] = None,
+    def __init__(self, socket: Endpoints = None, *,
+                 tcp: Endpoints = None, token: Optional[str] = None,
                  tls: Union[bool, str] = False,
                  timeout: Optional[float] = 60.0,
                  reconnect: float = 15.0) -> None:
         self.address = make_address(socket, tcp, token, tls)
+        self._follow = Follow(self.address)
         self.timeout = timeout
         self.reconnect = reconnect
         self._pid = os.getpid()
@@ -147,7 +214,7 @@ class Client:
             close_all(inherited)
 
     def _connect(self) -> Connection:
-        return Connection(self.address, self.timeout)
+        return Connection(self._follow.current, self.timeout)
 
     def _acquire(self) -> Connection:
         self._after_fork()
@@ -195,29 +262,42 @@ class Client:
     def _exchange(self, msg: Dict[str, Any], pin: bool = False
                   ) -> Tuple[Dict[str, Any], Optional[Connection]]:
         """Sends ``msg`` and returns (its result, the pinned connection if
-        ``pin``), retrying across broken connections as the op allows."""
+        ``pin``), retrying across broken connections as the op allows and
+        following ``not_leader`` to the leader (several endpoints)."""
         op = msg.get("op")
-        timeout = self._timeout_for(msg)
-        deadline = time.monotonic() + self.reconnect
-        delay = 0.05
-        retried = False
+        retry = Retry(self.reconnect, msg)
         while True:
             conn: Optional[Connection] = None
             sent = False
+            tried = self._follow.current
+            msg = retry.next_msg(msg)
             try:
                 conn = self._connect() if pin else self._acquire()
                 sent = True
-                result = conn.request(msg, timeout)
+                result = conn.request(msg, self._timeout_for(msg))
             except ProtocolError:
                 if conn:
                     conn.close()
                 raise
+            except NotLeader as e:
+                if conn:
+                    conn.close()
+                if not self._follow.several:
+                    raise
+                self.close()  # the idle ones are the standby's too
+                quick = self._follow.not_leader(conn.addr if conn else tried,
+                                                e.leader)
+                pause = retry.pause(quick)
+                if pause is None:
+                    raise
+                time.sleep(pause)
+                continue
             except PoolError as e:
-                ending = (retried and op in _RETRY_ENDING and
+                ending = (retry.retried and op in _RETRY_ENDING and
                           isinstance(e, NotFound))
                 # A retried lease may meet the lost request, still waiting
                 # in poold until it notices that connection closed.
-                again = (retried and op in _RETRY_KEYED and
+                again = (retry.retried and op in _RETRY_KEYED and
                          isinstance(e, Conflict))
                 if conn and not pin:
                     self._release(conn)
@@ -225,10 +305,10 @@ class Client:
                     conn.close()
                 if ending:
                     return {}, None
-                if not again or time.monotonic() + delay > deadline:
+                pause = retry.pause(False) if again else None
+                if pause is None:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                time.sleep(pause)
                 continue
             except ssl.SSLCertVerificationError as e:
                 # Trying again would meet the same certificate.
@@ -239,17 +319,18 @@ class Client:
             except (OSError, EOFError) as e:
                 if conn:
                     conn.close()
+                else:
+                    self._follow.failed(tried)
                 retry_ok = (not sent or op in _RETRY_SAFE or
                             op in _RETRY_KEYED or op in _RETRY_ENDING)
-                if not retry_ok or time.monotonic() + delay > deadline:
+                pause = retry.pause(False, lost=sent) if retry_ok else None
+                if pause is None:
                     raise self._unreachable(msg, e, sent) from e
-                retried = retried or sent
                 if pin and "request_id" in msg:
                     # A bound lease ended with the broken connection (or
                     # soon will): the retry must not be answered with it.
                     msg = dict(msg, request_id=uuid.uuid4().hex)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                time.sleep(pause)
                 continue
             if pin:
                 return result, conn

@@ -22,8 +22,9 @@ class Watch:
 
     def __init__(self, client: "Client", pool: Optional[str]) -> None:
         self._client = client
-        self._conn: Optional[Connection] = Connection(client.address,
-                                                      client.timeout)
+        # The front end requests go to: the leader, as far as known.
+        self._conn: Optional[Connection] = Connection(
+            client._follow.current, client.timeout)
         msg: Dict[str, Any] = {"op": "watch"}
         if pool is not None:
             msg["pool"] = pool

@@ -24,6 +24,7 @@
 #include "pool.h"
 #include "poold.h"
 #include "store.h"
+#include "tls.h"
 #include "util.h"
 #include "wait.h"
 
@@ -39,7 +40,7 @@ struct http {
 	struct evhttp *evh;             /* owned */
 	struct evconnlistener *lev;     /* owned by evh once bound */
 	bool loopback;                  /* bound to a loopback address */
-	bool paused;                    /* lev disabled: HTTP_MAX_CONNS open */
+	bool tls;                       /* HTTPS: not loopback, --tls-cert */
 	/* Each connection's bufferevent, with a reference of ours: evhttp
 	 * frees a connection without telling (libevent 2.1 has no hook), and
 	 * a freed bufferevent loses its callbacks, which is how the sweep
@@ -66,10 +67,6 @@ static void sweep(struct http *h)
 			bufferevent_decref(h->conns[i]);
 	}
 	h->nconns = kept;
-	if (h->paused && h->nconns < HTTP_MAX_CONNS) {
-		evconnlistener_enable(h->lev);
-		h->paused = false;
-	}
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -84,14 +81,34 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	event_active(h->sweep_ev, EV_TIMEOUT, 0);
 }
 
-/* evhttp asks for each accepted connection's bufferevent here. */
+/* At HTTP_MAX_CONNS the oldest connection makes room: a shutdown() of its
+ * socket, after which evhttp sees the end and frees it as usual. Silent or
+ * slow connections therefore cannot keep a scrape or /healthz out, and the
+ * count stays bounded. */
+static void evict_oldest(struct http *h)
+{
+	evutil_socket_t fd = bufferevent_getfd(h->conns[0]);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	bufferevent_decref(h->conns[0]);
+	memmove(h->conns, h->conns + 1, --h->nconns * sizeof *h->conns);
+	metrics_http_refused(h->pd, "evicted");
+}
+
+/* evhttp asks for each accepted connection's bufferevent here: TLS when
+ * --tls-cert is given and the address is not loopback (bearer tokens never
+ * cross a network in clear text). */
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 {
 	struct http *h = arg;
 	struct bufferevent *bev;
 
 	sweep(h);
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (h->nconns >= HTTP_MAX_CONNS)
+		evict_oldest(h);
+	bev = h->tls ? tls_accept(base, -1, h->pd->tls) :
+		bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
 		return NULL; /* evhttp makes its own, uncounted */
 	if (h->nconns == h->cap) {
@@ -102,10 +119,6 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 	}
 	bufferevent_incref(bev);
 	h->conns[h->nconns++] = bev;
-	if (h->nconns >= HTTP_MAX_CONNS && !h->paused) {
-		evconnlistener_disable(h->lev);
-		h->paused = true;
-	}
 	return bev;
 }
 
@@ -373,8 +386,10 @@ static struct addrinfo *resolve(struct http *h, char *err, size_t errlen)
 		snprintf(err, errlen, "--http %s is not a loopback address: "
 			 "it needs --tokens FILE (callers send a bearer token)",
 			 cfg->http);
-	else
+	else {
+		h->tls = !h->loopback && h->pd->tls;
 		return ai;
+	}
 	freeaddrinfo(ai);
 	return NULL;
 }
@@ -423,8 +438,11 @@ int http_open(struct poold *pd, char *err, size_t errlen)
 		http_close(pd);
 		return -1;
 	}
-	log_info("serving HTTP on %s%s", pd->cfg.http,
-		 h->loopback ? "" : " (bearer token required)");
+	log_info("serving %s on %s%s", h->tls ? "HTTPS" : "HTTP",
+		 pd->cfg.http, h->loopback ? "" : " (bearer token required)");
+	if (!h->loopback && !h->tls)
+		log_warn("--http %s sends bearer tokens in clear text: give "
+			 "--tls-cert and --tls-key to serve HTTPS", pd->cfg.http);
 	return 0;
 }
 

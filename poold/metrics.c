@@ -46,7 +46,7 @@ struct metrics {
 	struct hmap pools;           /* name -> struct pool_metrics (owned) */
 	struct histogram commit, batch;
 	struct {
-		int64_t unauthorized, method, too_large, not_found;
+		int64_t unauthorized, method, too_large, not_found, evicted;
 	} http_refused;
 	double start_time;           /* process_start_time_seconds, read once */
 };
@@ -180,6 +180,8 @@ void metrics_http_refused(struct poold *pd, const char *why)
 		m->http_refused.method++;
 	else if (strcmp(why, "too_large") == 0)
 		m->http_refused.too_large++;
+	else if (strcmp(why, "evicted") == 0)
+		m->http_refused.evicted++;
 	else
 		m->http_refused.not_found++;
 }
@@ -457,6 +459,7 @@ static void daemon_metrics(struct poold *pd, struct metrics *m,
 		{ "http_method", m->http_refused.method },
 		{ "http_too_large", m->http_refused.too_large },
 		{ "http_not_found", m->http_refused.not_found },
+		{ "http_evicted", m->http_refused.evicted },
 	};
 
 	family(out, "poold_connections", "gauge",

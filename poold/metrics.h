@@ -67,7 +67,7 @@ void metrics_commit_observe(struct poold *pd, double seconds, size_t batch);
  * the pool went, e.g. a command's end). */
 void metrics_pool_forget(struct poold *pd, const char *pool);
 /* A refusal of the HTTP listener, counted in poold_refused_total under
- * reason "http_<why>" (why: unauthorized, method, too_large, not_found). */
+ * reason "http_<why>" (why: unauthorized, method, too_large, not_found, evicted). */
 void metrics_http_refused(struct poold *pd, const char *why);
 
 /* Appends the whole exposition to out. */

@@ -15,7 +15,7 @@ pkgs=(gcc make cmake pkg-config libsqlite3-dev libevent-dev libjansson-dev
 	libssl-dev libpq-dev socat)
 if [ "${1:-build}" = test ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-dev openssl systemd sqlite3)
-	pkgs+=(prometheus chromium python3 python3-venv)
+	pkgs+=(prometheus chromium curl python3 python3-venv)
 	pkgs+=(postgresql postgresql-client)
 fi
 

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "h_cli.h"
 #include "harness.h"
 
 struct h_http_resp {
@@ -23,21 +24,6 @@ struct h_http_resp {
 	char *body;        /* owned; NUL-terminated */
 	size_t body_len;
 };
-
-/* A free TCP port on 127.0.0.1 (bound and released). */
-static inline int h_free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
 
 static inline int h_http_connect(int port)
 {

@@ -183,31 +183,40 @@ static int open_served(void)
 	return fd;
 }
 
-/* HTTP_MAX_CONNS (64) open connections: the next one is not served until
- * one of them closes. */
+/* Whether the daemon closed fd (EOF or reset within 30 s). */
+static bool closed_by_peer(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, 30000) <= 0)
+		return false;
+	return read(fd, &c, 1) <= 0;
+}
+
+/* HTTP_MAX_CONNS (64) open connections, half of them silent in the middle
+ * of a request line: a new connection is still served (/healthz answers)
+ * and the oldest makes room; the count stays bounded. */
 static void test_connection_bound(void **state)
 {
 	poold_proc *d = start_http("127.0.0.1", NULL, NULL, NULL);
-	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-			  "Connection: close\r\n\r\n";
 	struct h_http_resp r;
-	int fds[64], extra;
+	int fds[64];
 
-	for (int i = 0; i < 64; i++)
-		fds[i] = open_served();
-	/* The kernel takes the 65th into its backlog; poold does not serve
-	 * it while the 64 stay open. */
-	extra = h_http_connect(port);
-	assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
-	r = h_http_read(extra, 1);
-	assert_int_equal(r.status, 0);
-	h_http_free(&r);
-	close(fds[0]);
-	r = h_http_read(extra, 10);
+	for (int i = 0; i < 64; i++) {
+		if (i % 2) {
+			fds[i] = open_served();
+			continue;
+		}
+		fds[i] = h_http_connect(port);
+		assert_int_equal(write(fds[i], "GET /metr", 9), 9);
+	}
+	r = h_http_get(port, "/healthz");
 	assert_int_equal(r.status, 200);
 	h_http_free(&r);
-	close(extra);
-	for (int i = 1; i < 64; i++)
+	assert_true(closed_by_peer(fds[0]));
+	assert_true(metric("poold_refused_total{reason=\"http_evicted\"}") >= 1);
+	for (int i = 0; i < 64; i++)
 		close(fds[i]);
 	poold_stop(d);
 }
@@ -246,6 +255,35 @@ static void test_token_off_loopback(void **state)
 	r = h_http(port, "GET", "/metrics", auth);
 	assert_int_equal(r.status, 200);
 	assert_true(h_metric(r.body, "poold_refused_total{reason=\"http_unauthorized\"}") == 2);
+	h_http_free(&r);
+	poold_stop(d);
+}
+
+/* Off loopback with --tls-cert the listener speaks HTTPS only: the token
+ * never crosses the network in clear text. */
+static void test_https_off_loopback(void **state)
+{
+	char out[8192], cmd[1400], cert[300], key[300], tcp[64];
+	poold_proc *d;
+	struct h_http_resp r;
+
+	h_make_certs(dir);
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	port = h_free_port();
+	snprintf(http_arg, sizeof http_arg, "0.0.0.0:%d", port);
+	snprintf(tcp, sizeof tcp, "127.0.0.1:%d", h_free_port());
+	d = poold_start("--http", http_arg, "--listen-public", "--tokens",
+			tokens, "--listen", tcp, "--tls-cert", cert,
+			"--tls-key", key, NULL);
+	snprintf(cmd, sizeof cmd, "curl -sS --max-time 30 --cacert %s/ca.pem "
+		 "-H 'Authorization: Bearer bob-secret-token-000002' "
+		 "https://127.0.0.1:%d/metrics 2>&1", dir, port);
+	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_non_null(strstr(out, "poold_connections"));
+	/* Plain HTTP gets no answer. */
+	r = h_http_get(port, "/healthz");
+	assert_int_not_equal(r.status, 200);
 	h_http_free(&r);
 	poold_stop(d);
 }
@@ -372,6 +410,7 @@ int main(void)
 		FTEST(test_read_only_and_bounded),
 		FTEST(test_connection_bound),
 		FTEST(test_token_off_loopback),
+		FTEST(test_https_off_loopback),
 		FTEST(test_healthz),
 		FTEST(test_api_status),
 		FTEST(test_docs_promtool),

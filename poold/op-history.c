@@ -9,7 +9,6 @@
  */
 #define _DEFAULT_SOURCE /* timegm */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,13 +36,13 @@ static int parse_rfc3339(const char *s, double *out)
 	    n != 19)
 		return -1;
 	s += n;
-	if (*s == '.') {
-		char *end;
+	if (*s == '.') { /* digits only: strtod would take "5e10" too */
+		double unit = 0.1;
 
-		frac = strtod(s, &end);
-		if (end == s + 1)
+		if (*++s < '0' || *s > '9')
 			return -1;
-		s = end;
+		for (; *s >= '0' && *s <= '9'; s++, unit /= 10)
+			frac += (*s - '0') * unit;
 	}
 	if (*s == 'Z' || *s == 'z') {
 		s++;
@@ -110,24 +109,6 @@ static int add_event(void *arg, const struct store_history_row *row)
 	return 0;
 }
 
-static int parse_after(struct req *r, int64_t *after)
-{
-	json_t *v = req_get(r, "after");
-	char *end;
-
-	*after = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_string(v)) {
-		*after = strtoll(json_string_value(v), &end, 10);
-		if (*json_string_value(v) && *end == '\0' && *after >= 0)
-			return 0;
-	}
-	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
-		 "\"next\" cursor of the previous page");
-	return -1;
-}
-
 /* The filter from the request; -1 after answering bad_request. */
 static int parse_filter(struct req *r, struct store_history_filter *f)
 {
@@ -150,7 +131,7 @@ static int parse_filter(struct req *r, struct store_history_filter *f)
 			 "\"%s\"", since);
 		return -1;
 	}
-	return parse_after(r, &f->after);
+	return op_after_seq(r, &f->after);
 }
 
 static enum req_status exec(struct req *r)
@@ -164,8 +145,10 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	/* The batch's own events are written first, so that a history asked
 	 * after a change shows it; while another process holds the lock the
-	 * committed history is still there to read. */
-	if (journal_write(r->pd, err, sizeof err) == STORE_ERROR) {
+	 * committed history is still there to read. With none, no
+	 * transaction (nor write lock) is taken at all. */
+	if (journal_pending(r->pd) &&
+	    journal_write(r->pd, err, sizeof err) == STORE_ERROR) {
 		req_fail(r, POOL_ERR_INTERNAL, "could not read the history "
 			 "(%s); retry", err);
 		return REQ_DONE;

@@ -1,0 +1,260 @@
+/*
+ * test_review_fixes.c - defects a review found, each pinned by a test:
+ *  - lease.list, resource.list and history answer while another process
+ *    holds SQLite's write lock and nothing of the daemon is pending;
+ *  - an "after" cursor that overflows, and a "since" with an exponent, are
+ *    bad_request (history and lease.list);
+ *  - renew is an event: watch and history show "renewed";
+ *  - a SIGHUP that takes admin from a token takes it from that session's
+ *    watch stream too;
+ */
+#include "../h_pgstore.h"
+#include "h_lock.h"
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Stops d and skips the test when it runs on PostgreSQL (it is about
+ * SQLite's lock). */
+static void skip_on_pg(poold_proc *d)
+{
+	if (h_pg_mode()) {
+		poold_stop(d);
+		skip();
+	}
+}
+
+/* ---- 1. pages need no write lock ----------------------------------------- */
+
+static void test_lists_read_while_another_process_writes(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c;
+	json_t *res;
+	pid_t holder;
+
+	skip_on_pg(d);
+	c = h_connect(d);
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", "r2", NULL);
+	json_decref(CALL_OK(c, "lease", J("{s:s}", "pool", "p")));
+	holder = h_hold_write_lock(d->db, 60);
+	res = CALL_OK(c, "lease.list", J("{s:s}", "pool", "p"));
+	assert_int_equal(json_array_size(json_object_get(res, "leases")), 1);
+	json_decref(res);
+	res = CALL_OK(c, "resource.list", J("{s:s}", "pool", "p"));
+	assert_int_equal(json_array_size(json_object_get(res, "resources")),
+			 2);
+	json_decref(res);
+	res = CALL_OK(c, "history", J("{s:s}", "pool", "p"));
+	assert_true(json_array_size(json_object_get(res, "events")) >= 3);
+	json_decref(res);
+	kill(holder, SIGKILL);
+	h_wait_child(holder);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* ---- 4. cursors and times are checked, not saturated --------------------- */
+
+static void test_bad_cursors_and_times_are_refused(void **state)
+{
+	static const char *const cursors[] = {
+		"99999999999999999999", "9223372036854775808", "-1", "+5",
+		" 5", "5 ", "", "0x10",
+	};
+	static const char *const times[] = {
+		"2026-01-01T00:00:00.5e10Z", "2026-01-01T00:00:00.Z",
+		"2026-01-01T00:00:00.5 Z", "2026-01-01T00:00:00.-5Z",
+	};
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	json_t *res;
+
+	h_pool(c, "p", NULL);
+	for (size_t i = 0; i < sizeof cursors / sizeof *cursors; i++) {
+		CALL_ERR(c, "history", J("{s:s}", "after", cursors[i]),
+			 POOL_E_BAD_REQUEST);
+		CALL_ERR(c, "lease.list", J("{s:s}", "after", cursors[i]),
+			 POOL_E_BAD_REQUEST);
+	}
+	for (size_t i = 0; i < sizeof times / sizeof *times; i++)
+		CALL_ERR(c, "history", J("{s:s}", "since", times[i]),
+			 POOL_E_BAD_REQUEST);
+	/* the largest cursor and a fraction of digits are still taken */
+	res = CALL_OK(c, "history", J("{s:s}", "after",
+				      "9223372036854775807"));
+	assert_int_equal(json_array_size(json_object_get(res, "events")), 0);
+	json_decref(res);
+	res = CALL_OK(c, "history", J("{s:s}", "since",
+				      "2000-01-01T00:00:00.25Z"));
+	assert_int_equal(json_array_size(json_object_get(res, "events")), 1);
+	json_decref(res);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* ---- 5. renewed is an event ---------------------------------------------- */
+
+/* Reads w's lines until an event of kind arrives; fails after 10 s. */
+static json_t *next_event(raw_conn *w, const char *kind)
+{
+	for (;;) {
+		json_t *ev = raw_recv(w, 10);
+
+		if (strcmp(JSTR(ev, "event"), kind) == 0)
+			return ev;
+		json_decref(ev);
+	}
+}
+
+static void test_renew_is_in_watch_and_history(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *w = raw_connect(d->sock);
+	json_t *res, *ev;
+	char *id;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	json_decref(raw_req(w, "{\"op\":\"watch\",\"pool\":\"p\"}"));
+	res = CALL_OK(c, "lease", J("{s:s, s:i}", "pool", "p", "ttl", 60));
+	id = strdup(JSTR(res, "lease"));
+	json_decref(res);
+	json_decref(CALL_OK(c, "renew", J("{s:s, s:i}", "lease", id, "ttl",
+					   120)));
+	ev = next_event(w, "renewed");
+	assert_string_equal(JSTR(ev, "lease"), id);
+	assert_string_equal(JSTR(JOBJ(ev, "resource"), "name"), "r1");
+	json_decref(ev);
+	res = CALL_OK(c, "history", J("{s:s}", "lease", id));
+	ev = json_array_get(json_object_get(res, "events"), 1);
+	assert_non_null(ev);
+	assert_string_equal(JSTR(ev, "event"), "renewed");
+	assert_string_equal(JSTR(ev, "lease"), id);
+	json_decref(res);
+	free(id);
+	raw_close(w);
+	pool_close(c);
+	poold_stop(d);
+}
+
+/* ---- 6. SIGHUP updates the watch stream's admin flag --------------------- */
+
+static raw_conn *tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	raw_conn *r = calloc(1, sizeof *r);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	r->fd = fd;
+	return r;
+}
+
+/* A free TCP port of the loopback. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+/* The "lease" of the next "leased" event on w, after c leases from p and
+ * returns (JSON null for a hidden id). */
+static bool leased_id_shown(pool_client *c, raw_conn *w)
+{
+	json_t *res = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	json_t *ev = next_event(w, "leased");
+	bool shown = json_is_string(json_object_get(ev, "lease"));
+
+	json_decref(CALL_OK(c, "return", J("{s:s}", "lease",
+					    JSTR(res, "lease"))));
+	json_decref(ev);
+	json_decref(next_event(w, "returned"));
+	json_decref(res);
+	return shown;
+}
+
+/* What a hello without a token on w says of the session's admin right. */
+static bool session_admin(raw_conn *w)
+{
+	json_t *a = raw_req(w, "{\"op\":\"hello\"}");
+	bool admin = json_is_true(json_object_get(resp_result(a), "admin"));
+
+	json_decref(a);
+	return admin;
+}
+
+static void test_sighup_takes_admin_from_a_watch_stream(void **state)
+{
+	char dir[] = "/tmp/poold-review-XXXXXX", tokens[64], listen[64];
+	int port = free_port();
+	poold_proc *d;
+	pool_client *c;
+	raw_conn *w;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	write_file(tokens, "alice alice-secret-token-0001 admin\n");
+	d = poold_start("--listen", listen, "--tokens", tokens, NULL);
+	c = h_connect(d);
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	w = tcp_connect(port);
+	json_decref(raw_req(w, "{\"op\":\"hello\",\"token\":"
+			    "\"alice-secret-token-0001\"}"));
+	json_decref(raw_req(w, "{\"op\":\"watch\",\"pool\":\"p\"}"));
+	assert_true(leased_id_shown(c, w));
+	write_file(tokens, "alice alice-secret-token-0001\n");
+	kill(d->pid, SIGHUP);
+	/* the session itself says when the reload has reached it */
+	WAIT_UNTIL(!session_admin(w), 10);
+	assert_false(leased_id_shown(c, w));
+	raw_close(w);
+	pool_close(c);
+	poold_stop(d);
+	unlink(tokens);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FTEST(test_lists_read_while_another_process_writes),
+		FTEST(test_bad_cursors_and_times_are_refused),
+		FTEST(test_renew_is_in_watch_and_history),
+		FTEST(test_sighup_takes_admin_from_a_watch_stream),
+	};
+
+	return RUN_FTESTS(tests);
+}

@@ -1,7 +1,7 @@
 /*
  * events.h - the watch stream. A connection that sent "watch" gets one line
  * per event of its pool (or of every pool): created, leased, returned,
- * checked_out, replaced, expired, discarded, destroyed, create_failed,
+ * checked_out, renewed, replaced, expired, discarded, destroyed, create_failed,
  * pool_changed. The journal sends them once they are committed (a watcher never
  * sees a change that was rolled back), in the order they happened.
  */

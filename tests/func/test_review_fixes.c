@@ -7,6 +7,7 @@
  *  - renew is an event: watch and history show "renewed";
  *  - a SIGHUP that takes admin from a token takes it from that session's
  *    watch stream too;
+ *  - a lease owner cannot forge log fields or lines, in text or JSON;
  */
 #include "../h_pgstore.h"
 #include "h_lock.h"
@@ -247,6 +248,109 @@ static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 	rmdir(dir);
 }
 
+/* ---- 3. an owner label cannot forge the log ----------------------------- */
+
+#define FORGED_FIELDS "x caller=uid:12345 lease=00000000 pool=q"
+#define FORGED_LINE "y\n2026-01-01T00:00:00.000Z info forged"
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* Leases from p with each owner (and returns), then waits for the log to
+ * show the leased events; the log's text (caller frees). */
+static char *lease_as(poold_proc *d, const char *const *owners, int n)
+{
+	pool_client *c = h_connect(d);
+	char *log = NULL;
+
+	h_pool(c, "p", NULL);
+	h_add(c, "p", "r1", NULL);
+	for (int i = 0; i < n; i++) {
+		json_t *res = CALL_OK(c, "lease", J("{s:s, s:s}", "pool", "p",
+						    "owner", owners[i]));
+
+		json_decref(CALL_OK(c, "return", J("{s:s}", "lease",
+						    JSTR(res, "lease"))));
+		json_decref(res);
+	}
+	pool_close(c);
+	for (double end = h_now() + 10;; h_sleep(0.05)) {
+		free(log);
+		log = slurp(d->log);
+		if (count(log, "returned") >= n || h_now() > end)
+			return log;
+	}
+}
+
+static void test_owner_cannot_forge_text_log(void **state)
+{
+	static const char *const owners[] = { FORGED_FIELDS, FORGED_LINE };
+	poold_proc *d = poold_start(NULL);
+	char *log = lease_as(d, owners, 2);
+
+	/* one field each, the rest inside quotes; no line of its own */
+	assert_int_equal(count(log, " owner=\"" FORGED_FIELDS "\""), 2);
+	/* the forged caller only inside them, each quote followed by the
+	 * real caller */
+	assert_int_equal(count(log, "caller=uid:12345"), 2);
+	assert_int_equal(count(log, "\" caller=uid:"), 4);
+	assert_int_equal(count(log, "owner=\"y\\n2026-01-01T00:00:00.000Z "
+			       "info forged\""), 2);
+	assert_int_equal(count(log, "\n2026-01-01T00:00:00.000Z info"), 0);
+	free(log);
+	poold_stop(d);
+}
+
+static void test_owner_cannot_forge_json_log(void **state)
+{
+	static const char *const owners[] = { FORGED_FIELDS, FORGED_LINE };
+	poold_proc *d = poold_start("--log-format", "json", NULL);
+	char *log = lease_as(d, owners, 2), *line, *save = NULL;
+	int events = 0;
+
+	for (line = strtok_r(log, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *owner;
+
+		if (!o)
+			fail_msg("log line is not JSON: %s", line);
+		owner = json_string_value(json_object_get(o, "owner"));
+		if (owner) {
+			assert_true(strcmp(owner, FORGED_FIELDS) == 0 ||
+				    strcmp(owner, FORGED_LINE) == 0);
+			assert_string_equal(JSTR(o, "pool"), "p");
+			assert_string_not_equal(JSTR(o, "caller"),
+						"uid:12345");
+			assert_string_not_equal(JSTR(o, "lease"), "00000000");
+			events++;
+		}
+		json_decref(o);
+	}
+	assert_int_equal(events, 4); /* leased and returned, twice */
+	free(log);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +358,8 @@ int main(void)
 		FTEST(test_bad_cursors_and_times_are_refused),
 		FTEST(test_renew_is_in_watch_and_history),
 		FTEST(test_sighup_takes_admin_from_a_watch_stream),
+		FTEST(test_owner_cannot_forge_text_log),
+		FTEST(test_owner_cannot_forge_json_log),
 	};
 
 	return RUN_FTESTS(tests);

@@ -107,7 +107,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		"($2::text IS NULL OR pool = $2) AND ($3::text IS NULL OR "
 		"resource = $3) AND ($4::text IS NULL OR lease = $4) AND "
 		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
-		"at >= $6) ORDER BY seq LIMIT $7",
+		"at >= $6) AND seq <= $8 ORDER BY seq LIMIT $7",
+	/* Where a history query starts and ends: the first and last seq,
+	 * and the first seq at or after since ($1, NULL = none), all read
+	 * from the ends of an index. */
+	[S_HIST_BOUNDS] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), "
+		"(SELECT seq FROM history WHERE at >= $1::float8 ORDER BY at "
+		"LIMIT 1) FROM history",
 	/* Leadership (schema/postgresql/002_leader.sql, docs/ha.md). The
 	 * fence is the first statement of every transaction: it renews, or
 	 * fails (SQLSTATE P0001) when another front end holds the epoch, and

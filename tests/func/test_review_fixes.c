@@ -8,6 +8,9 @@
  *  - a SIGHUP that takes admin from a token takes it from that session's
  *    watch stream too;
  *  - a lease owner cannot forge log fields or lines, in text or JSON;
+ *  - a filtered history page reads a bounded number of rows: with 25,000
+ *    events before the one asked for, the first pages are short (empty)
+ *    with a "next", and following "next" finds the event in a few pages.
  */
 #include "../h_pgstore.h"
 #include "h_lock.h"
@@ -351,6 +354,66 @@ static void test_owner_cannot_forge_json_log(void **state)
 	poold_stop(d);
 }
 
+/* ---- 2. a history page reads a bounded number of rows -------------------- */
+
+/* Adds n resources (n "created" events) to pool p, 5000 per request. */
+static void add_many(pool_client *c, int n)
+{
+	for (int done = 0; done < n;) {
+		json_t *items = json_array();
+
+		for (int i = 0; i < 5000 && done < n; i++, done++)
+			json_array_append_new(items, J("{s:{s:i}}",
+						       "descriptor", "n",
+						       done));
+		json_decref(CALL_OK(c, "resource.add",
+				    J("{s:s, s:o}", "pool", "p", "resources",
+				      items)));
+	}
+}
+
+static void test_filtered_history_page_reads_bounded_rows(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	json_t *res, *next = json_null(), *events = json_array();
+	char *id;
+	int pages = 0;
+
+	h_pool(c, "p", NULL);
+	add_many(c, 25000);
+	res = CALL_OK(c, "lease", J("{s:s}", "pool", "p"));
+	id = strdup(JSTR(res, "lease"));
+	json_decref(res);
+	do {
+		res = CALL_OK(c, "history", J("{s:s, s:O}", "lease", id,
+					      "after", next));
+		if (pages++ == 0) { /* 25,000 rows before: not all read */
+			assert_int_equal(json_array_size(
+				json_object_get(res, "events")), 0);
+			assert_true(json_is_string(json_object_get(res,
+								   "next")));
+		}
+		json_array_extend(events, json_object_get(res, "events"));
+		json_decref(next);
+		next = json_incref(json_object_get(res, "next"));
+		json_decref(res);
+	} while (!json_is_null(next));
+	assert_in_range(pages, 3, 5);
+	assert_int_equal(json_array_size(events), 1);
+	assert_string_equal(JSTR(json_array_get(events, 0), "lease"), id);
+	/* unfiltered, pages stay full */
+	res = CALL_OK(c, "history", J("{s:i}", "limit", 1000));
+	assert_int_equal(json_array_size(json_object_get(res, "events")),
+			 1000);
+	json_decref(res);
+	json_decref(events);
+	json_decref(next);
+	free(id);
+	pool_close(c);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +423,7 @@ int main(void)
 		FTEST(test_sighup_takes_admin_from_a_watch_stream),
 		FTEST(test_owner_cannot_forge_text_log),
 		FTEST(test_owner_cannot_forge_json_log),
+		FTEST(test_filtered_history_page_reads_bounded_rows),
 	};
 
 	return RUN_FTESTS(tests);

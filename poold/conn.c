@@ -175,6 +175,7 @@ void conn_recheck_tokens(struct poold *pd)
 			continue;
 		if (auth_holds(pd->auth, c->who.name, c->token_id, &admin)) {
 			c->who.admin = admin;
+			events_set_admin(pd, c, admin);
 			continue;
 		}
 		reply_flush(pd);

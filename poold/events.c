@@ -50,6 +50,15 @@ void events_drop_conn(struct poold *pd, const struct conn *c)
 	}
 }
 
+void events_set_admin(struct poold *pd, const struct conn *c, bool admin)
+{
+	struct watcher *w;
+
+	TAILQ_FOREACH(w, &pd->watchers, link)
+		if (w->conn == c)
+			w->admin = admin;
+}
+
 bool events_watching(struct poold *pd, const struct conn *c)
 {
 	struct watcher *w;

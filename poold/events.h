@@ -1,7 +1,7 @@
 /*
  * events.h - the watch stream. A connection that sent "watch" gets one line
  * per event of its pool (or of every pool): created, leased, returned,
- * checked_out, replaced, expired, discarded, destroyed, create_failed,
+ * checked_out, renewed, replaced, expired, discarded, destroyed, create_failed,
  * pool_changed. The journal sends them once they are committed (a watcher never
  * sees a change that was rolled back), in the order they happened.
  */
@@ -20,6 +20,9 @@ void events_watch(struct poold *pd, struct conn *c, const struct caller *who,
 		  const char *pool);
 void events_drop_conn(struct poold *pd, const struct conn *c);
 bool events_watching(struct poold *pd, const struct conn *c);
+/* The tokens file was read again: c's watch streams now show every lease
+ * id, or only c's own (admin), as new requests of c would. */
+void events_set_admin(struct poold *pd, const struct conn *c, bool admin);
 void events_free(struct poold *pd);
 
 /* Sends one committed event's watch line (borrowed) to the watchers of

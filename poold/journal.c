@@ -346,10 +346,12 @@ static json_t *event_line(const struct jevent *ev)
 
 static void event_log(const struct jevent *ev)
 {
-	log_info("event %s pool=%s resource=%s owner=%s caller=%s lease=%.8s",
-		 ev->event, ev->pool, ev->res_name ? ev->res_name : "-",
-		 ev->owner ? ev->owner : "-", ev->caller ? ev->caller : "-",
-		 ev->lease ? ev->lease : "-");
+	char lease[9];
+
+	snprintf(lease, sizeof lease, "%s", ev->lease ? ev->lease : "-");
+	log_kv(LOG_INFO, "committed", "event", ev->event, "pool", ev->pool,
+	       "resource", ev->res_name, "owner", ev->owner, "caller",
+	       ev->caller, "lease", lease, NULL);
 }
 
 void journal_deliver(struct poold *pd)

@@ -268,6 +268,7 @@ void lease_renew(struct poold *pd, struct lease *l, double ttl, double now)
 	if (l->expires_at > 0)
 		heap_push(pd, l);
 	journal_lease_saved(pd, l);
+	journal_event(pd, "renewed", l->res->pool, l->res, l);
 }
 
 bool lease_due(const struct lease *l)

@@ -1,8 +1,10 @@
 /* log.c - see log.h. One line per call: "TIME LEVEL MESSAGE" as text, or
- * one JSON object for log shippers (--log-format json). */
+ * one JSON object for log shippers (--log-format json). Whatever a client
+ * chose (an owner, a name) cannot forge a line or a field: text escapes
+ * control characters and quotes values, JSON takes its fields from the
+ * caller's key/value pairs, never from the message. */
 #include "log.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,46 +30,100 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
-/* Each word "key=value" of the message (key: a-z, 0-9, _; value up to the
- * next space) is also a field of its own, unless it would replace one of
- * time, level or message. */
-static void add_fields(json_t *o, const char *msg)
+/* A line being built; what does not fit is cut. */
+struct lbuf {
+	char s[2048];
+	size_t len;
+};
+
+static void put_c(struct lbuf *b, char c)
 {
-	for (const char *w = msg; *w; ) {
-		size_t len = strcspn(w, " "), klen = 0;
-
-		while (klen < len && (islower((unsigned char)w[klen]) ||
-				      isdigit((unsigned char)w[klen]) ||
-				      w[klen] == '_'))
-			klen++;
-		if (klen > 0 && klen < len && w[klen] == '=') {
-			char key[64];
-
-			snprintf(key, sizeof key, "%.*s", (int)klen, w);
-			if (!json_object_get(o, key))
-				json_object_set_new(o, key, json_stringn(
-					w + klen + 1, len - klen - 1));
-		}
-		w += len;
-		w += strspn(w, " ");
-	}
+	if (b->len + 1 < sizeof b->s)
+		b->s[b->len++] = c;
+	b->s[b->len] = '\0';
 }
 
-/* msg may hold bytes a client sent that are not UTF-8: those become '?'. */
-static void write_json(const char *ts, enum log_level lvl, char *msg)
+static void put_s(struct lbuf *b, const char *s)
 {
-	json_t *o, *m = json_string(msg);
-	char *text;
+	while (*s)
+		put_c(b, *s++);
+}
 
-	if (!m) {
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		m = json_string(msg);
+/* A value goes in quotes when it could be read as more than one word or
+ * as another key=value pair. */
+static bool needs_quotes(const char *s)
+{
+	if (!*s)
+		return true;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '"' || *s == '=' ||
+		    *s == '\\' || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Appends s with control characters escaped (\n, \t, \xNN), so that text
+ * a client chose can never start a line of its own; in quotes with " and
+ * \ escaped too. */
+static void put_escaped(struct lbuf *b, const char *s, bool quote)
+{
+	char hex[8];
+
+	if (quote)
+		put_c(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n') {
+			put_s(b, "\\n");
+		} else if (c == '\t') {
+			put_s(b, "\\t");
+		} else if (c == '\r') {
+			put_s(b, "\\r");
+		} else if (c < ' ' || c == 0x7f) {
+			snprintf(hex, sizeof hex, "\\x%02x", c);
+			put_s(b, hex);
+		} else {
+			if (quote && (c == '"' || c == '\\'))
+				put_c(b, '\\');
+			put_c(b, (char)c);
+		}
+	}
+	if (quote)
+		put_c(b, '"');
+}
+
+/* s as a JSON string; bytes a client sent that are not UTF-8 become '?'. */
+static json_t *text_json(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = xstrdup(s);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+static void emit(enum log_level lvl, const char *msg, json_t *fields)
+{
+	char ts[40], *text;
+	json_t *o;
+
+	time_rfc3339(now_wall(), ts, sizeof ts);
+	if (!log_json) {
+		fprintf(stderr, "%s %s %s\n", ts, level_names[lvl], msg);
+		return;
 	}
 	o = json_pack("{s:s, s:s, s:o}", "time", ts, "level",
-		      level_names[lvl], "message", m);
-	add_fields(o, msg);
+		      level_names[lvl], "message", text_json(msg));
+	if (fields)
+		json_object_update_missing(o, fields);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text)
 		fprintf(stderr, "%s\n", text);
@@ -77,17 +133,42 @@ static void write_json(const char *ts, enum log_level lvl, char *msg)
 
 void log_write(enum log_level lvl, const char *fmt, ...)
 {
-	char ts[40], line[2048];
+	char raw[2048];
+	struct lbuf line = { .len = 0 };
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	time_rfc3339(now_wall(), ts, sizeof ts);
-	if (log_json)
-		write_json(ts, lvl, line);
-	else
-		fprintf(stderr, "%s %s %s\n", ts, level_names[lvl], line);
+	if (log_json) {
+		emit(lvl, raw, NULL);
+		return;
+	}
+	put_escaped(&line, raw, false);
+	emit(lvl, line.s, NULL);
+}
+
+void log_kv_write(enum log_level lvl, const char *what, ...)
+{
+	struct lbuf line = { .len = 0 };
+	json_t *fields = json_object();
+	const char *key, *val;
+	va_list ap;
+
+	put_escaped(&line, what, false);
+	va_start(ap, what);
+	while ((key = va_arg(ap, const char *))) {
+		val = va_arg(ap, const char *);
+		put_c(&line, ' ');
+		put_s(&line, key);
+		put_c(&line, '=');
+		put_escaped(&line, val ? val : "-", val && needs_quotes(val));
+		if (val)
+			json_object_set_new(fields, key, text_json(val));
+	}
+	va_end(ap);
+	emit(lvl, line.s, fields);
+	json_decref(fields);
 }
 
 _Noreturn void invariant_failed(const char *cond, const char *file, int line,

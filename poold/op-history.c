@@ -4,12 +4,13 @@
  * --history-max-age / --history-max-rows). Filters: pool, resource (a
  * name), lease, caller, since (RFC 3339). A page holds limit events
  * (default 100, at most 1000); "next" is the cursor to pass as "after",
- * null on the last page. As in watch, another caller's lease id is null
+ * null on the last page. A page looks at no more than HISTORY_SCAN rows,
+ * so with a filter it may hold fewer events than the limit, even none,
+ * and still have a "next". As in watch, another caller's lease id is null
  * unless the caller is an admin (the id is the capability to return it).
  */
 #define _DEFAULT_SOURCE /* timegm */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +23,10 @@
 
 #define HISTORY_LIMIT 100
 #define HISTORY_LIMIT_MAX 1000
+/* Rows one page looks at, at most: a filter matching few of a million
+ * rows answers a short page (with "next") in milliseconds, instead of
+ * blocking the daemon while it reads the whole table. */
+#define HISTORY_SCAN 10000
 
 /* "2026-11-30T00:25:04Z", with optional fractions and a +hh:mm offset.
  * 0, or -1 if s is not such a time. */
@@ -37,13 +42,13 @@ static int parse_rfc3339(const char *s, double *out)
 	    n != 19)
 		return -1;
 	s += n;
-	if (*s == '.') {
-		char *end;
+	if (*s == '.') { /* digits only: strtod would take "5e10" too */
+		double unit = 0.1;
 
-		frac = strtod(s, &end);
-		if (end == s + 1)
+		if (*++s < '0' || *s > '9')
 			return -1;
-		s = end;
+		for (; *s >= '0' && *s <= '9'; s++, unit /= 10)
+			frac += (*s - '0') * unit;
 	}
 	if (*s == 'Z' || *s == 'z') {
 		s++;
@@ -110,24 +115,6 @@ static int add_event(void *arg, const struct store_history_row *row)
 	return 0;
 }
 
-static int parse_after(struct req *r, int64_t *after)
-{
-	json_t *v = req_get(r, "after");
-	char *end;
-
-	*after = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_string(v)) {
-		*after = strtoll(json_string_value(v), &end, 10);
-		if (*json_string_value(v) && *end == '\0' && *after >= 0)
-			return 0;
-	}
-	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
-		 "\"next\" cursor of the previous page");
-	return -1;
-}
-
 /* The filter from the request; -1 after answering bad_request. */
 static int parse_filter(struct req *r, struct store_history_filter *f)
 {
@@ -150,7 +137,7 @@ static int parse_filter(struct req *r, struct store_history_filter *f)
 			 "\"%s\"", since);
 		return -1;
 	}
-	return parse_after(r, &f->after);
+	return op_after_seq(r, &f->after);
 }
 
 static enum req_status exec(struct req *r)
@@ -158,18 +145,23 @@ static enum req_status exec(struct req *r)
 	struct store_history_filter f = { 0 };
 	struct store *st = r->pd->store;
 	struct page pg = { .r = r };
+	int64_t reached = 0;
 	char err[256], next[32];
 
 	if (parse_filter(r, &f) < 0)
 		return REQ_DONE;
 	/* The batch's own events are written first, so that a history asked
 	 * after a change shows it; while another process holds the lock the
-	 * committed history is still there to read. */
-	if (journal_write(r->pd, err, sizeof err) == STORE_ERROR) {
+	 * committed history is still there to read. With none, no
+	 * transaction (nor write lock) is taken at all. */
+	if (journal_pending(r->pd) &&
+	    journal_write(r->pd, err, sizeof err) == STORE_ERROR) {
 		req_fail(r, POOL_ERR_INTERNAL, "could not read the history "
 			 "(%s); retry", err);
 		return REQ_DONE;
 	}
+	f.scan = HISTORY_SCAN;
+	f.reached = &reached;
 	pg.limit = f.limit - 1;
 	pg.events = json_array();
 	if (st->ops->history_query(st, &f, add_event, &pg, err,
@@ -179,9 +171,13 @@ static enum req_status exec(struct req *r)
 			 "(%s); retry", err);
 		return REQ_DONE;
 	}
+	/* A full page goes on after its last event, a short one after the
+	 * rows it looked at. */
+	if (!pg.more)
+		pg.last = reached;
 	snprintf(next, sizeof next, "%lld", (long long)pg.last);
 	req_ok(r, json_pack("{s:o, s:o}", "events", pg.events, "next",
-			    pg.more ? json_string(next) : json_null()));
+			    pg.last > 0 ? json_string(next) : json_null()));
 	return REQ_DONE;
 }
 

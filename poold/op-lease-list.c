@@ -4,7 +4,6 @@
  * Another caller's lease id is null unless the caller is an admin: the id
  * is the capability to return it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +12,6 @@
 #include "pool_protocol.h"
 #include "poold.h"
 #include "store.h"
-
-/* The cursor is the grant sequence number as a string. */
-static int parse_after(struct req *r, int64_t *after)
-{
-	json_t *v = req_get(r, "after");
-	char *end;
-
-	*after = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_string(v)) {
-		errno = 0;
-		*after = strtoll(json_string_value(v), &end, 10);
-		/* strtoll saturates an overflowing cursor at INT64_MAX: that
-		 * is no cursor this daemon gave out. */
-		if (*json_string_value(v) && *end == '\0' && *after >= 0 &&
-		    errno == 0)
-			return 0;
-	}
-	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
-		 "\"next\" cursor of the previous page");
-	return -1;
-}
 
 static enum req_status exec(struct req *r)
 {
@@ -46,7 +22,7 @@ static enum req_status exec(struct req *r)
 	int limit, n;
 	json_t *list;
 
-	if ((limit = op_limit(r)) < 0 || parse_after(r, &after) < 0 ||
+	if ((limit = op_limit(r)) < 0 || op_after_seq(r, &after) < 0 ||
 	    (pool && !op_pool(r)))
 		return REQ_DONE;
 	if (op_page_sync(r) < 0)

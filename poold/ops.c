@@ -1,6 +1,7 @@
 /* ops.c - helpers shared by several op-*.c handlers. */
 #include "ops.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,29 @@ int op_limit(struct req *r)
 	return (int)limit;
 }
 
+int op_after_seq(struct req *r, int64_t *after)
+{
+	json_t *v = req_get(r, "after");
+	const char *s;
+	char *end;
+
+	*after = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	s = json_string_value(v);
+	if (s && *s >= '0' && *s <= '9') {
+		errno = 0;
+		*after = strtoll(s, &end, 10);
+		/* strtoll saturates an overflowing cursor at INT64_MAX: that
+		 * is no cursor this daemon gave out. */
+		if (*end == '\0' && errno == 0)
+			return 0;
+	}
+	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
+		 "\"next\" cursor of the previous page");
+	return -1;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	const struct pool *pa = *(struct pool *const *)a;
@@ -190,7 +214,14 @@ struct lease *lease_for_request(struct req *r, const char *id)
 int op_page_sync(struct req *r)
 {
 	char err[256];
-	int rc = journal_write(r->pd, err, sizeof err);
+	int rc;
+
+	/* With nothing of the batch unwritten, the committed rows are all
+	 * there is: read them outside a transaction, so that a page needs no
+	 * write lock (another process may hold it) and costs no commit. */
+	if (!journal_pending(r->pd))
+		return 0;
+	rc = journal_write(r->pd, err, sizeof err);
 
 	if (rc == STORE_OK)
 		return 0;

@@ -35,9 +35,14 @@ enum req_status op_give_back(struct req *r, struct lease *l);
  * expired or forbidden. */
 struct lease *lease_for_request(struct req *r, const char *id);
 
-/* Before a page query: the batch's own rows are written, so that the query
- * sees them. 0, or -1 after answering internal. */
+/* Before a page query: the batch's own rows, if it has any, are written
+ * (in its transaction), so that the query sees them; with none, no
+ * transaction is opened. 0, or -1 after answering internal. */
 int op_page_sync(struct req *r);
+
+/* The request's "after" for a page whose cursor is a sequence number (a
+ * string of digits; absent or null = 0), or -1 after answering. */
+int op_after_seq(struct req *r, int64_t *after);
 
 /* The request's "limit" for a page, or -1 after answering. */
 int op_limit(struct req *r);

@@ -58,6 +58,36 @@ int pg_lease_page(struct store *base, const char *pool, int64_t after,
 		       ids);
 }
 
+/* The rows a query looks at: seq in (*from, *upto], at most f->scan of
+ * them (0 = all) from the first row at or after f->since and after
+ * f->after; f->reached as in store.h. 0, or -1 with err set. */
+static int history_window(struct pg_store *st,
+			  const struct store_history_filter *f, int64_t *from,
+			  int64_t *upto, char *err, size_t errlen)
+{
+	struct params p = { .n = 0 };
+	PGresult *res;
+	int64_t lo, hi, since;
+
+	p_time(&p, f->since);
+	res = pgs_run(st, S_HIST_BOUNDS, &p, err, errlen);
+	if (!res)
+		return -1;
+	lo = col_int(res, 0, 0);
+	hi = col_int(res, 0, 1);
+	/* no row at or after since: the window is empty */
+	since = f->since > 0 ? (PQgetisnull(res, 0, 2) ? hi :
+				col_int(res, 0, 2) - 1) : 0;
+	PQclear(res);
+	*from = f->after > since ? f->after : since;
+	if (*from < lo - 1) /* pruned: start at the oldest row left */
+		*from = lo - 1;
+	*upto = f->scan > 0 && *from < hi - f->scan ? *from + f->scan : hi;
+	if (f->reached)
+		*f->reached = *upto < hi ? *upto : 0;
+	return 0;
+}
+
 int pg_history_query(struct store *base,
 			    const struct store_history_filter *f,
 			    store_history_fn fn, void *arg, char *err,
@@ -65,25 +95,28 @@ int pg_history_query(struct store *base,
 {
 	struct params p = { .n = 0 };
 	PGresult *res;
-	int64_t after = f->after;
+	int64_t from, upto;
 	int n;
 
-	if (f->tail) {
+	if (history_window(P(base), f, &from, &upto, err, errlen) < 0)
+		return STORE_ERROR;
+	if (f->tail) { /* only the newest limit rows */
 		p_int(&p, f->limit);
 		if (!(res = pgs_run(P(base), S_HIST_TAIL, &p, err, errlen)))
 			return STORE_ERROR;
-		if (PQntuples(res) == 1 && col_int(res, 0, 0) > after)
-			after = col_int(res, 0, 0);
+		if (PQntuples(res) == 1 && col_int(res, 0, 0) > from)
+			from = col_int(res, 0, 0);
 		PQclear(res);
 		p.n = 0;
 	}
-	p_int(&p, after);
+	p_int(&p, from);
 	p_text(&p, f->pool);
 	p_text(&p, f->resource);
 	p_text(&p, f->lease);
 	p_text(&p, f->caller);
 	p_time(&p, f->since);
 	p_int(&p, f->limit);
+	p_int(&p, upto);
 	res = pgs_run(P(base), S_HIST_QUERY, &p, err, errlen);
 	if (!res)
 		return STORE_ERROR;

@@ -107,7 +107,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		"($2::text IS NULL OR pool = $2) AND ($3::text IS NULL OR "
 		"resource = $3) AND ($4::text IS NULL OR lease = $4) AND "
 		"($5::text IS NULL OR caller = $5) AND ($6::float8 IS NULL OR "
-		"at >= $6) ORDER BY seq LIMIT $7",
+		"at >= $6) AND seq <= $8 ORDER BY seq LIMIT $7",
+	/* Where a history query starts and ends: the first and last seq,
+	 * and the first seq at or after since ($1, NULL = none), all read
+	 * from the ends of an index. */
+	[S_HIST_BOUNDS] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), "
+		"(SELECT seq FROM history WHERE at >= $1::float8 ORDER BY at "
+		"LIMIT 1) FROM history",
 	/* The seq before the newest $1 rows (seq may have gaps here). */
 	[S_HIST_TAIL] = "SELECT COALESCE(MIN(seq) - 1, 0) FROM (SELECT seq "
 		"FROM history ORDER BY seq DESC LIMIT $1) AS newest",

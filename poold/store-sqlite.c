@@ -83,7 +83,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		"caller, owner, token, detail FROM history WHERE seq > ?1 AND "
 		"(?2 IS NULL OR pool = ?2) AND (?3 IS NULL OR resource = ?3) AND "
 		"(?4 IS NULL OR lease = ?4) AND (?5 IS NULL OR caller = ?5) AND "
-		"(?6 IS NULL OR at >= ?6) ORDER BY seq LIMIT ?7",
+		"(?6 IS NULL OR at >= ?6) AND seq <= ?8 ORDER BY seq LIMIT ?7",
 	[S_HIST_BOUNDS] = "SELECT min(seq), max(seq) FROM history",
 	[S_HIST_AT] = "SELECT seq, at FROM history WHERE seq >= ?1 ORDER BY seq "
 		"LIMIT 1",
@@ -745,6 +745,28 @@ static int64_t history_tail(struct sqlite_store *st, int n)
 	return last > n ? last - n : 0;
 }
 
+/* The rows a query looks at: seq in (from, *upto], at most scan of them
+ * (0 = all) from the oldest one there is; *reached as in store.h. The
+ * bounds are the first and last key: no scan. Returns from. */
+static int64_t history_window(struct sqlite_store *st, int64_t from,
+			      int64_t scan, int64_t *upto, int64_t *reached)
+{
+	sqlite3_stmt *s = st->stmt[S_HIST_BOUNDS];
+	int64_t lo = 0, hi = 0;
+
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		lo = sqlite3_column_int64(s, 0);
+		hi = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (from < lo - 1) /* pruned: start at the oldest row left */
+		from = lo - 1;
+	*upto = scan > 0 && from < hi - scan ? from + scan : hi;
+	if (reached)
+		*reached = *upto < hi ? *upto : 0;
+	return from;
+}
+
 static int sq_history_query(struct store *base,
 			    const struct store_history_filter *f,
 			    store_history_fn fn, void *arg, char *err,
@@ -753,13 +775,15 @@ static int sq_history_query(struct store *base,
 	struct sqlite_store *st = S(base);
 	sqlite3_stmt *s = st->stmt[S_HIST_QUERY];
 	int rc, n = 0;
-	int64_t from = f->since > 0 ? history_since(st, f->since) : 0;
+	int64_t from = f->since > 0 ? history_since(st, f->since) : 0, upto;
 	int64_t tail = f->tail ? history_tail(st, f->limit) : 0;
 
 	if (tail > from)
 		from = tail;
-
-	sqlite3_bind_int64(s, 1, from > f->after ? from : f->after);
+	from = history_window(st, from > f->after ? from : f->after, f->scan,
+			      &upto, f->reached);
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 8, upto);
 	bind_text(s, 2, f->pool);
 	bind_text(s, 3, f->resource);
 	bind_text(s, 4, f->lease);

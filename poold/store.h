@@ -91,6 +91,13 @@ struct store_history_filter {
 	int64_t after;          /* seq of the last row of the previous page */
 	int limit;
 	bool tail;              /* only the newest limit rows (the dashboard) */
+	/* Looks at most scan seqs after the start (0 = no bound), so that a
+	 * filter matching few rows never reads the whole table in one call
+	 * (the filters have no index: each would cost every commit). */
+	int64_t scan;
+	/* If not NULL, set to the last seq looked at when rows beyond it
+	 * were left unread, else to 0 (the newest row was reached). */
+	int64_t *reached;
 };
 
 /* load() calls these for every row, in this order: meta, pools, resources

@@ -11,64 +11,16 @@
  *  - history pages oldest first, filters, and survives kill -9.
  */
 #include "../h_pgstore.h"
+#include "h_lock.h"
 #include "harness.h"
 
-#include <dlfcn.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- a second process holding the write lock ------------------------------ */
-
-/* Forks a child that opens db, runs BEGIN IMMEDIATE, says so on a pipe,
- * holds the lock for hold seconds and rolls back. Returns once the lock is
- * held. libsqlite3 is opened with dlopen, as in h_sqlite.h. */
-static pid_t hold_write_lock(const char *db, double hold)
-{
-	int p[2];
-	char c;
-	pid_t pid;
-
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		__typeof__(&sqlite3_open_v2) open_v2;
-		__typeof__(&sqlite3_exec) exec;
-		__typeof__(&sqlite3_busy_timeout) busy;
-		sqlite3 *h;
-		void *lib;
-
-		/* The test's connections must not live on in the child. */
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != p[1])
-				close(fd);
-		lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
-		CHILD_CHECK(lib);
-		*(void **)&open_v2 = dlsym(lib, "sqlite3_open_v2");
-		*(void **)&exec = dlsym(lib, "sqlite3_exec");
-		*(void **)&busy = dlsym(lib, "sqlite3_busy_timeout");
-		CHILD_CHECK(open_v2 && exec && busy);
-		CHILD_CHECK(open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) ==
-			    SQLITE_OK);
-		busy(h, 10000);
-		CHILD_CHECK(exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-			    SQLITE_OK);
-		CHILD_CHECK(write(p[1], "L", 1) == 1);
-		usleep((useconds_t)(hold * 1e6));
-		exec(h, "ROLLBACK", NULL, NULL, NULL);
-		_exit(0);
-	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
-}
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -155,7 +107,7 @@ static void locked_round(poold_proc *d, pool_client *c, json_t *granted,
 			 json_t *live, double hold)
 {
 	raw_conn *r = raw_connect(d->sock), *other;
-	pid_t holder = hold_write_lock(d->db, hold);
+	pid_t holder = h_hold_write_lock(d->db, hold);
 	const char *ids[3];
 	json_t *resp[3], *ping;
 
@@ -288,7 +240,7 @@ static void test_failed_batch_outside_effects(void **state)
 			    "cleaning");
 	/* While the lock is held past the daemon's patience, the reset ends
 	 * and the bound lease's connection closes: that batch fails. */
-	holder = hold_write_lock(d->db, 3.5);
+	holder = h_hold_write_lock(d->db, 3.5);
 	raw_close(b);
 	assert_int_equal(h_wait_child(holder), 0);
 	WAIT_UNTIL(h_status_field(c, "p", "free") == 2, 20);

@@ -159,10 +159,11 @@ static void test_long_batch_and_restart(void **state)
 	enum { REQS = 50, PER = 60 };
 	struct fixture *fx;
 	json_t *a, *list;
-	char *lines = malloc(REQS * 4096), out[32];
+	char *lines, out[32];
 	size_t used = 0;
 
 	NEED_PG(state);
+	lines = malloc(REQS * 4096);
 	fx = fx_open_at(*state);
 	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
 	for (int k = 0; k < REQS; k++) {

@@ -21,7 +21,8 @@
 #include "util.h"
 
 enum row_kind { J_POOL_PUT, J_POOL_DEL, J_RES_PUT, J_RES_DEL, J_LEASE_PUT,
-		J_LEASE_DEL, J_ORPHAN_PUT, J_ORPHAN_DEL, J_PURGE, J_PRUNE };
+		J_LEASE_DEL, J_ORPHAN_PUT, J_ORPHAN_DEL, J_PURGE, J_PRUNE,
+		J_WAITER_PUT, J_WAITER_DEL };
 
 #define OWN_MAX 8
 
@@ -32,6 +33,7 @@ struct jrow {
 		struct store_resource_row res;
 		struct store_lease_row lease;
 		struct store_orphan_row orphan;
+		struct store_waiter_row waiter;
 		struct { const char *pool, *name; } key;
 		struct { double before; int64_t max_rows; } purge;
 		int64_t id;
@@ -217,6 +219,23 @@ void journal_orphan_gone(struct poold *pd, int64_t id)
 	row_add(pd, J_ORPHAN_DEL)->u.id = id;
 }
 
+void journal_waiter_saved(struct poold *pd, const struct store_waiter_row *w)
+{
+	struct jrow *e = row_add(pd, J_WAITER_PUT);
+
+	e->u.waiter = *w;
+	e->u.waiter.caller = own(e, w->caller);
+	e->u.waiter.request_id = own(e, w->request_id);
+	e->u.waiter.pool = own(e, w->pool);
+	e->u.waiter.name = own(e, w->name);
+	e->u.waiter.match = own(e, w->match);
+}
+
+void journal_waiter_gone(struct poold *pd, int64_t seq)
+{
+	row_add(pd, J_WAITER_DEL)->u.id = seq;
+}
+
 void journal_leases_purge(struct poold *pd, double before)
 {
 	row_add(pd, J_PURGE)->u.purge.before = before;
@@ -261,6 +280,8 @@ static int row_write(struct journal *j, struct store *st,
 	case J_ORPHAN_DEL: return ops->orphan_delete(st, e->u.id);
 	case J_PURGE: return ops->leases_purge(st, e->u.purge.before);
 	case J_PRUNE: return prune(j, st, e);
+	case J_WAITER_PUT: return ops->waiter_put(st, &e->u.waiter);
+	case J_WAITER_DEL: return ops->waiter_delete(st, e->u.id);
 	}
 	return STORE_ERROR;
 }

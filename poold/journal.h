@@ -21,6 +21,7 @@ struct pool;
 struct resource;
 struct lease;
 struct store_orphan_row;
+struct store_waiter_row;
 
 struct journal *journal_new(void);
 void journal_free(struct journal *j);
@@ -35,6 +36,9 @@ void journal_lease_saved(struct poold *pd, const struct lease *l);
 void journal_lease_gone(struct poold *pd, const struct lease *l);
 void journal_orphan_saved(struct poold *pd, const struct store_orphan_row *o);
 void journal_orphan_gone(struct poold *pd, int64_t id);
+/* A waiting request that keeps its place across a restart (wait.c). */
+void journal_waiter_saved(struct poold *pd, const struct store_waiter_row *w);
+void journal_waiter_gone(struct poold *pd, int64_t seq);
 /* Housekeeping writes of the janitor. */
 void journal_leases_purge(struct poold *pd, double before);
 /* Deletes a bounded step of history older than before, or beyond the

@@ -105,6 +105,10 @@ static const struct opt opt_table[] = {
 	{ "failover-timeout", OPT_INT, OFF(failover_timeout), 1, 3600,
 	  "SECONDS", "with --store postgresql://: a standby takes over "
 	  "within this long after the leader stops (default 5)" },
+	{ "reattach-grace", OPT_INT, OFF(reattach_grace), 0, 3600,
+	  "SECONDS", "a waiting request's place in its queue is kept this "
+	  "long after a restart or failover for its client to send it "
+	  "again (default 10)" },
 	{ "max-pool-size", OPT_INT64, OFF(max_pool_size), 1, 100000000,
 	  "N", "largest max_size, min_idle and max_idle a pool may have "
 	  "(default 100000)" },
@@ -254,6 +258,7 @@ void options_defaults(struct config *cfg)
 	cfg->history_max_age = 30 * 86400;
 	cfg->history_max_rows = 1000000;
 	cfg->failover_timeout = 5;
+	cfg->reattach_grace = 10;
 	cfg->max_pool_size = 100000;
 	cfg->max_concurrent = 64;
 	cfg->max_destroys = 64;

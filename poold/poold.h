@@ -54,6 +54,7 @@ struct config {
 	int history_max_rows;  /* events of history kept; 0 = no limit */
 	char *advertise;       /* owned; --advertise ADDR, or NULL */
 	int failover_timeout;  /* seconds; see leader.c */
+	int reattach_grace;    /* seconds a stored waiter's place is kept */
 	int64_t max_pool_size; /* largest max_size, min_idle, max_idle */
 	int64_t max_concurrent; /* largest max_concurrent of a command */
 	int max_destroys;      /* destroy commands running at once, in all */
@@ -80,6 +81,8 @@ struct poold {
 	struct hmap expired;       /* expired lease id -> struct lease (ended) */
 	struct hmap request_ids;   /* "caller\x1frequest_id" -> live lease */
 	struct hmap waiting_ids;   /* same key -> waiter still waiting */
+	int64_t next_wait_seq;     /* queue order of stored waiters (wait.c) */
+	size_t nplaces;            /* stored places not yet taken back */
 	size_t nbound;             /* live leases with bind: connection */
 	struct lease **heap;       /* min-heap of leases by expires_at */
 	size_t heap_len, heap_cap;

@@ -249,13 +249,23 @@ static int load_orphan(void *arg, const struct store_orphan_row *row,
 	return 0;
 }
 
+static int load_waiter(void *arg, const struct store_waiter_row *row,
+		       char *err, size_t errlen)
+{
+	struct loading *ld = arg;
+
+	/* After a failed commit the waiters in memory are kept as they are
+	 * (wait_rehome): the rows are theirs. */
+	return ld->reload ? 0 : wait_place_load(ld->pd, row);
+}
+
 static int load_rows(struct poold *pd, struct loading *ld, char *err,
 		     size_t errlen)
 {
 	const struct store_loader loader = {
 		.arg = ld, .meta = load_meta, .pool = load_pool,
 		.resource = load_resource, .lease = load_lease,
-		.orphan = load_orphan,
+		.orphan = load_orphan, .waiter = load_waiter,
 	};
 
 	ld->pd = pd;

@@ -236,6 +236,19 @@ static int row_orphan(const struct store_loader *ld, PGresult *res,
 	return ld->orphan(ld->arg, &row, err, errlen);
 }
 
+static int row_waiter(const struct store_loader *ld, PGresult *res,
+		      char *err, size_t errlen)
+{
+	struct store_waiter_row row = {
+		.seq = col_int(res, 0, 0), .caller = col(res, 0, 1),
+		.request_id = col(res, 0, 2), .pool = col(res, 0, 3),
+		.mode = col(res, 0, 4), .name = col(res, 0, 5),
+		.match = col(res, 0, 6), .ends_at = col_double(res, 0, 7),
+	};
+
+	return ld->waiter(ld->arg, &row, err, errlen);
+}
+
 /* Resources come in SQLite's order: NULL last_used_at first. */
 int pg_load(struct store *base, const struct store_loader *ld,
 		   char *err, size_t errlen)
@@ -259,5 +272,8 @@ int pg_load(struct store *base, const struct store_loader *ld,
 			"BY seq", ld, row_lease, err, errlen) ||
 	       each_row(st, "SELECT id, pool, name, descriptor, destroy, since "
 			"FROM orphans ORDER BY id", ld, row_orphan, err,
-			errlen) ? -1 : 0;
+			errlen) ||
+	       (ld->waiter && each_row(st, "SELECT seq, caller, request_id, "
+			"pool, mode, name, match, ends_at FROM waiters ORDER BY "
+			"seq", ld, row_waiter, err, errlen)) ? -1 : 0;
 }

@@ -80,6 +80,12 @@ static const char *const stmt_sql[S_COUNT] = {
 		"destroy, since) SELECT * FROM unnest($1::int8[], $2::text[], "
 		"$3::text[], $4::text[], $5::text[], $6::float8[])",
 	[S_ORPHAN_DELS] = "DELETE FROM orphans WHERE id = ANY ($1::int8[])",
+	[S_WAITER_PUT] = "INSERT INTO waiters (seq, caller, request_id, pool, "
+		"mode, name, match, ends_at) VALUES ($1, $2, $3, $4, $5, $6, "
+		"$7, $8) ON CONFLICT (seq) DO UPDATE SET ends_at = "
+		"EXCLUDED.ends_at, name = EXCLUDED.name, match = EXCLUDED.match, "
+		"mode = EXCLUDED.mode",
+	[S_WAITER_DEL] = "DELETE FROM waiters WHERE seq = $1",
 	/* In the order appended: seq follows it. */
 	[S_HIST_PUTS] = "INSERT INTO history (at, event, pool, resource, lease, "
 		"caller, owner, token, detail) SELECT at, event, pool, resource, "
@@ -742,6 +748,36 @@ static int pg_orphan_delete(struct store *base, int64_t id)
 	return hold(P(base), PGR_ORPHANS, true, &p);
 }
 
+/* One statement each, in report order behind the held rows: a waiter is
+ * written once per wait, so these need no bulk form. */
+static int pg_waiter_put(struct store *base,
+			 const struct store_waiter_row *row)
+{
+	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
+
+	p_int(&p, row->seq);
+	p_text(&p, row->caller);
+	p_text(&p, row->request_id);
+	p_text(&p, row->pool);
+	p_text(&p, row->mode);
+	p_text(&p, row->name);
+	p_text(&p, row->match);
+	p_double(&p, row->ends_at);
+	rows_send(st);
+	return send_write(st, S_WAITER_PUT, &p);
+}
+
+static int pg_waiter_delete(struct store *base, int64_t seq)
+{
+	struct pg_store *st = P(base);
+	struct params p = { .n = 0 };
+
+	p_int(&p, seq);
+	rows_send(st);
+	return send_write(st, S_WAITER_DEL, &p);
+}
+
 static int pg_history_append(struct store *base,
 			     const struct store_history_row *row)
 {
@@ -851,6 +887,8 @@ const struct store_ops store_pg_ops = {
 	.leases_purge = pg_leases_purge,
 	.orphan_put = pg_orphan_put,
 	.orphan_delete = pg_orphan_delete,
+	.waiter_put = pg_waiter_put,
+	.waiter_delete = pg_waiter_delete,
 	.meta_put = pg_meta_put,
 	.history_append = pg_history_append,
 	.history_prune = pg_history_prune,

@@ -30,7 +30,7 @@ enum stmt_id {
 	S_POOL_PUT, S_POOL_DEL, S_POOL_DEL_RES, S_POOL_DEL_LEASES,
 	S_RES_PUT, S_RES_DEL,
 	S_LEASE_PUT, S_LEASE_DEL, S_LEASE_PURGE,
-	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL,
+	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL, S_WAITER_PUT, S_WAITER_DEL,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
 	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
 	S_HIST_BOUNDS, S_HIST_AT,
@@ -60,6 +60,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ORPHAN_PUT] = "INSERT INTO orphans (id, pool, name, descriptor, "
 		"destroy, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_ORPHAN_DEL] = "DELETE FROM orphans WHERE id = ?1",
+	[S_WAITER_PUT] = "INSERT OR REPLACE INTO waiters (seq, caller, "
+		"request_id, pool, mode, name, match, ends_at) VALUES (?1, ?2, "
+		"?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_WAITER_DEL] = "DELETE FROM waiters WHERE seq = ?1",
 	[S_RES_PAGE] = "SELECT name FROM resources WHERE pool = ?1 AND "
 		"name > ?2 ORDER BY name LIMIT ?3",
 	[S_RES_PAGE_STATE] = "SELECT name FROM resources WHERE pool = ?1 AND "
@@ -570,6 +574,36 @@ static int sq_orphan_delete(struct store *base, int64_t id)
 	return write_end(st, s);
 }
 
+static int sq_waiter_put(struct store *base,
+			 const struct store_waiter_row *row)
+{
+	struct sqlite_store *st = S(base);
+	sqlite3_stmt *s = write_begin(st, S_WAITER_PUT);
+
+	if (!s)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, row->seq);
+	bind_text(s, 2, row->caller);
+	bind_text(s, 3, row->request_id);
+	bind_text(s, 4, row->pool);
+	bind_text(s, 5, row->mode);
+	bind_text(s, 6, row->name);
+	bind_text(s, 7, row->match);
+	sqlite3_bind_double(s, 8, row->ends_at);
+	return write_end(st, s);
+}
+
+static int sq_waiter_delete(struct store *base, int64_t seq)
+{
+	struct sqlite_store *st = S(base);
+	sqlite3_stmt *s = write_begin(st, S_WAITER_DEL);
+
+	if (!s)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, seq);
+	return write_end(st, s);
+}
+
 static int sq_history_append(struct store *base,
 			     const struct store_history_row *row)
 {
@@ -902,6 +936,19 @@ static int row_orphan(const struct store_loader *ld, sqlite3_stmt *s,
 	return ld->orphan(ld->arg, &row, err, errlen);
 }
 
+static int row_waiter(const struct store_loader *ld, sqlite3_stmt *s,
+		      char *err, size_t errlen)
+{
+	struct store_waiter_row row = {
+		.seq = sqlite3_column_int64(s, 0), .caller = ctext(s, 1),
+		.request_id = ctext(s, 2), .pool = ctext(s, 3),
+		.mode = ctext(s, 4), .name = ctext(s, 5), .match = ctext(s, 6),
+		.ends_at = sqlite3_column_double(s, 7),
+	};
+
+	return ld->waiter(ld->arg, &row, err, errlen);
+}
+
 static int sq_load(struct store *base, const struct store_loader *ld,
 		   char *err, size_t errlen)
 {
@@ -921,7 +968,10 @@ static int sq_load(struct store *base, const struct store_loader *ld,
 			"BY seq", ld, row_lease, err, errlen) ||
 	       each_row(st, "SELECT id, pool, name, descriptor, destroy, since "
 			"FROM orphans ORDER BY id", ld, row_orphan, err,
-			errlen) ? -1 : 0;
+			errlen) ||
+	       (ld->waiter && each_row(st, "SELECT seq, caller, request_id, "
+			"pool, mode, name, match, ends_at FROM waiters ORDER BY "
+			"seq", ld, row_waiter, err, errlen)) ? -1 : 0;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -942,6 +992,8 @@ const struct store_ops store_sqlite_ops = {
 	.orphan_put = sq_orphan_put,
 	.orphan_delete = sq_orphan_delete,
 	.meta_put = sq_meta_put,
+	.waiter_put = sq_waiter_put,
+	.waiter_delete = sq_waiter_delete,
 	.history_append = sq_history_append,
 	.history_prune = sq_history_prune,
 	.load = sq_load,

@@ -84,6 +84,17 @@ struct store_history_row {
 	const char *detail;     /* JSON text or NULL */
 };
 
+/* A waiting request that keeps its place in its pool's queue across a
+ * restart or a failover (wait.c). */
+struct store_waiter_row {
+	int64_t seq;            /* its order in the queue, the key */
+	const char *caller, *request_id, *pool;
+	const char *mode;       /* pop|checkout */
+	const char *name;       /* checkout by name, or NULL */
+	const char *match;      /* checkout by match (JSON text), or NULL */
+	double ends_at;         /* when its wait ends (wall clock) */
+};
+
 /* What a history query wants; NULL / 0 fields do not filter. */
 struct store_history_filter {
 	const char *pool, *resource, *lease, *caller;
@@ -101,7 +112,8 @@ struct store_history_filter {
 };
 
 /* load() calls these for every row, in this order: meta, pools, resources
- * (by pool, last_used_at, name), leases (by seq), orphans (by id). A
+ * (by pool, last_used_at, name), leases (by seq), orphans (by id), waiters
+ * (by seq; skipped when the callback is NULL). A
  * callback returns 0, or -1 after writing a message to err; load() then
  * stops and fails. */
 struct store_loader {
@@ -115,6 +127,8 @@ struct store_loader {
 	int (*lease)(void *arg, const struct store_lease_row *row, char *err,
 		     size_t errlen);
 	int (*orphan)(void *arg, const struct store_orphan_row *row, char *err,
+		      size_t errlen);
+	int (*waiter)(void *arg, const struct store_waiter_row *row, char *err,
 		      size_t errlen);
 };
 
@@ -153,6 +167,8 @@ struct store_ops {
 	int (*orphan_put)(struct store *st, const struct store_orphan_row *row);
 	int (*orphan_delete)(struct store *st, int64_t id);
 	int (*meta_put)(struct store *st, const struct store_meta_row *row);
+	int (*waiter_put)(struct store *st, const struct store_waiter_row *row);
+	int (*waiter_delete)(struct store *st, int64_t seq);
 	/* Appends; row->seq is ignored, the store numbers rows itself. */
 	int (*history_append)(struct store *st,
 			      const struct store_history_row *row);

@@ -15,9 +15,19 @@
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
+#include "journal.h"
+#include "leader.h"
+#include "log.h"
 #include "provision.h"
 #include "reply.h"
+#include "store.h"
 #include "util.h"
+
+/* A stored waiter not yet taken back by its client (see place_claim). */
+struct place {
+	char *pool, *caller, *request_id, *name;
+	json_t *match;              /* owned, or NULL */
+};
 
 struct waiter {
 	struct req *req;          /* owned; answered when served or failed */
@@ -28,8 +38,16 @@ struct waiter {
 	double since;             /* now_mono() at arrival (metrics) */
 	char *creating;           /* owned; the resource created for it, if
 				   * it is in pool->creators */
+	int64_t seq;              /* its row in the store's waiters, or 0 */
+	struct place *place;      /* owned; set while it is a stored place
+				   * no client has taken back (req NULL) */
 	TAILQ_ENTRY(waiter) link; /* in pool->waiters or pool->creators */
 };
+
+static void place_free(struct poold *pd, struct place *pl);
+static void waiter_store(struct waiter *w, const char *pool);
+static bool place_claim(struct req *r, struct pool *p, const struct want *w);
+static bool places_hold(const struct pool *p);
 
 static void grant_and_answer(struct req *r, struct resource *res,
 			     const struct want *w)
@@ -67,6 +85,8 @@ static struct waiter *waiter_new(struct req *r, struct pool *p,
 	if (want->request_id) {
 		w->rid_key = request_id_key(r->who.name, want->request_id);
 		hmap_put(&r->pd->waiting_ids, w->rid_key, w);
+		if (want->wait > 0)
+			waiter_store(w, p->name);
 	}
 	return w;
 }
@@ -81,6 +101,7 @@ static void waiter_destroy(struct poold *pd, struct waiter *w)
 	if (w->timer)
 		event_free(w->timer);
 	free(w->creating);
+	place_free(pd, w->place);
 	req_free(w->req);
 	free(w);
 }
@@ -95,8 +116,13 @@ static void waiter_unlink(struct waiter *w)
 	}
 }
 
+/* Frees a waiter that is done waiting: its stored row goes with it
+ * (but stays when poold stops: its client may come back after the
+ * restart). */
 static void waiter_free(struct waiter *w)
 {
+	if (w->seq && !w->pool->pd->stopping && leader_active(w->pool->pd))
+		journal_waiter_gone(w->pool->pd, w->seq);
 	waiter_unlink(w);
 	waiter_destroy(w->pool->pd, w);
 }
@@ -195,6 +221,9 @@ static bool answer_now(struct req *r, struct pool *p, const struct want *w)
 			 p->name, w->name);
 		return true;
 	}
+	/* Stored places not yet taken back come first (see place_claim). */
+	if (places_hold(p))
+		return false;
 	res = pool_take_free(p, w->name, w->match);
 	if (!res && may_create(p, w) && !pool_command(p, "create"))
 		res = create_builtin(p, r->now);
@@ -206,9 +235,11 @@ static bool answer_now(struct req *r, struct pool *p, const struct want *w)
 enum req_status lease_request(struct req *r, struct pool *p,
 			      const struct want *w)
 {
+	if (place_claim(r, p, w))
+		return REQ_KEPT;
 	if (answer_now(r, p, w))
 		return REQ_DONE;
-	if (may_create(p, w) && provision_can_create(p)) {
+	if (may_create(p, w) && provision_can_create(p) && !places_hold(p)) {
 		attach_create(waiter_new(r, p, w), r->now);
 		return REQ_KEPT;
 	}
@@ -249,6 +280,8 @@ void wait_kick(struct pool *p, double now)
 		struct resource *res;
 
 		if (p->count[RS_FREE] == 0 && !pool_can_grow(p))
+			break;
+		if (w->place) /* held for its client until the grace ends */
 			break;
 		next = TAILQ_NEXT(w, link);
 		res = pool_take_free(p, w->want.name, w->want.match);
@@ -313,7 +346,8 @@ void wait_fail_all(struct pool *p, const char *code, const char *msg)
 
 	while ((w = TAILQ_FIRST(&p->waiters)) ||
 	       (w = TAILQ_FIRST(&p->creators))) {
-		req_fail(w->req, code, "%s", msg);
+		if (w->req)
+			req_fail(w->req, code, "%s", msg);
 		waiter_free(w);
 	}
 }
@@ -323,7 +357,7 @@ static bool list_has_conn(struct waiter_list *list, const struct conn *c)
 	struct waiter *w;
 
 	TAILQ_FOREACH(w, list, link)
-		if (w->req->conn == c)
+		if (w->req && w->req->conn == c)
 			return true;
 	return false;
 }
@@ -346,7 +380,7 @@ static void drop_from(struct waiter_list *list, const struct conn *c)
 
 	for (w = TAILQ_FIRST(list); w; w = next) {
 		next = TAILQ_NEXT(w, link);
-		if (w->req->conn == c)
+		if (w->req && w->req->conn == c)
 			waiter_free(w);
 	}
 }
@@ -379,7 +413,9 @@ void wait_rehome(struct poold *pd, struct waiter_list *from)
 	struct waiter *w;
 
 	while ((w = TAILQ_FIRST(from))) {
-		struct pool *p = pool_find(pd, req_str(w->req, "pool"));
+		const char *name = w->req ? req_str(w->req, "pool") :
+			w->place->pool;
+		struct pool *p = pool_find(pd, name);
 
 		TAILQ_REMOVE(from, w, link);
 		w->pool = p;
@@ -391,8 +427,9 @@ void wait_rehome(struct poold *pd, struct waiter_list *from)
 		} else {
 			/* Its pool is gone from the rolled-back state: the
 			 * pool was created in the failed batch. */
-			req_fail(w->req, POOL_ERR_NOT_FOUND, "pool %s no "
-				 "longer exists", req_str(w->req, "pool"));
+			if (w->req)
+				req_fail(w->req, POOL_ERR_NOT_FOUND, "pool %s "
+					 "no longer exists", name);
 			waiter_destroy(pd, w);
 		}
 	}
@@ -403,9 +440,208 @@ void wait_free_all(struct poold *pd)
 	struct pool *p;
 	size_t pos = 0;
 
+	struct waiter *w;
+
+	/* Without a word to the store: the rows stay for the next start
+	 * (shutdown) or the next leader (stepping down). */
 	while ((p = hmap_next(&pd->pools, &pos)))
-		while (!TAILQ_EMPTY(&p->waiters) || !TAILQ_EMPTY(&p->creators))
-			waiter_free(TAILQ_FIRST(&p->waiters) ?
-				    TAILQ_FIRST(&p->waiters) :
-				    TAILQ_FIRST(&p->creators));
+		while ((w = TAILQ_FIRST(&p->waiters)) ||
+		       (w = TAILQ_FIRST(&p->creators))) {
+			waiter_unlink(w);
+			waiter_destroy(pd, w);
+		}
+}
+
+/* ---- places kept across a restart or a failover ------------------------
+ *
+ * A waiter with a request_id (and a wait) is a row of the store's waiters
+ * while it waits. A start (or a takeover) makes each row a place: a waiter
+ * without a request, at its old position in its pool's FIFO. Its client,
+ * retrying with the same request_id, takes it back (place_claim); until
+ * then it holds the queue behind it, for at most --reattach-grace seconds
+ * and never past its own wait, after which it is dropped and the pool
+ * served. */
+
+static void place_free(struct poold *pd, struct place *pl)
+{
+	if (!pl)
+		return;
+	pd->nplaces--;
+	free(pl->pool);
+	free(pl->caller);
+	free(pl->request_id);
+	free(pl->name);
+	json_decref(pl->match);
+	free(pl);
+}
+
+static void waiter_put_row(struct poold *pd, const struct waiter *w,
+			   const char *pool, const char *caller,
+			   double ends_at)
+{
+	char *match = w->want.match ? json_dumps(w->want.match, JSON_COMPACT |
+						 JSON_SORT_KEYS) : NULL;
+	struct store_waiter_row row = {
+		.seq = w->seq, .caller = caller,
+		.request_id = w->want.request_id, .pool = pool,
+		.mode = w->want.mode == MODE_POP ? "pop" : "checkout",
+		.name = w->want.name, .match = match, .ends_at = ends_at,
+	};
+
+	journal_waiter_saved(pd, &row);
+	free(match);
+}
+
+/* A new waiter with a request_id: written to the store, last in order. */
+static void waiter_store(struct waiter *w, const char *pool)
+{
+	struct poold *pd = w->req->pd;
+
+	if (pd->next_wait_seq < 1)
+		pd->next_wait_seq = 1;
+	w->seq = pd->next_wait_seq++;
+	waiter_put_row(pd, w, pool, w->req->who.name,
+		       now_wall() + w->want.wait);
+}
+
+static bool places_hold(const struct pool *p)
+{
+	const struct waiter *w;
+
+	if (p->pd->nplaces == 0)
+		return false;
+	TAILQ_FOREACH(w, &p->waiters, link)
+		if (w->place)
+			return true;
+	return false;
+}
+
+static void waiter_arm(struct waiter *w, event_callback_fn fn, double secs)
+{
+	struct timeval tv;
+
+	if (secs < 0)
+		secs = 0;
+	if (w->timer)
+		event_free(w->timer);
+	w->timer = evtimer_new(w->pool->pd->base, fn, w);
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(w->timer, &tv);
+}
+
+/* No client took the place back in time: the queue moves on. */
+static void place_lapse(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	struct pool *p = w->pool;
+	struct poold *pd = p->pd;
+
+	log_info("pool %s: the place of request_id \"%s\" of %s lapsed "
+		 "(not sent again within --reattach-grace or its wait)",
+		 p->name, w->place->request_id, w->place->caller);
+	waiter_free(w);
+	journal_ready(p);
+	reply_later(pd);
+}
+
+/* The same want as the place's: the client's retry, not a new request
+ * that reuses the id. */
+static bool place_fits(const struct waiter *pw, const struct pool *p,
+		       const struct want *w)
+{
+	const struct place *pl = pw->place;
+
+	return pw->pool == p && pw->want.mode == w->mode &&
+		(pl->name ? w->name && strcmp(pl->name, w->name) == 0 :
+		 !w->name) &&
+		(pl->match ? w->match && json_equal(pl->match, w->match) :
+		 !w->match);
+}
+
+/* r, retried with the request_id of a stored place, takes it back; its
+ * wait now runs from now. False if r is not such a retry (a retry that
+ * asks for something else, or for no wait, drops the place and goes on
+ * as a new request). */
+static bool place_claim(struct req *r, struct pool *p, const struct want *w)
+{
+	struct waiter *pw;
+	char *key;
+
+	if (!w->request_id || r->pd->nplaces == 0)
+		return false;
+	key = request_id_key(r->who.name, w->request_id);
+	pw = hmap_get(&r->pd->waiting_ids, key);
+	free(key);
+	if (!pw || !pw->place)
+		return false;
+	if (w->wait <= 0 || !place_fits(pw, p, w)) {
+		struct pool *was = pw->pool;
+
+		waiter_free(pw);
+		journal_ready(was);
+		return false;
+	}
+	place_free(r->pd, pw->place);
+	pw->place = NULL;
+	pw->req = r;
+	pw->want = *w;
+	waiter_arm(pw, waiter_timeout, w->wait);
+	waiter_put_row(r->pd, pw, p->name, r->who.name, now_wall() + w->wait);
+	journal_ready(p); /* it may be at the head now */
+	return true;
+}
+
+static struct place *place_new(const struct store_waiter_row *row)
+{
+	struct place *pl = xcalloc(1, sizeof *pl);
+
+	pl->pool = xstrdup(row->pool);
+	pl->caller = xstrdup(row->caller);
+	pl->request_id = xstrdup(row->request_id);
+	pl->name = row->name ? xstrdup(row->name) : NULL;
+	pl->match = row->match ? json_loads(row->match, 0, NULL) : NULL;
+	return pl;
+}
+
+int wait_place_load(struct poold *pd, const struct store_waiter_row *row)
+{
+	struct pool *p = pool_find(pd, row->pool);
+	double left = row->ends_at - now_wall();
+	struct place *pl;
+	struct waiter *w;
+	char *key;
+
+	if (row->seq >= pd->next_wait_seq)
+		pd->next_wait_seq = row->seq + 1;
+	key = request_id_key(row->caller, row->request_id);
+	pl = place_new(row);
+	if (!p || left <= 0 || hmap_get(&pd->waiting_ids, key) ||
+	    lease_by_request_id(pd, row->caller, row->request_id) ||
+	    (row->match && !json_is_object(pl->match))) {
+		/* Its pool is gone, its wait is over, or it was served. */
+		free(key);
+		pd->nplaces++; /* place_free counts it down */
+		place_free(pd, pl);
+		journal_waiter_gone(pd, row->seq);
+		return 0;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->pool = p;
+	w->seq = row->seq;
+	w->since = now_mono();
+	w->place = pl;
+	pd->nplaces++;
+	w->rid_key = key;
+	hmap_put(&pd->waiting_ids, key, w);
+	w->want.mode = strcmp(row->mode, "pop") == 0 ? MODE_POP : MODE_CHECKOUT;
+	w->want.name = w->place->name;
+	w->want.match = w->place->match;
+	w->want.request_id = w->place->request_id;
+	w->want.wait = left;
+	TAILQ_INSERT_TAIL(&p->waiters, w, link);
+	p->nwaiters++;
+	waiter_arm(w, place_lapse, left < pd->cfg.reattach_grace ? left :
+		   pd->cfg.reattach_grace);
+	return 0;
 }

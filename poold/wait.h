@@ -13,6 +13,7 @@
 
 struct pool;
 struct conn;
+struct store_waiter_row;
 
 /* Answers r with a lease, an error, or keeps it waiting (REQ_KEPT). */
 enum req_status lease_request(struct req *r, struct pool *p,
@@ -46,6 +47,11 @@ void wait_drop_conn(struct poold *pd, const struct conn *c);
 /* Waiters of a pool being freed by a reload: detached, then re-homed. */
 void wait_detach(struct pool *p, struct waiter_list *into);
 void wait_rehome(struct poold *pd, struct waiter_list *from);
+
+/* A stored waiter, at load: a place in its pool's queue for its client
+ * to take back by sending its request again (--reattach-grace); one that
+ * can no longer wait is deleted from the store. Rows come in seq order. */
+int wait_place_load(struct poold *pd, const struct store_waiter_row *row);
 
 /* Frees every waiter without answering (shutdown). */
 void wait_free_all(struct poold *pd);

@@ -158,7 +158,7 @@ static void test_failed_commit_changes_nothing(void **state)
 	if (h_pg_mode())
 		skip(); /* --max-db-size is SQLite's; see test_store_pg */
 	assert_non_null(mkdtemp(dir));
-	fx = fx_open_sized(dir, 96 * 1024);
+	fx = fx_open_sized(dir, 100 * 1024); /* 25 pages: the schema, then rows */
 	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';

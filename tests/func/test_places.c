@@ -5,10 +5,12 @@
  * taken back holds the pool (a free resource does not go to a later waiter)
  * until --reattach-grace runs out, and then the next waiter is served. A
  * waiter whose client goes away from a live poold leaves no place. The
- * failover test needs PostgreSQL (POOL_TEST_STORE); the others run on
+ * failover tests (one with raw requests, one with poolctl following the
+ * leader as it does by itself) need PostgreSQL (POOL_TEST_STORE); the others run on
  * either store.
  */
 #include "../h_pgstore.h"
+#include "h_cli.h"
 #include "harness.h"
 
 #include <stdlib.h>
@@ -213,6 +215,90 @@ static void test_failover_keeps_places(void **state)
 	poold_stop(s);
 }
 
+/* True once the file at path has a whole line; *text gets what it has. */
+static bool line_in(const char *path, char **text)
+{
+	FILE *f = fopen(path, "r");
+	char buf[8192];
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	free(*text);
+	*text = strdup(buf);
+	return strchr(buf, '\n') != NULL;
+}
+
+/* Starts `poolctl lease p --wait 300` on both front ends in the background,
+ * its answer (JSON) into DIR/NAME. */
+static void poolctl_wait(const poold_proc *l, const poold_proc *s,
+			 const char *dir, const char *name)
+{
+	H_SH_OK(NULL, "poolctl --socket '%s,%s' --json lease p --wait 300 "
+		">'%s/%s' 2>'%s/%s.err' </dev/null &", l->sock, s->sock, dir, name,
+		dir, name);
+}
+
+/* The lease id in the line of DIR/NAME (r1), waited for. */
+static char *poolctl_lease(const char *dir, const char *name)
+{
+	char path[256], *text = NULL, *id;
+	json_t *got;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	WAIT_UNTIL(line_in(path, &text), 60);
+	got = json_loads(text, 0, NULL);
+	assert_non_null(got);
+	assert_string_equal(JSTR(JOBJ(got, "resource"), "name"), "r1");
+	id = strdup(JSTR(got, "lease"));
+	json_decref(got);
+	free(text);
+	return id;
+}
+
+/* Real clients: two `poolctl lease --wait` (given both front ends) wait
+ * in the order A, B; the leader dies; whichever comes back first, A is
+ * served first, then B. */
+static void test_poolctl_waiters_keep_order(void **state)
+{
+	poold_proc *l, *s;
+	pool_client *c;
+	char dir[128], path[256], *held, *text = NULL;
+
+	if (!h_pg_mode())
+		skip();
+	l = poold_start("--failover-timeout", "1", NULL);
+	WAIT_UNTIL(strcmp(poold_role(l), "leader") == 0, 30);
+	s = poold_start_peer(l, "--failover-timeout", "1", "--reattach-grace", "600",
+			     NULL);
+	held = exhaust(l, &c);
+	h_tmpdir(dir, sizeof dir);
+	poolctl_wait(l, s, dir, "A");
+	WAIT_UNTIL(h_status_field(c, "p", "waiters") == 1, 30);
+	poolctl_wait(l, s, dir, "B");
+	WAIT_UNTIL(h_status_field(c, "p", "waiters") == 2, 30);
+	pool_close(c);
+
+	poold_kill9(l);
+	WAIT_UNTIL(strcmp(poold_role(s), "leader") == 0, 30);
+	c = h_connect(s);
+	give_back(c, held);
+	held = poolctl_lease(dir, "A");
+	snprintf(path, sizeof path, "%s/B", dir);
+	assert_false(line_in(path, &text)); /* r1 is A's */
+	free(text);
+	give_back(c, held);
+	free(poolctl_lease(dir, "B"));
+	pool_close(c);
+	h_rmdir(dir);
+	poold_respawn(l);
+	poold_stop(l);
+	poold_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +306,7 @@ int main(void)
 		FTEST(test_unclaimed_place_lapses),
 		FTEST(test_hangup_leaves_no_place),
 		FTEST(test_failover_keeps_places),
+		FTEST(test_poolctl_waiters_keep_order),
 	};
 
 	return RUN_FTESTS(tests);

@@ -1,5 +1,6 @@
 /*
- * wait.c - see wait.h. A waiter owns its request until it is answered. The
+ * wait.c - see wait.h. A waiter owns its request until it is answered (a
+ * stored place, below, has none until its client takes it back). The
  * queue is strictly FIFO per pool, except that a waiter whose checkout names
  * or matches a resource is passed over by resources it cannot take. A
  * request for which a create command runs leaves the queue: it waits for
@@ -616,10 +617,11 @@ int wait_place_load(struct poold *pd, const struct store_waiter_row *row)
 		pd->next_wait_seq = row->seq + 1;
 	key = request_id_key(row->caller, row->request_id);
 	pl = place_new(row);
-	if (!p || left <= 0 || hmap_get(&pd->waiting_ids, key) ||
+	if (!p || p->draining || left <= 0 || hmap_get(&pd->waiting_ids, key) ||
 	    lease_by_request_id(pd, row->caller, row->request_id) ||
 	    (row->match && !json_is_object(pl->match))) {
-		/* Its pool is gone, its wait is over, or it was served. */
+		/* Its pool is gone or draining, its wait is over, or it
+		 * was served. */
 		free(key);
 		pd->nplaces++; /* place_free counts it down */
 		place_free(pd, pl);

@@ -6,8 +6,8 @@
  * until --reattach-grace runs out, and then the next waiter is served. A
  * waiter whose client goes away from a live poold leaves no place. The
  * failover tests (one with raw requests, one with poolctl following the
- * leader as it does by itself) need PostgreSQL (POOL_TEST_STORE); the others run on
- * either store.
+ * leader as it does by itself) need PostgreSQL (POOL_TEST_STORE); the
+ * others run on either store.
  */
 #include "../h_pgstore.h"
 #include "h_cli.h"

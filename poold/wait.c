@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool.h"
-#include "pool_protocol.h"
-#include "poold.h"
 #include "journal.h"
 #include "leader.h"
 #include "log.h"
+#include "pool.h"
+#include "pool_protocol.h"
+#include "poold.h"
 #include "provision.h"
 #include "reply.h"
 #include "store.h"

@@ -3,6 +3,8 @@
  * newly created one (create-on-empty), or a place in the pool's FIFO queue of
  * waiters, bounded by max_waiters. Whatever frees capacity marks the pool
  * ready in the journal; the flush then serves its waiters (wait_serve).
+ * A waiter with a request_id is also a row of the store's waiters, loaded
+ * back after a restart or failover as a place its client takes back.
  */
 #ifndef POOLD_WAIT_H
 #define POOLD_WAIT_H

@@ -1,34 +1,17 @@
 /* h_cli.c - see h_cli.h. */
 #include "h_cli.h"
+#include "h_files.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 char *h_out, *h_err;
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	assert_non_null(f);
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
 
 /* In the child: the environment every script gets. */
 static void script_env(const poold_proc *d)
@@ -77,27 +60,13 @@ int h_sh(poold_proc *d, const char *fmt, ...)
 	rc = h_wait_child_for(pid, 60);
 	free(h_out);
 	free(h_err);
-	h_out = slurp(out);
-	h_err = slurp(err);
+	h_out = h_read_file(out);
+	h_err = h_read_file(err);
 	if (!d)
 		h_rmdir(dir);
 	if (getenv("POOL_TEST_VERBOSE"))
 		fprintf(stderr, "$ %s\n-> %d\n%s%s", script, rc, h_out, h_err);
 	return rc;
-}
-
-int h_free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
 }
 
 void h_tmpdir(char *buf, size_t len)

@@ -8,6 +8,7 @@
 #define FUNC_H_CLI_H
 
 #include "harness.h"
+#include "h_net.h" /* h_free_port() */
 
 /* stdout and stderr of the last h_sh(); owned here, replaced by the next. */
 extern char *h_out, *h_err;
@@ -37,9 +38,6 @@ int h_sh(poold_proc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3
 		if (strstr((text), (needle)))                                        \
 			fail_msg("did not expect \"%s\" in:\n%s", (needle), (text)); \
 	} while (0)
-
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-int h_free_port(void);
 
 /* A private directory for files a test makes before poold starts; mkdtemp'd
  * under /tmp into buf (at least 64 bytes). Remove it with h_rmdir(). */

@@ -10,6 +10,7 @@
  * POOLD_SOCKET set, as a job script would run them.
  */
 #include "harness.h"
+#include "h_files.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,22 +33,6 @@
 static char *out_text, *err_text;
 #define OUT (out_text)
 #define ERR (err_text)
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	assert_non_null(f);
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		assert_true(feof(f));
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
 
 /* The environment of every poolctl a test runs: poolctl on PATH, the test
  * daemon's socket. */
@@ -100,9 +85,9 @@ static void collect(poold_proc *d)
 	free(out_text);
 	free(err_text);
 	snprintf(path, sizeof(path), "%s/out", d->dir);
-	out_text = slurp(path);
+	out_text = h_read_file(path);
 	snprintf(path, sizeof(path), "%s/err", d->dir);
-	err_text = slurp(path);
+	err_text = h_read_file(path);
 }
 
 /* Runs the script and returns its exit status; OUT and ERR hold its output. */
@@ -746,7 +731,7 @@ static void test_status_watch_ping(void **state)
 	h_sleep(0.3);
 	json_decref(CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "p", "name", "r1")));
 	for (double end = h_now() + 5;; h_sleep(0.02)) {
-		char *text = slurp(path);
+		char *text = h_read_file(path);
 		bool seen = strstr(text, "\"checked_out\"") != NULL;
 
 		free(text);
@@ -1059,7 +1044,7 @@ static void test_run_forwards_int_hup(void **state)
 		assert_int_equal(h_status_field(c, "p", "leased"), 1);
 		assert_int_equal(kill(pid, sigs[i].sig), 0);
 		assert_int_equal(h_wait_child_for(pid, 10), 7);
-		text = slurp(got);
+		text = h_read_file(got);
 		assert_string_equal(text, "got r1\n");
 		free(text);
 		assert_int_equal(h_status_field(c, "p", "leased"), 0);
@@ -1276,7 +1261,7 @@ static void relay_stop(relay *rl)
 /* The lines of a file as a NULL-ended array of JSON objects (new refs). */
 static size_t relay_log(const char *path, json_t **out, size_t max)
 {
-	char *text = slurp(path), *save = NULL;
+	char *text = h_read_file(path), *save = NULL;
 	size_t n = 0;
 
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -1352,7 +1337,7 @@ static void test_run_lost_answer(void **state)
 	}
 	assert_int_equal(h_status_field(c, "p", "free"), 1);
 	assert_int_equal(live_leases(c, ids, 4), 1);
-	seen = slurp(leasefile);
+	seen = h_read_file(leasefile);
 	seen[strcspn(seen, "\n")] = '\0';
 	assert_string_equal(seen, ids[0]);
 	assert_int_equal(relay_log(rl.dropped, drop, 2), 1);

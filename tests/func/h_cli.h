@@ -18,6 +18,15 @@ extern char *h_out, *h_err;
  * (128+N after signal N) and fills h_out and h_err. Fails after 60 s. */
 int h_sh(poold_proc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* In a child: the environment of every script (poolctl first on PATH,
+ * POOLD_SOCKET set to d's socket when d is not NULL). */
+void h_sh_env(const poold_proc *d);
+
+/* Starts `sh -c script` as h_sh() does (as nobody if asked), its stdout
+ * and stderr into the files out and err; returns its pid. */
+pid_t h_sh_spawn(const poold_proc *d, bool nobody, const char *script,
+		 const char *out, const char *err);
+
 /* Asserts h_sh(...) exits with rc; prints the script's output if not. */
 #define H_SH_RC(rc, d, ...)                                                           \
 	do {                                                                          \
@@ -56,5 +65,10 @@ void h_make_tokens(const char *dir);
 /* Starts poold listening on 127.0.0.1:*port (chosen here) with DIR/tokens,
  * and with TLS from DIR/cert.pem and DIR/key.pem if tls. */
 poold_proc *h_start_tcp(const char *dir, bool tls, int *port);
+
+/* poold with pool "p" (settings: JSON text, may be NULL), a client in *c. */
+poold_proc *h_start_with_pool(pool_client **c, const char *settings);
+/* Closes c and stops d. */
+void h_finish(poold_proc *d, pool_client *c);
 
 #endif

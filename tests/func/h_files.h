@@ -8,6 +8,8 @@
 
 #include "harness.h"
 
+#include <sys/types.h>
+
 /* DIR/name of the daemon, in one of 16 rotating buffers (enough for one
  * statement). */
 const char *h_at(const poold_proc *d, const char *name);
@@ -20,6 +22,13 @@ const char *h_script(const poold_proc *d, const char *name, const char *body);
 char *h_slurp(const char *path);
 /* The same, failing the test when it does not exist. */
 char *h_read_file(const char *path);
+
+/* Writes text to path (replacing it) with the given mode; fails the test
+ * when it cannot. */
+void h_write_file(const char *path, const char *text, mode_t mode);
+
+/* rm -rf dir: 0, or -1 when that failed (a group teardown's answer). */
+int h_rm_tree(const char *dir);
 
 /* True when path exists. */
 bool h_exists(const char *path);

@@ -27,16 +27,6 @@ static char dir[] = "/tmp/poold-hard-XXXXXX";
 static char tokens[300], listen_arg[64];
 static int port;
 
-static void write_tokens(const char *text)
-{
-	FILE *f = fopen(tokens, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(tokens, 0600), 0);
-}
-
 static poold_proc *start_tcp(const char *a1, const char *a2, const char *a3,
 			     const char *a4)
 {
@@ -150,7 +140,7 @@ static void test_token_named_like_a_unix_caller_is_refused(void **state)
 {
 	char cmd[2048], out[2048];
 
-	write_tokens("uid:0 a-token-that-is-long-enough\n");
+	h_write_file(tokens, "uid:0 a-token-that-is-long-enough\n", 0600);
 	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/u.sock --db %s/u.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
 	assert_int_equal(h_run(cmd, out, sizeof out), 1);
@@ -163,7 +153,7 @@ static void test_token_file_owned_by_another_user_is_refused(void **state)
 	char cmd[2048], out[2048];
 
 	h_require_root();
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	assert_int_equal(chown(tokens, h_nobody_uid(), (gid_t)-1), 0);
 	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/o.sock --db %s/o.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
@@ -178,22 +168,22 @@ static void test_sighup_closes_sessions_of_revoked_tokens(void **state)
 	raw_conn *alice, *bob;
 	json_t *a;
 
-	write_tokens("alice alice-secret-token-0001 admin\n"
-		     "bob bob-secret-token-000002\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n"
+		     "bob bob-secret-token-000002\n", 0600);
 	d = start_tcp(NULL, NULL, NULL, NULL);
 	alice = raw_connect_tcp(port);
 	bob = raw_connect_tcp(port);
 	raw_hello(alice, "alice-secret-token-0001");
 	raw_hello(bob, "bob-secret-token-000002");
 	/* bob is removed, alice's token is kept but her admin right goes */
-	write_tokens("alice alice-secret-token-0001\n");
+	h_write_file(tokens, "alice alice-secret-token-0001\n", 0600);
 	kill(d->pid, SIGHUP);
 	assert_true(raw_wait_eof(bob, 10));
 	a = raw_req(alice, "{\"op\":\"hello\"}");
 	assert_true(json_is_false(json_object_get(resp_result(a), "admin")));
 	json_decref(a);
 	/* a rotated token ends the session opened with the old one */
-	write_tokens("alice alice-rotated-token-0002\n");
+	h_write_file(tokens, "alice alice-rotated-token-0002\n", 0600);
 	kill(d->pid, SIGHUP);
 	assert_true(raw_wait_eof(alice, 10));
 	raw_close(alice);
@@ -210,7 +200,7 @@ static void test_silent_tcp_connections_do_not_lock_out_the_unix_socket(void **s
 	pool_client *c;
 	json_t *a;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = start_tcp("--max-conns", "4", "--max-hello-conns", "3");
 	for (int i = 0; i < 8; i++)
 		silent[i] = raw_connect_tcp(port);
@@ -240,7 +230,7 @@ static void test_tcp_without_hello_is_closed_at_the_hello_deadline(void **state)
 	raw_conn *r;
 	pool_client *c;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = start_tcp("--hello-timeout", "1", "--idle-timeout", "3600");
 	r = raw_connect_tcp(port);
 	/* a byte now and then, never a line: that kept it open for
@@ -557,7 +547,7 @@ static void test_sighup_reloads_the_tls_certificate(void **state)
 	char cert[320], key[320], cmd[1024], out[2048];
 	poold_proc *d;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
 	snprintf(key, sizeof key, "%s/key.pem", dir);
 	make_cert("first.example", cert, key);
@@ -614,10 +604,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

@@ -373,25 +373,16 @@ static void test_docs_promtool(void **state)
 
 static int group_setup(void **state)
 {
-	FILE *f;
-
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
-	f = fopen(tokens, "w");
-	if (!f)
-		return -1;
-	fputs("bob bob-secret-token-000002\n", f);
-	fclose(f);
-	return chmod(tokens, 0600);
+	h_write_file(tokens, "bob bob-secret-token-000002\n", 0600);
+	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

@@ -154,16 +154,6 @@ static void test_renew_is_in_watch_and_history(void **state)
 	poold_stop(d);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, 0600), 0);
-}
-
 /* The "lease" of the next "leased" event on w, after c leases from p and
  * returns (JSON null for a hidden id). */
 static bool leased_id_shown(pool_client *c, raw_conn *w)
@@ -201,7 +191,7 @@ static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	write_file(tokens, "alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = poold_start("--listen", listen, "--tokens", tokens, NULL);
 	c = h_connect(d);
 	h_pool(c, "p", NULL);
@@ -211,7 +201,7 @@ static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 			    "\"alice-secret-token-0001\"}"));
 	json_decref(raw_req(w, "{\"op\":\"watch\",\"pool\":\"p\"}"));
 	assert_true(leased_id_shown(c, w));
-	write_file(tokens, "alice alice-secret-token-0001\n");
+	h_write_file(tokens, "alice alice-secret-token-0001\n", 0600);
 	kill(d->pid, SIGHUP);
 	/* the session itself says when the reload has reached it */
 	WAIT_UNTIL(!session_admin(w), 10);

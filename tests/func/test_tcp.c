@@ -211,26 +211,17 @@ static void test_poolctl_tcp(void **state)
 
 static int group_setup(void **state)
 {
-	FILE *f;
-
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
-	f = fopen(tokens, "w");
-	if (!f)
-		return -1;
-	fputs("# NAME TOKEN [admin]\nalice alice-secret-token-0001 admin\n"
-	      "bob bob-secret-token-000002\n", f);
-	fclose(f);
-	return chmod(tokens, 0600);
+	h_write_file(tokens, "# NAME TOKEN [admin]\nalice alice-secret-token-0001 admin\n"
+		     "bob bob-secret-token-000002\n", 0600);
+	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

@@ -754,6 +754,20 @@ static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long m
 
 /* ---- the test --------------------------------------------------------------- */
 
+/* The NPOOLS pools with a 2 s lease_ttl, RES_PER_POOL resources each. */
+static void add_pools(pool_client *c)
+{
+	for (int p = 0; p < NPOOLS; p++) {
+		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
+		for (int r = 0; r < RES_PER_POOL; r++) {
+			char name[32];
+
+			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
+			h_add(c, pools[p], name, NULL);
+		}
+	}
+}
+
 static void test_crashloop(void **state)
 {
 	const char *env = getenv("POOL_CRASHLOOP_KILLS");
@@ -774,15 +788,7 @@ static void test_crashloop(void **state)
 		seed = (unsigned)strtoul(getenv("POOL_CRASHLOOP_SEED"), NULL, 10);
 	fprintf(stderr, "crashloop: %d kills, %d clients, --sync %s, seed %u (POOL_CRASHLOOP_SEED)\n",
 		kills, CLIENTS, sync && *sync ? sync : "normal", seed);
-	for (int p = 0; p < NPOOLS; p++) {
-		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
-		for (int r = 0; r < RES_PER_POOL; r++) {
-			char name[32];
-
-			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
-			h_add(c, pools[p], name, NULL);
-		}
-	}
+	add_pools(c);
 	pool_close(c);
 	snprintf(stopfile, sizeof stopfile, "%s/stop", d->dir);
 
@@ -932,15 +938,7 @@ static void test_failover_loop(void **state)
 	epoch = epoch_of(a);
 	fprintf(stderr, "failover loop: %d kills, %d clients, seed %u\n", kills, CLIENTS, seed);
 	c = h_connect(a);
-	for (int p = 0; p < NPOOLS; p++) {
-		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
-		for (int r = 0; r < RES_PER_POOL; r++) {
-			char name[32];
-
-			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
-			h_add(c, pools[p], name, NULL);
-		}
-	}
+	add_pools(c);
 	pool_close(c);
 	snprintf(stopfile, sizeof stopfile, "%s/stop", a->dir);
 	for (int k = 0; k < CLIENTS; k++) {

@@ -754,6 +754,35 @@ static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long m
 
 /* ---- the test --------------------------------------------------------------- */
 
+/* Reads every client's log into lg and checks them against each other;
+ * the highest token acknowledged in *max_token. Returns the leases by
+ * token, for check_daemon(); free all with free_logs(). */
+static struct lrec **read_logs(struct logs *lg, char logpath[][400],
+			       long long *max_token)
+{
+	struct lrec **v;
+
+	lg->l = calloc(MAX_LEASES, sizeof *lg->l);
+	assert_non_null(lg->l);
+	for (int k = 0; k < CLIENTS; k++)
+		read_log(lg, logpath[k], k);
+	for (size_t i = 0; i < lg->n; i++)
+		if (lg->l[i].token > *max_token)
+			*max_token = lg->l[i].token;
+	v = malloc((lg->n + 1) * sizeof *v);
+	assert_true(lg->n > 0);
+	check_logs(lg, v);
+	return v;
+}
+
+static void free_logs(struct logs *lg, struct lrec **v)
+{
+	for (size_t i = 0; i < lg->n; i++)
+		free(lg->l[i].sent);
+	free(lg->l);
+	free(v);
+}
+
 /* The NPOOLS pools with a 2 s lease_ttl, RES_PER_POOL resources each. */
 static void add_pools(pool_client *c)
 {
@@ -840,16 +869,7 @@ static void test_crashloop(void **state)
 	/* One more crash, then check everything. */
 	poold_kill9_restart(d);
 	survived++;
-	lg.l = calloc(MAX_LEASES, sizeof *lg.l);
-	assert_non_null(lg.l);
-	for (int k = 0; k < CLIENTS; k++)
-		read_log(&lg, logpath[k], k);
-	for (size_t i = 0; i < lg.n; i++)
-		if (lg.l[i].token > max_token)
-			max_token = lg.l[i].token;
-	v = malloc((lg.n + 1) * sizeof *v);
-	assert_true(lg.n > 0);
-	check_logs(&lg, v);
+	v = read_logs(&lg, logpath, &max_token);
 	c = h_connect(d);
 	nlive = check_daemon(c, &lg, v);
 	pool_close(c);
@@ -872,10 +892,7 @@ static void test_crashloop(void **state)
 		"lost %ld; live at the end %d; highest token %lld\n",
 		survived, lg.n, lg.cycles, lg.replaces_acked, lg.returns_acked, lg.gone_expired,
 		lg.gone_after_return, lg.replace_conflicts, lg.losses, nlive, max_token);
-	for (size_t i = 0; i < lg.n; i++)
-		free(lg.l[i].sent);
-	free(lg.l);
-	free(v);
+	free_logs(&lg, v);
 	poold_stop(d);
 }
 
@@ -976,16 +993,7 @@ static void test_failover_loop(void **state)
 	fprintf(stderr, "failover loop: %d takeovers, last epoch %lld\n", kills + 1,
 		(long long)epoch);
 
-	lg.l = calloc(MAX_LEASES, sizeof *lg.l);
-	assert_non_null(lg.l);
-	for (int k = 0; k < CLIENTS; k++)
-		read_log(&lg, logpath[k], k);
-	for (size_t i = 0; i < lg.n; i++)
-		if (lg.l[i].token > max_token)
-			max_token = lg.l[i].token;
-	v = malloc((lg.n + 1) * sizeof *v);
-	assert_true(lg.n > 0);
-	check_logs(&lg, v);
+	v = read_logs(&lg, logpath, &max_token);
 	c = h_connect(lead);
 	nlive = check_daemon(c, &lg, v);
 	pool_close(c);
@@ -993,10 +1001,7 @@ static void test_failover_loop(void **state)
 	fprintf(stderr, "failover loop: leases checked %zu (%ld cycles, %ld returns acknowledged); "
 		"connections lost %ld; live at the end %d; highest token %lld\n", lg.n, lg.cycles,
 		lg.returns_acked, lg.losses, nlive, max_token);
-	for (size_t i = 0; i < lg.n; i++)
-		free(lg.l[i].sent);
-	free(lg.l);
-	free(v);
+	free_logs(&lg, v);
 	poold_stop(b); /* a's stop drops the shared store */
 	poold_stop(a);
 }

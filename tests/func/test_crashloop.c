@@ -754,6 +754,18 @@ static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long m
 
 /* ---- the test --------------------------------------------------------------- */
 
+/* In a forked client: logs to logpath and runs until told to stop. */
+static void client_child(struct client *cl, const char *logpath)
+{
+	/* Never outlive a test that failed half-way. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+	cl->log = fopen(logpath, "w");
+	CHILD_CHECK(cl->log != NULL);
+	client_main(cl);
+}
+
 /* Reads every client's log into lg and checks them against each other;
  * the highest token acknowledged in *max_token. Returns the leases by
  * token, for check_daemon(); free all with free_logs(). */
@@ -831,13 +843,7 @@ static void test_crashloop(void **state)
 					     .seed = seed + 7919u * (unsigned)(k + 1),
 					     .give_up = h_wall() + 120.0 + kills * 2.0 };
 
-			/* Never outlive a test that failed half-way. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(1);
-			cl.log = fopen(logpath[k], "w");
-			CHILD_CHECK(cl.log != NULL);
-			client_main(&cl);
+			client_child(&cl, logpath[k]);
 		}
 	}
 
@@ -969,12 +975,7 @@ static void test_failover_loop(void **state)
 					     .seed = seed + 7919u * (unsigned)(k + 1),
 					     .give_up = h_wall() + 120.0 + kills * 10.0 };
 
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(1);
-			cl.log = fopen(logpath[k], "w");
-			CHILD_CHECK(cl.log != NULL);
-			client_main(&cl);
+			client_child(&cl, logpath[k]);
 		}
 	}
 	for (int i = 0; i < kills; i++) {

@@ -318,8 +318,8 @@ static void route(struct http *h, struct evhttp_request *req,
 		get_page(req);
 	else
 		refuse(h, req, 404, "Not Found", "not_found",
-		       "no such page; try /, /metrics, /healthz or "
-		       "/api/status\n");
+		       "no such page; try /, /metrics, /healthz, "
+		       "/api/status or /api/dashboard\n");
 }
 
 static void on_request(struct evhttp_request *req, void *arg)

@@ -72,13 +72,14 @@ void journal_deliver(struct poold *pd);
 /* After a failure: the transaction is rolled back, rows and events of the
  * batch are dropped. Ready marks are kept. */
 void journal_drop(struct poold *pd);
-/* Calls fn for each pool marked ready since the last call (which may be
- * gone: NULL names are skipped), clearing the marks first. */
+/* True if any pool is marked ready (needs serving after the commit). */
 bool journal_has_ready(const struct poold *pd);
 /* True if pred holds for a pool marked ready (which then needs serving);
  * journal_ready_clear() drops the marks when none does. */
 bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p));
 void journal_ready_clear(struct poold *pd);
+/* Calls fn for each pool marked ready since the last call (which may be
+ * gone: NULL names are skipped), clearing the marks first. */
 void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p));
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "util.h"
 
@@ -23,4 +24,20 @@ json_t *json_time(double t)
 	char buf[40];
 
 	return t > 0 ? json_string(time_rfc3339(t, buf, sizeof buf)) : json_null();
+}
+
+json_t *json_string_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = xstrdup(s);
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
 }

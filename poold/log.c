@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "invariant.h"
+#include "jsonutil.h"
 #include "util.h"
 
 enum log_level log_threshold = LOG_INFO;
@@ -93,23 +94,6 @@ static void put_escaped(struct lbuf *b, const char *s, bool quote)
 		put_c(b, '"');
 }
 
-/* s as a JSON string; bytes a client sent that are not UTF-8 become '?'. */
-static json_t *text_json(const char *s)
-{
-	json_t *j = json_string(s);
-	char *copy;
-
-	if (j)
-		return j;
-	copy = xstrdup(s);
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
 static void emit(enum log_level lvl, const char *msg, json_t *fields)
 {
 	char ts[40], *text;
@@ -121,7 +105,7 @@ static void emit(enum log_level lvl, const char *msg, json_t *fields)
 		return;
 	}
 	o = json_pack("{s:s, s:s, s:o}", "time", ts, "level",
-		      level_names[lvl], "message", text_json(msg));
+		      level_names[lvl], "message", json_string_lossy(msg));
 	if (fields)
 		json_object_update_missing(o, fields);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -164,7 +148,7 @@ void log_kv_write(enum log_level lvl, const char *what, ...)
 		put_c(&line, '=');
 		put_escaped(&line, val ? val : "-", val && needs_quotes(val));
 		if (val)
-			json_object_set_new(fields, key, text_json(val));
+			json_object_set_new(fields, key, json_string_lossy(val));
 	}
 	va_end(ap);
 	emit(lvl, line.s, fields);

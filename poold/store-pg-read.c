@@ -122,14 +122,9 @@ int pg_history_query(struct store *base,
 		return STORE_ERROR;
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
-		struct store_history_row row = {
-			.seq = col_int(res, i, 0), .at = col_double(res, i, 1),
-			.event = col(res, i, 2), .pool = col(res, i, 3),
-			.resource = col(res, i, 4), .lease = col(res, i, 5),
-			.caller = col(res, i, 6), .owner = col(res, i, 7),
-			.token = col_int(res, i, 8), .detail = col(res, i, 9),
-		};
+		struct store_history_row row = { .seq = col_int(res, i, 0) };
 
+		col_row(res, i, 1, &pg_history_row, &row);
 		if (fn(arg, &row) != 0) {
 			n = i + 1;
 			break;
@@ -184,55 +179,36 @@ static int row_meta(const struct store_loader *ld, PGresult *res, char *err,
 static int row_pool(const struct store_loader *ld, PGresult *res, char *err,
 		    size_t errlen)
 {
-	struct store_pool_row row = { col(res, 0, 0), col(res, 0, 1),
-				      col_double(res, 0, 2) };
+	struct store_pool_row row;
 
+	col_row(res, 0, 0, &pg_pool_row, &row);
 	return ld->pool(ld->arg, &row, err, errlen);
 }
 
 static int row_resource(const struct store_loader *ld, PGresult *res,
 			char *err, size_t errlen)
 {
-	struct store_resource_row row = {
-		.pool = col(res, 0, 0), .name = col(res, 0, 1),
-		.state = col(res, 0, 2), .descriptor = col(res, 0, 3),
-		.version = col_int(res, 0, 4),
-		.created_at = col_double(res, 0, 5),
-		.last_used_at = col_double(res, 0, 6),
-		.lease_count = col_int(res, 0, 7),
-	};
+	struct store_resource_row row;
 
+	col_row(res, 0, 0, &pg_resource_row, &row);
 	return ld->resource(ld->arg, &row, err, errlen);
 }
 
 static int row_lease(const struct store_loader *ld, PGresult *res, char *err,
 		     size_t errlen)
 {
-	struct store_lease_row row = {
-		.seq = col_int(res, 0, 0), .id = col(res, 0, 1),
-		.pool = col(res, 0, 2), .resource = col(res, 0, 3),
-		.mode = col(res, 0, 4), .token = col_int(res, 0, 5),
-		.owner = col(res, 0, 6), .caller = col(res, 0, 7),
-		.bind = col(res, 0, 8), .conn_id = col_int(res, 0, 9),
-		.ttl = col_double(res, 0, 10),
-		.acquired_at = col_double(res, 0, 11),
-		.expires_at = col_double(res, 0, 12),
-		.request_id = col(res, 0, 13),
-		.expired_at = col_double(res, 0, 14),
-	};
+	struct store_lease_row row;
 
+	col_row(res, 0, 0, &pg_lease_row, &row);
 	return ld->lease(ld->arg, &row, err, errlen);
 }
 
 static int row_orphan(const struct store_loader *ld, PGresult *res,
 		      char *err, size_t errlen)
 {
-	struct store_orphan_row row = {
-		.id = col_int(res, 0, 0), .pool = col(res, 0, 1),
-		.name = col(res, 0, 2), .descriptor = col(res, 0, 3),
-		.destroy = col(res, 0, 4), .since = col_double(res, 0, 5),
-	};
+	struct store_orphan_row row;
 
+	col_row(res, 0, 0, &pg_orphan_row, &row);
 	return ld->orphan(ld->arg, &row, err, errlen);
 }
 

@@ -623,16 +623,147 @@ static bool pg_in_tx(const struct store *base)
 	return ((const struct pg_store *)base)->in_tx;
 }
 
+/* ---- rows as SQL values ------------------------------------------------ */
+
+#define F(kind, type, member) { kind, offsetof(struct type, member) }
+#define ROW(fields) { fields, (int)(sizeof fields / sizeof *fields) }
+
+static const struct pg_field pool_fields[] = {
+	F(PG_TEXT, store_pool_row, name),
+	F(PG_TEXT, store_pool_row, settings),
+	F(PG_REAL, store_pool_row, created_at),
+};
+static const struct pg_field resource_fields[] = {
+	F(PG_TEXT, store_resource_row, pool),
+	F(PG_TEXT, store_resource_row, name),
+	F(PG_TEXT, store_resource_row, state),
+	F(PG_TEXT, store_resource_row, descriptor),
+	F(PG_INT, store_resource_row, version),
+	F(PG_REAL, store_resource_row, created_at),
+	F(PG_TIME, store_resource_row, last_used_at),
+	F(PG_INT, store_resource_row, lease_count),
+};
+static const struct pg_field lease_fields[] = {
+	F(PG_INT, store_lease_row, seq),
+	F(PG_TEXT, store_lease_row, id),
+	F(PG_TEXT, store_lease_row, pool),
+	F(PG_TEXT, store_lease_row, resource),
+	F(PG_TEXT, store_lease_row, mode),
+	F(PG_INT, store_lease_row, token),
+	F(PG_TEXT, store_lease_row, owner),
+	F(PG_TEXT, store_lease_row, caller),
+	F(PG_TEXT, store_lease_row, bind),
+	F(PG_INT, store_lease_row, conn_id),
+	F(PG_REAL, store_lease_row, ttl),
+	F(PG_REAL, store_lease_row, acquired_at),
+	F(PG_TIME, store_lease_row, expires_at),
+	F(PG_TEXT, store_lease_row, request_id),
+	F(PG_TIME, store_lease_row, expired_at),
+};
+static const struct pg_field orphan_fields[] = {
+	F(PG_INT, store_orphan_row, id),
+	F(PG_TEXT, store_orphan_row, pool),
+	F(PG_TEXT, store_orphan_row, name),
+	F(PG_TEXT, store_orphan_row, descriptor),
+	F(PG_TEXT, store_orphan_row, destroy),
+	F(PG_REAL, store_orphan_row, since),
+};
+/* Without seq, which PostgreSQL assigns. */
+static const struct pg_field history_fields[] = {
+	F(PG_REAL, store_history_row, at),
+	F(PG_TEXT, store_history_row, event),
+	F(PG_TEXT, store_history_row, pool),
+	F(PG_TEXT, store_history_row, resource),
+	F(PG_TEXT, store_history_row, lease),
+	F(PG_TEXT, store_history_row, caller),
+	F(PG_TEXT, store_history_row, owner),
+	F(PG_TOKEN, store_history_row, token),
+	F(PG_TEXT, store_history_row, detail),
+};
+
+const struct pg_row pg_pool_row = ROW(pool_fields);
+const struct pg_row pg_resource_row = ROW(resource_fields);
+const struct pg_row pg_lease_row = ROW(lease_fields);
+const struct pg_row pg_orphan_row = ROW(orphan_fields);
+const struct pg_row pg_history_row = ROW(history_fields);
+
+void p_row(struct params *p, const struct pg_row *r, const void *row)
+{
+	const char *base = row;
+
+	for (int i = 0; i < r->n; i++) {
+		const void *m = base + r->f[i].off;
+
+		switch (r->f[i].kind) {
+		case PG_TEXT:
+			p_text(p, *(const char *const *)m);
+			break;
+		case PG_INT:
+			p_int(p, *(const int64_t *)m);
+			break;
+		case PG_REAL:
+			p_double(p, *(const double *)m);
+			break;
+		case PG_TIME:
+			p_time(p, *(const double *)m);
+			break;
+		case PG_TOKEN:
+			if (*(const int64_t *)m > 0)
+				p_int(p, *(const int64_t *)m);
+			else
+				p_text(p, NULL);
+			break;
+		}
+	}
+}
+
+void col_row(PGresult *res, int i, int first, const struct pg_row *r,
+	     void *row)
+{
+	char *base = row;
+
+	for (int c = 0; c < r->n; c++) {
+		void *m = base + r->f[c].off;
+
+		switch (r->f[c].kind) {
+		case PG_TEXT:
+			*(const char **)m = col(res, i, first + c);
+			break;
+		case PG_INT:
+		case PG_TOKEN:
+			*(int64_t *)m = col_int(res, i, first + c);
+			break;
+		case PG_REAL:
+		case PG_TIME:
+			*(double *)m = col_double(res, i, first + c);
+			break;
+		}
+	}
+}
+
 /* ---- writes ------------------------------------------------------------ */
 
-static int pg_pool_put(struct store *base, const struct store_pool_row *row)
+/* Holds a put of row (all its columns) or a delete of the key in p. */
+static int put_row(struct store *base, enum pgr_table t,
+		   const struct pg_row *r, const void *row)
 {
 	struct params p = { .n = 0 };
 
-	p_text(&p, row->name);
-	p_text(&p, row->settings);
-	p_double(&p, row->created_at);
-	return hold(P(base), PGR_POOLS, false, &p);
+	p_row(&p, r, row);
+	return hold(P(base), t, false, &p);
+}
+
+static int delete_id(struct store *base, enum pgr_table t, int64_t id)
+{
+	struct params p = { .n = 0 };
+
+	p_int(&p, id);
+	return hold(P(base), t, true, &p);
+}
+
+static int pg_pool_put(struct store *base, const struct store_pool_row *row)
+{
+	return put_row(base, PGR_POOLS, &pg_pool_row, row);
 }
 
 /* Deletes by pool: what is held goes first, in order. */
@@ -654,17 +785,7 @@ static int pg_pool_delete(struct store *base, const char *name)
 static int pg_resource_put(struct store *base,
 			   const struct store_resource_row *row)
 {
-	struct params p = { .n = 0 };
-
-	p_text(&p, row->pool);
-	p_text(&p, row->name);
-	p_text(&p, row->state);
-	p_text(&p, row->descriptor);
-	p_int(&p, row->version);
-	p_double(&p, row->created_at);
-	p_time(&p, row->last_used_at);
-	p_int(&p, row->lease_count);
-	return hold(P(base), PGR_RESOURCES, false, &p);
+	return put_row(base, PGR_RESOURCES, &pg_resource_row, row);
 }
 
 static int pg_resource_delete(struct store *base, const char *pool,
@@ -679,32 +800,12 @@ static int pg_resource_delete(struct store *base, const char *pool,
 
 static int pg_lease_put(struct store *base, const struct store_lease_row *row)
 {
-	struct params p = { .n = 0 };
-
-	p_int(&p, row->seq);
-	p_text(&p, row->id);
-	p_text(&p, row->pool);
-	p_text(&p, row->resource);
-	p_text(&p, row->mode);
-	p_int(&p, row->token);
-	p_text(&p, row->owner);
-	p_text(&p, row->caller);
-	p_text(&p, row->bind);
-	p_int(&p, row->conn_id);
-	p_double(&p, row->ttl);
-	p_double(&p, row->acquired_at);
-	p_time(&p, row->expires_at);
-	p_text(&p, row->request_id);
-	p_time(&p, row->expired_at);
-	return hold(P(base), PGR_LEASES, false, &p);
+	return put_row(base, PGR_LEASES, &pg_lease_row, row);
 }
 
 static int pg_lease_delete(struct store *base, int64_t seq)
 {
-	struct params p = { .n = 0 };
-
-	p_int(&p, seq);
-	return hold(P(base), PGR_LEASES, true, &p);
+	return delete_id(base, PGR_LEASES, seq);
 }
 
 static int pg_leases_purge(struct store *base, double before)
@@ -729,23 +830,12 @@ static int pg_meta_put(struct store *base, const struct store_meta_row *row)
 static int pg_orphan_put(struct store *base,
 			 const struct store_orphan_row *row)
 {
-	struct params p = { .n = 0 };
-
-	p_int(&p, row->id);
-	p_text(&p, row->pool);
-	p_text(&p, row->name);
-	p_text(&p, row->descriptor);
-	p_text(&p, row->destroy);
-	p_double(&p, row->since);
-	return hold(P(base), PGR_ORPHANS, false, &p);
+	return put_row(base, PGR_ORPHANS, &pg_orphan_row, row);
 }
 
 static int pg_orphan_delete(struct store *base, int64_t id)
 {
-	struct params p = { .n = 0 };
-
-	p_int(&p, id);
-	return hold(P(base), PGR_ORPHANS, true, &p);
+	return delete_id(base, PGR_ORPHANS, id);
 }
 
 /* One statement each, in report order behind the held rows: a waiter is
@@ -781,21 +871,7 @@ static int pg_waiter_delete(struct store *base, int64_t seq)
 static int pg_history_append(struct store *base,
 			     const struct store_history_row *row)
 {
-	struct params p = { .n = 0 };
-
-	p_double(&p, row->at);
-	p_text(&p, row->event);
-	p_text(&p, row->pool);
-	p_text(&p, row->resource);
-	p_text(&p, row->lease);
-	p_text(&p, row->caller);
-	p_text(&p, row->owner);
-	if (row->token > 0)
-		p_int(&p, row->token);
-	else
-		p_text(&p, NULL);
-	p_text(&p, row->detail);
-	return hold(P(base), PGR_HISTORY, false, &p);
+	return put_row(base, PGR_HISTORY, &pg_history_row, row);
 }
 
 /* A write whose count of rows matters: it waits for its answer. The count,

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,33 @@ static inline int64_t col_int(PGresult *res, int row, int i)
 	return PQgetisnull(res, row, i) ? 0 :
 		strtoll(PQgetvalue(res, row, i), NULL, 10);
 }
+
+/* A store row as SQL values, in the order of its table's columns: one
+ * table per row struct serves the writes (params from a row) and the loads
+ * (a row from a result), so the two cannot disagree. */
+enum pg_kind {
+	PG_TEXT,  /* const char *; NULL is SQL NULL */
+	PG_INT,   /* int64_t */
+	PG_REAL,  /* double */
+	PG_TIME,  /* double; 0 (none) is SQL NULL */
+	PG_TOKEN, /* int64_t; 0 (none) is SQL NULL */
+};
+struct pg_field {
+	enum pg_kind kind;
+	size_t off; /* of the member in the row struct */
+};
+struct pg_row {
+	const struct pg_field *f;
+	int n;
+};
+extern const struct pg_row pg_pool_row, pg_resource_row, pg_lease_row,
+	pg_orphan_row, pg_history_row;
+/* Appends row's values to p. */
+void p_row(struct params *p, const struct pg_row *r, const void *row);
+/* Fills row from the result's row i, its columns from first on (the
+ * text points into res). */
+void col_row(PGresult *res, int i, int first, const struct pg_row *r,
+	     void *row);
 
 /* "what: msg" on one line into err. */
 void pgs_set_error(char *err, size_t errlen, const char *what,

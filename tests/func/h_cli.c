@@ -1,37 +1,20 @@
 /* h_cli.c - see h_cli.h. */
 #include "h_cli.h"
+#include "h_files.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 char *h_out, *h_err;
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	assert_non_null(f);
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
-/* In the child: the environment every script gets. */
-static void script_env(const poold_proc *d)
+void h_sh_env(const poold_proc *d)
 {
 	char bin[sizeof(POOLCTL_BIN)], path[4096];
 
@@ -41,6 +24,37 @@ static void script_env(const poold_proc *d)
 	setenv("PATH", path, 1);
 	if (d)
 		setenv("POOLD_SOCKET", d->sock, 1);
+}
+
+pid_t h_sh_spawn(const poold_proc *d, bool nobody, const char *script,
+		 const char *out, const char *err)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int n = open("/dev/null", O_RDONLY);
+
+		if (o < 0 || e < 0 || n < 0)
+			_exit(120);
+		dup2(n, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		if (nobody) {
+			gid_t gid = h_nobody_gid();
+
+			if (setgroups(1, &gid) || setgid(gid) ||
+			    setuid(h_nobody_uid()))
+				_exit(121);
+		}
+		h_sh_env(d);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(122);
+	}
+	return pid;
 }
 
 int h_sh(poold_proc *d, const char *fmt, ...)
@@ -57,47 +71,17 @@ int h_sh(poold_proc *d, const char *fmt, ...)
 		assert_non_null(mkdtemp(dir));
 	snprintf(out, sizeof(out), "%s/sh.out", d ? d->dir : dir);
 	snprintf(err, sizeof(err), "%s/sh.err", d ? d->dir : dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int n = open("/dev/null", O_RDONLY);
-
-		if (o < 0 || e < 0 || n < 0)
-			_exit(120);
-		dup2(n, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		script_env(d);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-		_exit(122);
-	}
+	pid = h_sh_spawn(d, false, script, out, err);
 	rc = h_wait_child_for(pid, 60);
 	free(h_out);
 	free(h_err);
-	h_out = slurp(out);
-	h_err = slurp(err);
+	h_out = h_read_file(out);
+	h_err = h_read_file(err);
 	if (!d)
 		h_rmdir(dir);
 	if (getenv("POOL_TEST_VERBOSE"))
 		fprintf(stderr, "$ %s\n-> %d\n%s%s", script, rc, h_out, h_err);
 	return rc;
-}
-
-int h_free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
 }
 
 void h_tmpdir(char *buf, size_t len)
@@ -108,10 +92,7 @@ void h_tmpdir(char *buf, size_t len)
 
 void h_rmdir(const char *dir)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (h_rm_tree(dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
@@ -131,14 +112,9 @@ void h_make_certs(const char *dir)
 void h_make_tokens(const char *dir)
 {
 	char path[300];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/tokens", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "alice %s admin\n", H_ALICE_TOKEN);
-	fclose(f);
-	assert_int_equal(chmod(path, 0600), 0);
+	h_write_file(path, "alice " H_ALICE_TOKEN " admin\n", 0600);
 }
 
 poold_proc *h_start_tcp(const char *dir, bool tls, int *port)
@@ -154,4 +130,19 @@ poold_proc *h_start_tcp(const char *dir, bool tls, int *port)
 		return poold_start("--listen", listen, "--tokens", tokens, "--tls-cert", cert,
 				   "--tls-key", key, NULL);
 	return poold_start("--listen", listen, "--tokens", tokens, NULL);
+}
+
+poold_proc *h_start_with_pool(pool_client **c, const char *settings)
+{
+	poold_proc *d = poold_start(NULL);
+
+	*c = h_connect(d);
+	h_pool(*c, "p", settings);
+	return d;
+}
+
+void h_finish(poold_proc *d, pool_client *c)
+{
+	pool_close(c);
+	poold_stop(d);
 }

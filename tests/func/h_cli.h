@@ -8,6 +8,7 @@
 #define FUNC_H_CLI_H
 
 #include "harness.h"
+#include "h_net.h" /* h_free_port() */
 
 /* stdout and stderr of the last h_sh(); owned here, replaced by the next. */
 extern char *h_out, *h_err;
@@ -16,6 +17,15 @@ extern char *h_out, *h_err;
  * d's socket (d may be NULL), stdin from /dev/null; returns its exit status
  * (128+N after signal N) and fills h_out and h_err. Fails after 60 s. */
 int h_sh(poold_proc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* In a child: the environment of every script (poolctl first on PATH,
+ * POOLD_SOCKET set to d's socket when d is not NULL). */
+void h_sh_env(const poold_proc *d);
+
+/* Starts `sh -c script` as h_sh() does (as nobody if asked), its stdout
+ * and stderr into the files out and err; returns its pid. */
+pid_t h_sh_spawn(const poold_proc *d, bool nobody, const char *script,
+		 const char *out, const char *err);
 
 /* Asserts h_sh(...) exits with rc; prints the script's output if not. */
 #define H_SH_RC(rc, d, ...)                                                           \
@@ -38,9 +48,6 @@ int h_sh(poold_proc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3
 			fail_msg("did not expect \"%s\" in:\n%s", (needle), (text)); \
 	} while (0)
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-int h_free_port(void);
-
 /* A private directory for files a test makes before poold starts; mkdtemp'd
  * under /tmp into buf (at least 64 bytes). Remove it with h_rmdir(). */
 void h_tmpdir(char *buf, size_t len);
@@ -58,5 +65,10 @@ void h_make_tokens(const char *dir);
 /* Starts poold listening on 127.0.0.1:*port (chosen here) with DIR/tokens,
  * and with TLS from DIR/cert.pem and DIR/key.pem if tls. */
 poold_proc *h_start_tcp(const char *dir, bool tls, int *port);
+
+/* poold with pool "p" (settings: JSON text, may be NULL), a client in *c. */
+poold_proc *h_start_with_pool(pool_client **c, const char *settings);
+/* Closes c and stops d. */
+void h_finish(poold_proc *d, pool_client *c);
 
 #endif

@@ -252,13 +252,11 @@ static void spawn(poold_proc *d)
 	}
 }
 
-poold_proc *poold_start(const char *extra, ...)
+/* A new poold_proc with its private directory (mode 0755) and paths. */
+static poold_proc *proc_new(void)
 {
 	poold_proc *d = calloc(1, sizeof(*d));
 	char tmpl[] = "/tmp/poold-func-XXXXXX";
-	va_list ap;
-	int n = 0;
-	int slot = -1;
 
 	assert_non_null(d);
 	assert_non_null(mkdtemp(tmpl));
@@ -267,25 +265,39 @@ poold_proc *poold_start(const char *extra, ...)
 	snprintf(d->sock, sizeof(d->sock), "%s/poold.sock", d->dir);
 	snprintf(d->db, sizeof(d->db), "%s/poold.db", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/poold.log", d->dir);
-	if (h_pg_mode())
-		assert_int_equal(h_pg_create(d->dir), 0);
+	return d;
+}
 
-	va_start(ap, extra);
+/* Keeps the extra arguments (from extra on, NULL-ended), makes d live (the
+ * teardown stops it) and starts it. */
+static poold_proc *proc_launch(poold_proc *d, const char *extra, va_list ap)
+{
+	int n = 0, slot = -1;
+
 	for (const char *a = extra; a; a = va_arg(ap, const char *)) {
 		assert_true(n < H_MAX_ARGS);
 		d->extra[n++] = strdup(a);
 	}
-	va_end(ap);
 	d->extra[n] = NULL;
-
-	for (int i = 0; i < H_MAX_LIVE; i++)
-		if (!live[i]) {
+	for (int i = 0; i < H_MAX_LIVE && slot < 0; i++)
+		if (!live[i])
 			slot = i;
-			break;
-		}
 	assert_true(slot >= 0);
 	live[slot] = d;
 	spawn(d);
+	return d;
+}
+
+poold_proc *poold_start(const char *extra, ...)
+{
+	poold_proc *d = proc_new();
+	va_list ap;
+
+	if (h_pg_mode())
+		assert_int_equal(h_pg_create(d->dir), 0);
+	va_start(ap, extra);
+	proc_launch(d, extra, ap);
+	va_end(ap);
 	return d;
 }
 
@@ -954,33 +966,15 @@ pool_code child_call(pool_client *c, const char *op, json_t *args, json_t **res)
 
 poold_proc *poold_start_peer(const poold_proc *first, const char *extra, ...)
 {
-	poold_proc *d = calloc(1, sizeof(*d));
-	char tmpl[] = "/tmp/poold-func-XXXXXX";
+	poold_proc *d;
 	va_list ap;
-	int n = 0, slot = -1;
 
 	assert_true(h_pg_mode());
-	assert_non_null(d);
-	assert_non_null(mkdtemp(tmpl));
-	assert_int_equal(chmod(tmpl, 0755), 0);
-	snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
-	snprintf(d->sock, sizeof(d->sock), "%s/poold.sock", d->dir);
-	snprintf(d->db, sizeof(d->db), "%s/poold.db", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/poold.log", d->dir);
+	d = proc_new();
 	snprintf(d->store_dir, sizeof(d->store_dir), "%s", first->dir);
 	va_start(ap, extra);
-	for (const char *a = extra; a; a = va_arg(ap, const char *)) {
-		assert_true(n < H_MAX_ARGS);
-		d->extra[n++] = strdup(a);
-	}
+	proc_launch(d, extra, ap);
 	va_end(ap);
-	d->extra[n] = NULL;
-	for (int i = 0; i < H_MAX_LIVE && slot < 0; i++)
-		if (!live[i])
-			slot = i;
-	assert_true(slot >= 0);
-	live[slot] = d;
-	spawn(d);
 	return d;
 }
 

@@ -7,6 +7,7 @@
  * The last test drives a pool backed by examples/cluster-* end to end.
  */
 #include "harness.h"
+#include "h_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,57 +55,9 @@
 
 /* ---- files in the daemon's dir ------------------------------------------ */
 
-/* DIR/name in one of 16 rotating buffers (enough for one statement). */
-static const char *at(const poold_proc *d, const char *name)
-{
-	static char ring[16][512];
-	static unsigned next;
-	char *buf = ring[next++ % 16];
-
-	snprintf(buf, sizeof(ring[0]), "%s/%s", d->dir, name);
-	return buf;
-}
-
-/* Writes an executable sh script DIR/name; returns its path (see at()). */
-static const char *script(const poold_proc *d, const char *name, const char *body)
-{
-	const char *path = at(d, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\nD='%s'\n%s", d->dir, body);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, 0755), 0);
-	return path;
-}
-
-/* The whole file (malloc'd), or NULL if it does not exist. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	size_t len = 0, cap = 4096, n;
-
-	if (!f)
-		return NULL;
-	buf = malloc(cap);
-	assert_non_null(buf);
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len - 1 == 0) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-	}
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static bool file_has(const char *path, const char *needle)
 {
-	char *s = slurp(path);
+	char *s = h_slurp(path);
 	bool found = s && strstr(s, needle);
 
 	free(s);
@@ -113,7 +66,7 @@ static bool file_has(const char *path, const char *needle)
 
 static int file_lines(const char *path)
 {
-	char *s = slurp(path);
+	char *s = h_slurp(path);
 	int n = 0;
 
 	for (char *p = s; p && *p; p++)
@@ -125,7 +78,7 @@ static int file_lines(const char *path)
 /* The first number in the file, or -1 if it does not exist (yet). */
 static long file_long(const char *path)
 {
-	char *s = slurp(path);
+	char *s = h_slurp(path);
 	long v = s && *s ? strtol(s, NULL, 10) : -1;
 
 	free(s);
@@ -135,7 +88,7 @@ static long file_long(const char *path)
 /* The largest number on any line of the file (0 if none). */
 static long file_max(const char *path)
 {
-	char *s = slurp(path), *p = s;
+	char *s = h_slurp(path), *p = s;
 	long best = 0;
 
 	while (p && *p) {
@@ -190,7 +143,7 @@ static bool proc_gone(pid_t pid)
  * test left hanging on purpose. */
 static void kill_groups(const char *path)
 {
-	char *s = slurp(path), *p = s;
+	char *s = h_slurp(path), *p = s;
 
 	while (p && *p) {
 		long g = strtol(p, &p, 10);
@@ -389,11 +342,11 @@ static void test_create_success(void **state)
 	json_t *list, *res, *resp, *l, *desc;
 	char name[64], want[256];
 
-	script(d, "create.sh",
+	h_script(d, "create.sh",
 	       "echo \"making $POOL_RESOURCE for $POOL_NAME\" >&2\n" WAIT_GO("go")
 	       "printf '{\"host\": \"h-%s\", \"pool\": \"%s\"}\\n' \"$POOL_RESOURCE\" "
 	       "\"$POOL_NAME\"\n");
-	json_decref(mkpool(c, "p", J("{s:o}", "create", cmdv(-1, 0, at(d, "create.sh"), NULL))));
+	json_decref(mkpool(c, "p", J("{s:o}", "create", cmdv(-1, 0, h_at(d, "create.sh"), NULL))));
 
 	/* Its wait (0.1 s) does not bound the create. */
 	r = raw_lease(d, "p", 0.1);
@@ -412,7 +365,7 @@ static void test_create_success(void **state)
 	CALL_ERR(c, "checkout", J("{s:s, s:s}", "pool", "p", "name", name), POOL_E_EXHAUSTED);
 	assert_true(raw_silent(r, 0.3));
 
-	touch(at(d, "go"));
+	touch(h_at(d, "go"));
 	resp = raw_recv(r, 10);
 	l = resp_result(resp);
 	assert_string_equal(RES_NAME(l), name);
@@ -437,11 +390,11 @@ static void test_create_success(void **state)
 
 	/* The requester goes away while its resource is made: it just
 	 * becomes free. */
-	assert_int_equal(unlink(at(d, "go")), 0);
+	assert_int_equal(unlink(h_at(d, "go")), 0);
 	r = raw_lease(d, "p", 0);
 	WAIT_UNTIL(st(c, "p", "creating") == 1, 5);
 	raw_close(r);
-	touch(at(d, "go"));
+	touch(h_at(d, "go"));
 	WAIT_UNTIL(st(c, "p", "free") == 1 && st(c, "p", "creating") == 0, 10);
 	assert_int_equal(st(c, "p", "total"), 2);
 	assert_int_equal(h_counter(c, "p", "created"), 2);
@@ -471,7 +424,7 @@ static void test_creating_counts_toward_max_size(void **state)
 	json_t *resp;
 
 	json_decref(mkpool(c, "p", J("{s:o, s:i}", "create",
-				     cmdv(30, 0, script(d, "create.sh", WAIT_GO("go") "echo '{}'\n"), NULL),
+				     cmdv(30, 0, h_script(d, "create.sh", WAIT_GO("go") "echo '{}'\n"), NULL),
 				     "max_size", 1)));
 	r = raw_lease(d, "p", 30);
 	WAIT_UNTIL(st(c, "p", "creating") == 1, 5);
@@ -479,7 +432,7 @@ static void test_creating_counts_toward_max_size(void **state)
 	CALL_ERR(c, "resource.add", J("{s:s, s:[{s:s, s:{}}]}", "pool", "p", "resources", "name", "extra",
 				      "descriptor"), POOL_E_CONFLICT);
 	assert_int_equal(st(c, "p", "total"), 1);
-	touch(at(d, "go"));
+	touch(h_at(d, "go"));
 	resp = raw_recv(r, 10);
 	resp_result(resp);
 	json_decref(resp);
@@ -515,7 +468,7 @@ static void test_create_failure(void **state)
 	bool failed_event = false;
 
 	json_decref(mkpool(c, "p", J("{s:o, s:i}", "create",
-				     cmdv(10, 0, script(d, "fail.sh", FAILING_CREATE_SH), NULL),
+				     cmdv(10, 0, h_script(d, "fail.sh", FAILING_CREATE_SH), NULL),
 				     "max_size", 5)));
 	raw_send(w, "{\"op\":\"watch\",\"pool\":\"p\"}\n");
 	json_decref(raw_recv(w, 5));
@@ -578,7 +531,7 @@ static void test_create_failure_long_stderr(void **state)
 	const char *msg;
 
 	json_decref(mkpool(c, "p", J("{s:o}", "create",
-				     cmdv(10, 0, script(d, "fail.sh", FAILING_CREATE_LONG_SH), NULL))));
+				     cmdv(10, 0, h_script(d, "fail.sh", FAILING_CREATE_LONG_SH), NULL))));
 	r = raw_lease(d, "p", 0);
 	resp = raw_recv(r, 10);
 	msg = resp_msg(resp, "create_failed");
@@ -598,7 +551,7 @@ static void test_create_bad_output(void **state)
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = connect_to(d);
 	static const char *const variants[] = { "notjson", "array", "two", "empty", "cut", "string" };
-	const char *path = script(d, "bad.sh",
+	const char *path = h_script(d, "bad.sh",
 				  "case $1 in\n"
 				  "notjson) echo 'not json' ;;\n"
 				  "array) echo '[1, 2]' ;;\n"
@@ -641,29 +594,29 @@ static void test_create_timeout_kills_group(void **state)
 	long child1, child2, leader2;
 	double t0;
 
-	script(d, "term.sh",
+	h_script(d, "term.sh",
 	       "(trap '' TERM; exec sleep 100) &\n"
 	       "echo $! >\"$D/term.child\"\n"
 	       "echo \"still provisioning\" >&2\n"
 	       "sleep 100\n");
-	script(d, "stuck.sh",
+	h_script(d, "stuck.sh",
 	       "trap '' TERM\n"
 	       "sleep 100 &\n"
 	       "echo $! >\"$D/stuck.child\"\n"
 	       "echo $$ >\"$D/stuck.leader\"\n"
 	       "echo \"stuck\" >&2\n"
 	       "i=0; while [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done\n");
-	json_decref(mkpool(c, "term", J("{s:o}", "create", cmdv(0.5, 0, at(d, "term.sh"), NULL))));
-	json_decref(mkpool(c, "stuck", J("{s:o}", "create", cmdv(0.5, 0, at(d, "stuck.sh"), NULL))));
+	json_decref(mkpool(c, "term", J("{s:o}", "create", cmdv(0.5, 0, h_at(d, "term.sh"), NULL))));
+	json_decref(mkpool(c, "stuck", J("{s:o}", "create", cmdv(0.5, 0, h_at(d, "stuck.sh"), NULL))));
 
 	t0 = h_now();
 	r1 = raw_lease(d, "term", 60);
 	r2 = raw_lease(d, "stuck", 60);
-	WAIT_UNTIL(file_long(at(d, "term.child")) > 0 && file_long(at(d, "stuck.child")) > 0, 5);
-	child1 = file_long(at(d, "term.child"));
-	child2 = file_long(at(d, "stuck.child"));
-	WAIT_UNTIL(file_long(at(d, "stuck.leader")) > 0, 5);
-	leader2 = file_long(at(d, "stuck.leader"));
+	WAIT_UNTIL(file_long(h_at(d, "term.child")) > 0 && file_long(h_at(d, "stuck.child")) > 0, 5);
+	child1 = file_long(h_at(d, "term.child"));
+	child2 = file_long(h_at(d, "stuck.child"));
+	WAIT_UNTIL(file_long(h_at(d, "stuck.leader")) > 0, 5);
+	leader2 = file_long(h_at(d, "stuck.leader"));
 
 	resp = raw_recv(r1, 10);
 	msg = resp_msg(resp, "create_failed");
@@ -701,7 +654,7 @@ static void test_create_max_concurrent(void **state)
 	raw_conn *r[NCLIENTS];
 	json_t *seen = json_object();
 
-	json_decref(mkpool(c, "m", J("{s:o}", "create", cmdv(30, MAXC, script(d, "count.sh", COUNT_SH),
+	json_decref(mkpool(c, "m", J("{s:o}", "create", cmdv(30, MAXC, h_script(d, "count.sh", COUNT_SH),
 								"create", NULL))));
 	for (int i = 0; i < NCLIENTS; i++)
 		r[i] = raw_lease(d, "m", 60);
@@ -726,8 +679,8 @@ static void test_create_max_concurrent(void **state)
 	assert_int_equal(json_object_size(seen), NCLIENTS);
 	json_decref(seen);
 	/* At most MAXC ran at once, and MAXC did. */
-	assert_int_equal(file_lines(at(d, "create.peaks")), NCLIENTS);
-	assert_int_equal(file_max(at(d, "create.peaks")), MAXC);
+	assert_int_equal(file_lines(h_at(d, "create.peaks")), NCLIENTS);
+	assert_int_equal(file_max(h_at(d, "create.peaks")), MAXC);
 	assert_int_equal(h_counter(c, "m", "created"), NCLIENTS);
 	assert_int_equal(st(c, "m", "leased"), NCLIENTS);
 	assert_int_equal(st(c, "m", "creating"), 0);
@@ -756,7 +709,7 @@ static void test_min_idle_refill(void **state)
 	json_t *l1, *l2, *l3;
 
 	json_decref(mkpool(c, "w", J("{s:o, s:i, s:i}", "create",
-				     cmdv(10, 2, script(d, "quick.sh", QUICK_CREATE_SH), NULL),
+				     cmdv(10, 2, h_script(d, "quick.sh", QUICK_CREATE_SH), NULL),
 				     "min_idle", 2, "max_size", 3)));
 	/* Made ahead of demand (never more than min_idle)... */
 	WAIT_UNTIL(warm_within(c, "w", 2) && st(c, "w", "free") == 2, 5);
@@ -798,7 +751,7 @@ static bool destroyed(const poold_proc *d, const char *pool, const char *name, c
 	char line[1024];
 
 	snprintf(line, sizeof(line), "%s %s %s\n", pool, name, desc);
-	return file_has(at(d, "destroyed"), line);
+	return file_has(h_at(d, "destroyed"), line);
 }
 
 static void test_idle_trimming_through_destroy(void **state)
@@ -809,13 +762,13 @@ static void test_idle_trimming_through_destroy(void **state)
 	char names[3][64], desc[256];
 	json_int_t made;
 
-	script(d, "quick.sh", QUICK_CREATE_SH);
-	script(d, "destroy.sh", REC_DESTROY_SH);
-	json_decref(mkpool(c, "t", J("{s:o, s:o, s:f, s:i}", "create", cmdv(10, 0, at(d, "quick.sh"), NULL),
-				     "destroy", cmdv(10, 0, at(d, "destroy.sh"), NULL), "idle_ttl", 0.5,
+	h_script(d, "quick.sh", QUICK_CREATE_SH);
+	h_script(d, "destroy.sh", REC_DESTROY_SH);
+	json_decref(mkpool(c, "t", J("{s:o, s:o, s:f, s:i}", "create", cmdv(10, 0, h_at(d, "quick.sh"), NULL),
+				     "destroy", cmdv(10, 0, h_at(d, "destroy.sh"), NULL), "idle_ttl", 0.5,
 				     "min_idle", 1)));
-	json_decref(mkpool(c, "x", J("{s:o, s:o, s:i}", "create", cmdv(10, 0, at(d, "quick.sh"), NULL),
-				     "destroy", cmdv(10, 0, at(d, "destroy.sh"), NULL), "max_idle", 1)));
+	json_decref(mkpool(c, "x", J("{s:o, s:o, s:i}", "create", cmdv(10, 0, h_at(d, "quick.sh"), NULL),
+				     "destroy", cmdv(10, 0, h_at(d, "destroy.sh"), NULL), "max_idle", 1)));
 
 	/* idle_ttl: after the three are returned, two go through destroy; the
 	 * last one returned stays for min_idle. */
@@ -842,11 +795,11 @@ static void test_idle_trimming_through_destroy(void **state)
 	made = h_counter(c, "t", "created");
 	assert_true(made >= 3);
 	assert_int_equal(h_counter(c, "t", "destroyed"), made - 1);
-	assert_int_equal(file_lines(at(d, "destroyed")), made - 1);
+	assert_int_equal(file_lines(h_at(d, "destroyed")), made - 1);
 	/* Never below min_idle, however long it idles. */
 	h_sleep(0.7);
 	assert_string_equal(h_res_state(c, "t", names[2]), "free");
-	assert_int_equal(file_lines(at(d, "destroyed")), made - 1);
+	assert_int_equal(file_lines(h_at(d, "destroyed")), made - 1);
 
 	/* max_idle: the longest idle go first. */
 	for (int i = 0; i < 3; i++) {
@@ -879,18 +832,18 @@ static void test_reset_replaces_descriptor(void **state)
 	json_t *l, *res, *resp, *in, *want;
 	char *text;
 
-	script(d, "reset.sh",
+	h_script(d, "reset.sh",
 	       "in=$(cat)\n"
 	       "echo \"$in\" >\"$D/reset-in-$POOL_RESOURCE\"\n" WAIT_GO("go-reset")
 	       "printf '{\"cleaned\": true, \"was\": %s}\\n' \"$in\"\n");
-	script(d, "quiet.sh", "cat >/dev/null\n");
-	script(d, "mark.sh",
+	h_script(d, "quiet.sh", "cat >/dev/null\n");
+	h_script(d, "mark.sh",
 	       "cat >/dev/null\n"
 	       "echo \"$POOL_RESOURCE\" >>\"$D/marked\"\n"
 	       "echo '{\"fresh\": true}'\n");
-	json_decref(mkpool(c, "r", J("{s:o}", "reset", cmdv(10, 0, at(d, "reset.sh"), NULL))));
-	json_decref(mkpool(c, "q", J("{s:o}", "reset", cmdv(10, 0, at(d, "quiet.sh"), NULL))));
-	json_decref(mkpool(c, "e", J("{s:o}", "reset", cmdv(10, 0, at(d, "mark.sh"), NULL))));
+	json_decref(mkpool(c, "r", J("{s:o}", "reset", cmdv(10, 0, h_at(d, "reset.sh"), NULL))));
+	json_decref(mkpool(c, "q", J("{s:o}", "reset", cmdv(10, 0, h_at(d, "quiet.sh"), NULL))));
+	json_decref(mkpool(c, "e", J("{s:o}", "reset", cmdv(10, 0, h_at(d, "mark.sh"), NULL))));
 	h_add(c, "r", "r1", NULL);
 	h_add(c, "q", "q1", NULL);
 	h_add(c, "e", "e1", NULL);
@@ -909,8 +862,8 @@ static void test_reset_replaces_descriptor(void **state)
 	/* Waiters get clean resources only. */
 	CALL_ERR(c, "lease", J("{s:s}", "pool", "r"), POOL_E_EXHAUSTED);
 	w = raw_lease(d, "r", 20);
-	WAIT_UNTIL(file_long(at(d, "reset-in-r1")) != -1, 5);
-	text = slurp(at(d, "reset-in-r1"));
+	WAIT_UNTIL(file_long(h_at(d, "reset-in-r1")) != -1, 5);
+	text = h_slurp(h_at(d, "reset-in-r1"));
 	in = json_loads(text, 0, NULL);
 	free(text);
 	want = J("{s:i}", "dirty", 1);
@@ -920,7 +873,7 @@ static void test_reset_replaces_descriptor(void **state)
 	assert_true(raw_silent(w, 0.2));
 	assert_int_equal(st(c, "r", "waiters"), 1);
 
-	touch(at(d, "go-reset"));
+	touch(h_at(d, "go-reset"));
 	resp = raw_recv(w, 10);
 	l = resp_result(resp);
 	assert_string_equal(RES_NAME(l), "r1");
@@ -944,7 +897,7 @@ static void test_reset_replaces_descriptor(void **state)
 	/* An expired lease, and a bind:connection lease whose connection
 	 * closes, are reset too. */
 	json_decref(CALL_OK(c, "lease", J("{s:s, s:f}", "pool", "e", "ttl", 0.3)));
-	WAIT_UNTIL(file_lines(at(d, "marked")) == 1 && strcmp(h_res_state(c, "e", "e1"), "free") == 0, 5);
+	WAIT_UNTIL(file_lines(h_at(d, "marked")) == 1 && strcmp(h_res_state(c, "e", "e1"), "free") == 0, 5);
 	assert_int_equal(h_counter(c, "e", "expired"), 1);
 	res = res_get(c, "e", "e1");
 	assert_true(json_is_true(json_object_get(JOBJ(res, "descriptor"), "fresh")));
@@ -954,7 +907,7 @@ static void test_reset_replaces_descriptor(void **state)
 	resp_result(resp);
 	json_decref(resp);
 	raw_close(b);
-	WAIT_UNTIL(file_lines(at(d, "marked")) == 2 && strcmp(h_res_state(c, "e", "e1"), "free") == 0, 5);
+	WAIT_UNTIL(file_lines(h_at(d, "marked")) == 2 && strcmp(h_res_state(c, "e", "e1"), "free") == 0, 5);
 	assert_int_equal(h_counter(c, "e", "reset_failed"), 0);
 	pool_close(c);
 	poold_stop(d);
@@ -967,15 +920,15 @@ static void test_reset_failure_discards(void **state)
 	json_t *l;
 	char pool[8];
 
-	script(d, "destroy.sh", REC_DESTROY_SH);
-	script(d, "fail.sh", "cat >/dev/null\necho \"wipe failed on $POOL_RESOURCE\" >&2\nexit 1\n");
-	script(d, "slow.sh", "cat >/dev/null\nsleep 100\n");
-	script(d, "garbage.sh", "cat >/dev/null\necho 'all clean!'\n");
+	h_script(d, "destroy.sh", REC_DESTROY_SH);
+	h_script(d, "fail.sh", "cat >/dev/null\necho \"wipe failed on $POOL_RESOURCE\" >&2\nexit 1\n");
+	h_script(d, "slow.sh", "cat >/dev/null\nsleep 100\n");
+	h_script(d, "garbage.sh", "cat >/dev/null\necho 'all clean!'\n");
 	/* f: fails, with a destroy command; g: times out; h: bad stdout. */
-	json_decref(mkpool(c, "f", J("{s:o, s:o}", "reset", cmdv(10, 0, at(d, "fail.sh"), NULL), "destroy",
-				     cmdv(10, 0, at(d, "destroy.sh"), NULL))));
-	json_decref(mkpool(c, "g", J("{s:o}", "reset", cmdv(0.3, 0, at(d, "slow.sh"), NULL))));
-	json_decref(mkpool(c, "h", J("{s:o}", "reset", cmdv(10, 0, at(d, "garbage.sh"), NULL))));
+	json_decref(mkpool(c, "f", J("{s:o, s:o}", "reset", cmdv(10, 0, h_at(d, "fail.sh"), NULL), "destroy",
+				     cmdv(10, 0, h_at(d, "destroy.sh"), NULL))));
+	json_decref(mkpool(c, "g", J("{s:o}", "reset", cmdv(0.3, 0, h_at(d, "slow.sh"), NULL))));
+	json_decref(mkpool(c, "h", J("{s:o}", "reset", cmdv(10, 0, h_at(d, "garbage.sh"), NULL))));
 	h_add(c, "f", "f1", "f2", NULL);
 	h_add(c, "g", "g1", NULL);
 	h_add(c, "h", "h1", NULL);
@@ -1010,7 +963,7 @@ static void test_reset_max_concurrent(void **state)
 	pool_client *c = connect_to(d);
 	json_t *l[5];
 
-	json_decref(mkpool(c, "k", J("{s:o}", "reset", cmdv(10, 2, script(d, "count.sh", COUNT_SH),
+	json_decref(mkpool(c, "k", J("{s:o}", "reset", cmdv(10, 2, h_script(d, "count.sh", COUNT_SH),
 							     "reset", NULL))));
 	h_add(c, "k", "k1", "k2", "k3", "k4", "k5", NULL);
 	for (int i = 0; i < 5; i++)
@@ -1022,8 +975,8 @@ static void test_reset_max_concurrent(void **state)
 	/* Two run; the others stay cleaning until a slot frees. */
 	assert_true(st(c, "k", "cleaning") >= 3);
 	WAIT_UNTIL(st(c, "k", "free") == 5, 10);
-	assert_int_equal(file_lines(at(d, "reset.peaks")), 5);
-	assert_int_equal(file_max(at(d, "reset.peaks")), 2);
+	assert_int_equal(file_lines(h_at(d, "reset.peaks")), 5);
+	assert_int_equal(file_max(h_at(d, "reset.peaks")), 2);
 	assert_int_equal(h_counter(c, "k", "reset_failed"), 0);
 	pool_close(c);
 	poold_stop(d);
@@ -1038,20 +991,20 @@ static void test_destroy_retried(void **state)
 	json_t *res, *list;
 	double t0, t_stuck;
 
-	script(d, "flaky.sh",
+	h_script(d, "flaky.sh",
 	       "cat >/dev/null\n"
 	       "f=\"$D/count-$POOL_RESOURCE\"\n"
 	       "n=$(cat \"$f\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\"$f\"\n"
 	       "if [ \"$POOL_RESOURCE\" = stuck ] || [ $n -eq 1 ]; then\n"
 	       "  echo \"backend unreachable (try $n)\" >&2; exit 1\n"
 	       "fi\n");
-	json_decref(mkpool(c, "d", J("{s:o}", "destroy", cmdv(10, 0, at(d, "flaky.sh"), NULL))));
+	json_decref(mkpool(c, "d", J("{s:o}", "destroy", cmdv(10, 0, h_at(d, "flaky.sh"), NULL))));
 	h_add(c, "d", "r1", "stuck", NULL);
 
 	t0 = h_now();
 	json_decref(CALL_OK(c, "resource.remove", J("{s:s, s:s}", "pool", "d", "name", "r1")));
 	WAIT_UNTIL(h_counter(c, "d", "destroy_failed") == 1, 5);
-	assert_int_equal(file_long(at(d, "count-r1")), 1);
+	assert_int_equal(file_long(h_at(d, "count-r1")), 1);
 	/* Still there, and said so, while it waits for its retry. */
 	res = res_get(c, "d", "r1");
 	assert_string_equal(JSTR(res, "state"), "destroying");
@@ -1068,7 +1021,7 @@ static void test_destroy_retried(void **state)
 
 	/* "stuck" always fails; force takes it away (and ends its retries). */
 	json_decref(CALL_OK(c, "resource.remove", J("{s:s, s:s}", "pool", "d", "name", "stuck")));
-	WAIT_UNTIL(file_long(at(d, "count-stuck")) == 1 && h_counter(c, "d", "destroy_failed") == 2, 5);
+	WAIT_UNTIL(file_long(h_at(d, "count-stuck")) == 1 && h_counter(c, "d", "destroy_failed") == 2, 5);
 	t_stuck = h_now();
 	json_decref(CALL_OK(c, "resource.remove",
 			    J("{s:s, s:s, s:b}", "pool", "d", "name", "stuck", "force", 1)));
@@ -1077,12 +1030,12 @@ static void test_destroy_retried(void **state)
 	/* The second try of r1 succeeds, after the backoff. */
 	WAIT_UNTIL(strcmp(h_res_state(c, "d", "r1"), "") == 0, 8);
 	assert_true(h_now() - t0 >= 1.5);
-	assert_int_equal(file_long(at(d, "count-r1")), 2);
+	assert_int_equal(file_long(h_at(d, "count-r1")), 2);
 	assert_int_equal(st(c, "d", "total"), 0);
 	assert_int_equal(st(c, "d", "destroying"), 0);
 	assert_int_equal(h_counter(c, "d", "destroy_failed"), 2);
 	h_sleep(t_stuck + 2.5 - h_now());
-	assert_int_equal(file_long(at(d, "count-stuck")), 1);
+	assert_int_equal(file_long(h_at(d, "count-stuck")), 1);
 	pool_close(c);
 	poold_stop(d);
 }
@@ -1092,23 +1045,23 @@ static void test_pool_delete_force_destroys_in_background(void **state)
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = connect_to(d);
 
-	script(d, "gated.sh",
+	h_script(d, "gated.sh",
 	       "cat >/dev/null\n"
 	       "echo \"$POOL_NAME $POOL_RESOURCE\" >>\"$D/started\"\n" WAIT_GO("go")
 	       "echo \"$POOL_NAME $POOL_RESOURCE\" >>\"$D/done\"\n");
-	json_decref(mkpool(c, "o", J("{s:o}", "destroy", cmdv(10, 0, at(d, "gated.sh"), NULL))));
+	json_decref(mkpool(c, "o", J("{s:o}", "destroy", cmdv(10, 0, h_at(d, "gated.sh"), NULL))));
 	h_add(c, "o", "o1", "o2", NULL);
 	json_decref(lease(c, "o"));
 
 	json_decref(CALL_OK(c, "pool.delete", J("{s:s, s:b}", "pool", "o", "force", 1)));
 	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "o"), POOL_E_NOT_FOUND);
-	WAIT_UNTIL(file_lines(at(d, "started")) == 2, 5);
-	assert_true(file_has(at(d, "started"), "o o1\n"));
-	assert_true(file_has(at(d, "started"), "o o2\n"));
+	WAIT_UNTIL(file_lines(h_at(d, "started")) == 2, 5);
+	assert_true(file_has(h_at(d, "started"), "o o1\n"));
+	assert_true(file_has(h_at(d, "started"), "o o2\n"));
 	/* A new pool of that name is not disturbed by them. */
 	json_decref(mkpool(c, "o", J("{}")));
-	touch(at(d, "go"));
-	WAIT_UNTIL(file_lines(at(d, "done")) == 2, 5);
+	touch(h_at(d, "go"));
+	WAIT_UNTIL(file_lines(h_at(d, "done")) == 2, 5);
 	assert_int_equal(st(c, "o", "total"), 0);
 	pool_close(c);
 	poold_stop(d);
@@ -1124,13 +1077,13 @@ static void test_drain_while_commands_run(void **state)
 	raw_conn *r;
 	json_t *l, *resp;
 
-	script(d, "create.sh", WAIT_GO("go-create") "echo '{}'\n");
-	script(d, "reset.sh", "cat >/dev/null\n" WAIT_GO("go-reset"));
-	json_decref(mkpool(c, "dr", J("{s:o, s:o}", "create", cmdv(30, 0, at(d, "create.sh"), NULL),
-				      "reset", cmdv(30, 0, at(d, "reset.sh"), NULL))));
-	json_decref(mkpool(c, "ds", J("{s:o, s:o, s:o}", "create", cmdv(30, 0, at(d, "create.sh"), NULL),
-				      "reset", cmdv(30, 0, at(d, "reset.sh"), NULL), "destroy",
-				      cmdv(30, 0, script(d, "destroy.sh", REC_DESTROY_SH), NULL))));
+	h_script(d, "create.sh", WAIT_GO("go-create") "echo '{}'\n");
+	h_script(d, "reset.sh", "cat >/dev/null\n" WAIT_GO("go-reset"));
+	json_decref(mkpool(c, "dr", J("{s:o, s:o}", "create", cmdv(30, 0, h_at(d, "create.sh"), NULL),
+				      "reset", cmdv(30, 0, h_at(d, "reset.sh"), NULL))));
+	json_decref(mkpool(c, "ds", J("{s:o, s:o, s:o}", "create", cmdv(30, 0, h_at(d, "create.sh"), NULL),
+				      "reset", cmdv(30, 0, h_at(d, "reset.sh"), NULL), "destroy",
+				      cmdv(30, 0, h_script(d, "destroy.sh", REC_DESTROY_SH), NULL))));
 	h_add(c, "dr", "a1", NULL);
 	h_add(c, "ds", "b1", NULL);
 	for (int i = 0; i < 2; i++) {
@@ -1147,12 +1100,12 @@ static void test_drain_while_commands_run(void **state)
 		json_decref(resp);
 		raw_close(r);
 	}
-	touch(at(d, "go-create"));
-	touch(at(d, "go-reset"));
+	touch(h_at(d, "go-create"));
+	touch(h_at(d, "go-reset"));
 	WAIT_UNTIL(st(c, "dr", "total") == 0, 5);
 	WAIT_UNTIL(st(c, "ds", "total") == 0, 5);
 	assert_true(destroyed(d, "ds", "b1", "{\"n\":\"b1\"}"));
-	assert_int_equal(file_lines(at(d, "destroyed")), 2);
+	assert_int_equal(file_lines(h_at(d, "destroyed")), 2);
 	json_decref(CALL_OK(c, "ping", NULL));
 	pool_close(c);
 	poold_stop(d);
@@ -1172,17 +1125,17 @@ static void test_forced_removal_still_destroys(void **state)
 	json_t *l, *resp;
 	char name[64];
 
-	script(d, "create.sh",
+	h_script(d, "create.sh",
 	       "echo $$ >>\"$D/pgids\"\n"
 	       "echo \"$POOL_RESOURCE\" >\"$D/creating-$POOL_NAME\"\n" WAIT_GO("never")
 	       "echo '{}'\n");
-	script(d, "reset.sh", "cat >/dev/null\necho $$ >>\"$D/pgids\"\n" WAIT_GO("never"));
-	script(d, "destroy.sh", REC_DESTROY_SH);
-	json_decref(mkpool(c, "z", J("{s:o, s:o, s:o}", "create", cmdv(30, 0, at(d, "create.sh"), NULL),
-				     "reset", cmdv(30, 0, at(d, "reset.sh"), NULL), "destroy",
-				     cmdv(30, 0, at(d, "destroy.sh"), NULL))));
-	json_decref(mkpool(c, "y", J("{s:o, s:o}", "create", cmdv(30, 0, at(d, "create.sh"), NULL),
-				     "destroy", cmdv(30, 0, at(d, "destroy.sh"), NULL))));
+	h_script(d, "reset.sh", "cat >/dev/null\necho $$ >>\"$D/pgids\"\n" WAIT_GO("never"));
+	h_script(d, "destroy.sh", REC_DESTROY_SH);
+	json_decref(mkpool(c, "z", J("{s:o, s:o, s:o}", "create", cmdv(30, 0, h_at(d, "create.sh"), NULL),
+				     "reset", cmdv(30, 0, h_at(d, "reset.sh"), NULL), "destroy",
+				     cmdv(30, 0, h_at(d, "destroy.sh"), NULL))));
+	json_decref(mkpool(c, "y", J("{s:o, s:o}", "create", cmdv(30, 0, h_at(d, "create.sh"), NULL),
+				     "destroy", cmdv(30, 0, h_at(d, "destroy.sh"), NULL))));
 	h_add(c, "z", "z1", NULL);
 
 	/* cleaning */
@@ -1196,9 +1149,9 @@ static void test_forced_removal_still_destroys(void **state)
 
 	/* creating: the request that waits for it is answered. */
 	r = raw_lease(d, "z", 30);
-	WAIT_UNTIL(file_long(at(d, "creating-z")) != -1, 5);
+	WAIT_UNTIL(file_long(h_at(d, "creating-z")) != -1, 5);
 	{
-		char *s = slurp(at(d, "creating-z"));
+		char *s = h_slurp(h_at(d, "creating-z"));
 
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(s, "\n"), s);
 		free(s);
@@ -1213,14 +1166,14 @@ static void test_forced_removal_still_destroys(void **state)
 
 	/* pool.delete force with a creating resource. */
 	r = raw_lease(d, "y", 30);
-	WAIT_UNTIL(file_long(at(d, "creating-y")) != -1, 5);
+	WAIT_UNTIL(file_long(h_at(d, "creating-y")) != -1, 5);
 	json_decref(CALL_OK(c, "pool.delete", J("{s:s, s:b}", "pool", "y", "force", 1)));
 	json_decref(raw_recv(r, 5));
 	raw_close(r);
 
 	/* Each of the three went through destroy. */
 	{
-		char *s = slurp(at(d, "creating-y")), yname[64];
+		char *s = h_slurp(h_at(d, "creating-y")), yname[64];
 		bool z1 = false, zc = false, yc = false;
 		double end = h_now() + 5;
 
@@ -1228,17 +1181,17 @@ static void test_forced_removal_still_destroys(void **state)
 		free(s);
 		while (!(z1 && zc && yc) && h_now() < end) {
 			z1 = destroyed(d, "z", "z1", "{\"n\":\"z1\"}");
-			zc = file_has(at(d, "destroyed"), name);
-			yc = file_has(at(d, "destroyed"), yname);
+			zc = file_has(h_at(d, "destroyed"), name);
+			yc = file_has(h_at(d, "destroyed"), yname);
 			h_sleep(0.05);
 		}
-		kill_groups(at(d, "pgids"));
+		kill_groups(h_at(d, "pgids"));
 		if (!z1 || !zc || !yc)
 			fail_msg("destroy did not run for: %s%s%s", z1 ? "" : "z1 (was cleaning) ",
 				 zc ? "" : "the creating one of z (resource.remove force) ",
 				 yc ? "" : "the creating one of y (pool.delete force)");
 	}
-	kill_groups(at(d, "pgids"));
+	kill_groups(h_at(d, "pgids"));
 	pool_close(c);
 	poold_stop(d);
 }
@@ -1255,12 +1208,12 @@ static void test_orphan_destroy_survives_restart(void **state)
 
 	/* The first run of each destroy hangs (poold is killed meanwhile);
 	 * the run after the restart records it. */
-	script(d, "slow-destroy.sh",
+	h_script(d, "slow-destroy.sh",
 	       "in=$(cat)\n"
 	       "if [ ! -e \"$D/restarted\" ]; then sleep 100; fi\n"
 	       "echo \"$POOL_NAME $POOL_RESOURCE $in\" >>\"$D/destroyed\"\n");
 	json_decref(mkpool(c, "o", J("{s:o}", "destroy",
-				     cmdv(60, 0, at(d, "slow-destroy.sh"), NULL))));
+				     cmdv(60, 0, h_at(d, "slow-destroy.sh"), NULL))));
 	h_add(c, "o", "o1", "o2", NULL);
 	json_decref(CALL_OK(c, "pool.delete", J("{s:s, s:b}", "pool", "o", "force", 1)));
 	CALL_ERR(c, "pool.get", J("{s:s}", "pool", "o"), POOL_E_NOT_FOUND);
@@ -1268,7 +1221,7 @@ static void test_orphan_destroy_survives_restart(void **state)
 		   log_has(d, "destroy o/o2: started pid"), 5);
 	pool_close(c);
 	poold_kill9(d);
-	fclose(fopen(at(d, "restarted"), "w"));
+	fclose(fopen(h_at(d, "restarted"), "w"));
 	poold_respawn(d);
 	WAIT_UNTIL(destroyed(d, "o", "o1", "{\"n\":\"o1\"}") &&
 		   destroyed(d, "o", "o2", "{\"n\":\"o2\"}"), 10);
@@ -1286,7 +1239,7 @@ static void test_ping_while_commands_run(void **state)
 	 * answered while all four still run (behaviour, not a figure: how
 	 * fast is poolbench's business). */
 	json_decref(mkpool(c, "s", J("{s:o}", "create",
-				     cmdv(60, 4, script(d, "slow.sh", WAIT_GO("go") "echo '{}'\n"), NULL))));
+				     cmdv(60, 4, h_script(d, "slow.sh", WAIT_GO("go") "echo '{}'\n"), NULL))));
 	json_decref(mkpool(c, "b", J("{s:s}", "create", "builtin")));
 	for (int i = 0; i < 4; i++)
 		r[i] = raw_lease(d, "s", 30);
@@ -1301,7 +1254,7 @@ static void test_ping_while_commands_run(void **state)
 	/* Other work goes on too. */
 	json_decref(lease(c, "b"));
 	assert_int_equal(st(c, "s", "creating"), 4);
-	assert_int_equal(close(open(at(d, "go"), O_CREAT | O_WRONLY, 0644)), 0);
+	assert_int_equal(close(open(h_at(d, "go"), O_CREAT | O_WRONLY, 0644)), 0);
 	for (int i = 0; i < 4; i++) {
 		json_t *resp = raw_recv(r[i], 10);
 
@@ -1325,39 +1278,39 @@ static void test_kill9_during_commands(void **state)
 	char name[64], want[256], *s;
 
 	/* The first run of each hangs; later runs succeed. */
-	script(d, "create.sh",
+	h_script(d, "create.sh",
 	       "echo $$ >>\"$D/pgids\"\n"
 	       "echo \"$POOL_RESOURCE\" >\"$D/creating\"\n" WAIT_GO("never")
 	       "echo '{}'\n");
-	script(d, "destroy.sh", REC_DESTROY_SH);
-	script(d, "reset.sh",
+	h_script(d, "destroy.sh", REC_DESTROY_SH);
+	h_script(d, "reset.sh",
 	       "cat >/dev/null\n"
 	       "echo $$ >>\"$D/pgids\"\n"
 	       "n=$(cat \"$D/r-count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\"$D/r-count\"\n"
 	       "if [ $n -eq 1 ]; then\n" WAIT_GO("never") "fi\n");
-	script(d, "x-destroy.sh",
+	h_script(d, "x-destroy.sh",
 	       "in=$(cat)\n"
 	       "echo $$ >>\"$D/pgids\"\n"
 	       "n=$(cat \"$D/x-count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >\"$D/x-count\"\n"
 	       "echo \"$in\" >>\"$D/x-in\"\n"
 	       "if [ $n -eq 1 ]; then\n" WAIT_GO("never") "fi\n");
-	json_decref(mkpool(c, "c", J("{s:o, s:o}", "create", cmdv(60, 0, at(d, "create.sh"), NULL),
-				     "destroy", cmdv(60, 0, at(d, "destroy.sh"), NULL))));
-	json_decref(mkpool(c, "r", J("{s:o}", "reset", cmdv(60, 0, at(d, "reset.sh"), NULL))));
-	json_decref(mkpool(c, "x", J("{s:o}", "destroy", cmdv(60, 0, at(d, "x-destroy.sh"), NULL))));
+	json_decref(mkpool(c, "c", J("{s:o, s:o}", "create", cmdv(60, 0, h_at(d, "create.sh"), NULL),
+				     "destroy", cmdv(60, 0, h_at(d, "destroy.sh"), NULL))));
+	json_decref(mkpool(c, "r", J("{s:o}", "reset", cmdv(60, 0, h_at(d, "reset.sh"), NULL))));
+	json_decref(mkpool(c, "x", J("{s:o}", "destroy", cmdv(60, 0, h_at(d, "x-destroy.sh"), NULL))));
 	h_add(c, "r", "r1", NULL);
 	h_add(c, "x", "x1", NULL);
 
 	r = raw_lease(d, "c", 60);
-	WAIT_UNTIL(file_long(at(d, "creating")) != -1, 5);
-	s = slurp(at(d, "creating"));
+	WAIT_UNTIL(file_long(h_at(d, "creating")) != -1, 5);
+	s = h_slurp(h_at(d, "creating"));
 	snprintf(name, sizeof(name), "%.*s", (int)strcspn(s, "\n"), s);
 	free(s);
 	l = lease(c, "r");
 	give_back(c, l, J("{s:s}", "job", "left this"));
 	json_decref(l);
 	json_decref(CALL_OK(c, "resource.remove", J("{s:s, s:s}", "pool", "x", "name", "x1")));
-	WAIT_UNTIL(file_long(at(d, "r-count")) == 1 && file_long(at(d, "x-count")) == 1, 5);
+	WAIT_UNTIL(file_long(h_at(d, "r-count")) == 1 && file_long(h_at(d, "x-count")) == 1, 5);
 	assert_int_equal(st(c, "c", "creating"), 1);
 	assert_int_equal(st(c, "r", "cleaning"), 1);
 	assert_int_equal(st(c, "x", "destroying"), 1);
@@ -1373,21 +1326,21 @@ static void test_kill9_during_commands(void **state)
 	snprintf(want, sizeof(want), "resource c/%s was being created when poold stopped", name);
 	assert_true(log_has(d, want));
 	/* cleaning -> reset again, then free, with what the job gave back. */
-	WAIT_UNTIL(file_long(at(d, "r-count")) == 2 && strcmp(h_res_state(c, "r", "r1"), "free") == 0, 5);
+	WAIT_UNTIL(file_long(h_at(d, "r-count")) == 2 && strcmp(h_res_state(c, "r", "r1"), "free") == 0, 5);
 	l = res_get(c, "r", "r1");
 	assert_string_equal(JSTR(JOBJ(l, "descriptor"), "job"), "left this");
 	json_decref(l);
 	assert_true(log_has(d, "resource r/r1 was being reset when poold stopped"));
 	/* destroying -> destroy again, then gone. */
-	WAIT_UNTIL(file_long(at(d, "x-count")) == 2 && strcmp(h_res_state(c, "x", "x1"), "") == 0, 5);
-	assert_int_equal(file_lines(at(d, "x-in")), 2);
-	assert_true(file_has(at(d, "x-in"), "{\"n\":\"x1\"}\n{\"n\":\"x1\"}\n"));
+	WAIT_UNTIL(file_long(h_at(d, "x-count")) == 2 && strcmp(h_res_state(c, "x", "x1"), "") == 0, 5);
+	assert_int_equal(file_lines(h_at(d, "x-in")), 2);
+	assert_true(file_has(h_at(d, "x-in"), "{\"n\":\"x1\"}\n{\"n\":\"x1\"}\n"));
 	assert_true(log_has(d, "resource x/x1 was being destroyed when poold stopped"));
 	assert_int_equal(st(c, "c", "total"), 0);
 	assert_int_equal(st(c, "r", "total"), 1);
 	assert_int_equal(st(c, "x", "total"), 0);
 
-	kill_groups(at(d, "pgids"));
+	kill_groups(h_at(d, "pgids"));
 	pool_close(c);
 	poold_stop(d);
 }

@@ -754,6 +754,61 @@ static void check_db_pg(const char *dir, struct logs *lg, int nlive, long long m
 
 /* ---- the test --------------------------------------------------------------- */
 
+/* In a forked client: logs to logpath and runs until told to stop. */
+static void client_child(struct client *cl, const char *logpath)
+{
+	/* Never outlive a test that failed half-way. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+	cl->log = fopen(logpath, "w");
+	CHILD_CHECK(cl->log != NULL);
+	client_main(cl);
+}
+
+/* Reads every client's log into lg and checks them against each other;
+ * the highest token acknowledged in *max_token. Returns the leases by
+ * token, for check_daemon(); free all with free_logs(). */
+static struct lrec **read_logs(struct logs *lg, char logpath[][400],
+			       long long *max_token)
+{
+	struct lrec **v;
+
+	lg->l = calloc(MAX_LEASES, sizeof *lg->l);
+	assert_non_null(lg->l);
+	for (int k = 0; k < CLIENTS; k++)
+		read_log(lg, logpath[k], k);
+	for (size_t i = 0; i < lg->n; i++)
+		if (lg->l[i].token > *max_token)
+			*max_token = lg->l[i].token;
+	v = malloc((lg->n + 1) * sizeof *v);
+	assert_true(lg->n > 0);
+	check_logs(lg, v);
+	return v;
+}
+
+static void free_logs(struct logs *lg, struct lrec **v)
+{
+	for (size_t i = 0; i < lg->n; i++)
+		free(lg->l[i].sent);
+	free(lg->l);
+	free(v);
+}
+
+/* The NPOOLS pools with a 2 s lease_ttl, RES_PER_POOL resources each. */
+static void add_pools(pool_client *c)
+{
+	for (int p = 0; p < NPOOLS; p++) {
+		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
+		for (int r = 0; r < RES_PER_POOL; r++) {
+			char name[32];
+
+			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
+			h_add(c, pools[p], name, NULL);
+		}
+	}
+}
+
 static void test_crashloop(void **state)
 {
 	const char *env = getenv("POOL_CRASHLOOP_KILLS");
@@ -774,15 +829,7 @@ static void test_crashloop(void **state)
 		seed = (unsigned)strtoul(getenv("POOL_CRASHLOOP_SEED"), NULL, 10);
 	fprintf(stderr, "crashloop: %d kills, %d clients, --sync %s, seed %u (POOL_CRASHLOOP_SEED)\n",
 		kills, CLIENTS, sync && *sync ? sync : "normal", seed);
-	for (int p = 0; p < NPOOLS; p++) {
-		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
-		for (int r = 0; r < RES_PER_POOL; r++) {
-			char name[32];
-
-			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
-			h_add(c, pools[p], name, NULL);
-		}
-	}
+	add_pools(c);
 	pool_close(c);
 	snprintf(stopfile, sizeof stopfile, "%s/stop", d->dir);
 
@@ -796,13 +843,7 @@ static void test_crashloop(void **state)
 					     .seed = seed + 7919u * (unsigned)(k + 1),
 					     .give_up = h_wall() + 120.0 + kills * 2.0 };
 
-			/* Never outlive a test that failed half-way. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(1);
-			cl.log = fopen(logpath[k], "w");
-			CHILD_CHECK(cl.log != NULL);
-			client_main(&cl);
+			client_child(&cl, logpath[k]);
 		}
 	}
 
@@ -834,16 +875,7 @@ static void test_crashloop(void **state)
 	/* One more crash, then check everything. */
 	poold_kill9_restart(d);
 	survived++;
-	lg.l = calloc(MAX_LEASES, sizeof *lg.l);
-	assert_non_null(lg.l);
-	for (int k = 0; k < CLIENTS; k++)
-		read_log(&lg, logpath[k], k);
-	for (size_t i = 0; i < lg.n; i++)
-		if (lg.l[i].token > max_token)
-			max_token = lg.l[i].token;
-	v = malloc((lg.n + 1) * sizeof *v);
-	assert_true(lg.n > 0);
-	check_logs(&lg, v);
+	v = read_logs(&lg, logpath, &max_token);
 	c = h_connect(d);
 	nlive = check_daemon(c, &lg, v);
 	pool_close(c);
@@ -866,10 +898,7 @@ static void test_crashloop(void **state)
 		"lost %ld; live at the end %d; highest token %lld\n",
 		survived, lg.n, lg.cycles, lg.replaces_acked, lg.returns_acked, lg.gone_expired,
 		lg.gone_after_return, lg.replace_conflicts, lg.losses, nlive, max_token);
-	for (size_t i = 0; i < lg.n; i++)
-		free(lg.l[i].sent);
-	free(lg.l);
-	free(v);
+	free_logs(&lg, v);
 	poold_stop(d);
 }
 
@@ -932,15 +961,7 @@ static void test_failover_loop(void **state)
 	epoch = epoch_of(a);
 	fprintf(stderr, "failover loop: %d kills, %d clients, seed %u\n", kills, CLIENTS, seed);
 	c = h_connect(a);
-	for (int p = 0; p < NPOOLS; p++) {
-		h_pool(c, pools[p], "{\"lease_ttl\": 2}");
-		for (int r = 0; r < RES_PER_POOL; r++) {
-			char name[32];
-
-			snprintf(name, sizeof name, "%s-r%d", pools[p], r);
-			h_add(c, pools[p], name, NULL);
-		}
-	}
+	add_pools(c);
 	pool_close(c);
 	snprintf(stopfile, sizeof stopfile, "%s/stop", a->dir);
 	for (int k = 0; k < CLIENTS; k++) {
@@ -954,12 +975,7 @@ static void test_failover_loop(void **state)
 					     .seed = seed + 7919u * (unsigned)(k + 1),
 					     .give_up = h_wall() + 120.0 + kills * 10.0 };
 
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1)
-				_exit(1);
-			cl.log = fopen(logpath[k], "w");
-			CHILD_CHECK(cl.log != NULL);
-			client_main(&cl);
+			client_child(&cl, logpath[k]);
 		}
 	}
 	for (int i = 0; i < kills; i++) {
@@ -978,16 +994,7 @@ static void test_failover_loop(void **state)
 	fprintf(stderr, "failover loop: %d takeovers, last epoch %lld\n", kills + 1,
 		(long long)epoch);
 
-	lg.l = calloc(MAX_LEASES, sizeof *lg.l);
-	assert_non_null(lg.l);
-	for (int k = 0; k < CLIENTS; k++)
-		read_log(&lg, logpath[k], k);
-	for (size_t i = 0; i < lg.n; i++)
-		if (lg.l[i].token > max_token)
-			max_token = lg.l[i].token;
-	v = malloc((lg.n + 1) * sizeof *v);
-	assert_true(lg.n > 0);
-	check_logs(&lg, v);
+	v = read_logs(&lg, logpath, &max_token);
 	c = h_connect(lead);
 	nlive = check_daemon(c, &lg, v);
 	pool_close(c);
@@ -995,10 +1002,7 @@ static void test_failover_loop(void **state)
 	fprintf(stderr, "failover loop: leases checked %zu (%ld cycles, %ld returns acknowledged); "
 		"connections lost %ld; live at the end %d; highest token %lld\n", lg.n, lg.cycles,
 		lg.returns_acked, lg.losses, nlive, max_token);
-	for (size_t i = 0; i < lg.n; i++)
-		free(lg.l[i].sent);
-	free(lg.l);
-	free(v);
+	free_logs(&lg, v);
 	poold_stop(b); /* a's stop drops the shared store */
 	poold_stop(a);
 }

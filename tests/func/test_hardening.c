@@ -5,6 +5,8 @@
  * Each test is named after the behaviour that failed before the fix.
  */
 #include "harness.h"
+#include "h_net.h"
+#include "h_files.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -25,120 +27,13 @@ static char dir[] = "/tmp/poold-hard-XXXXXX";
 static char tokens[300], listen_arg[64];
 static int port;
 
-/* ---- helpers ------------------------------------------------------------- */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
-static raw_conn *tcp_connect(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	raw_conn *r = calloc(1, sizeof *r);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	r->fd = fd;
-	return r;
-}
-
-static void write_tokens(const char *text)
-{
-	FILE *f = fopen(tokens, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(tokens, 0600), 0);
-}
-
 static poold_proc *start_tcp(const char *a1, const char *a2, const char *a3,
 			     const char *a4)
 {
-	port = free_port();
+	port = h_free_port();
 	snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", port);
 	return poold_start("--listen", listen_arg, "--tokens", tokens, a1, a2,
 			   a3, a4, NULL);
-}
-
-static void hello(raw_conn *r, const char *token)
-{
-	char line[200];
-	json_t *a;
-
-	snprintf(line, sizeof line, "{\"op\":\"hello\",\"token\":\"%s\"}", token);
-	a = raw_req(r, line);
-	resp_result(a);
-	json_decref(a);
-}
-
-/* Runs a shell command; its exit status, its output (stdout+stderr) in out. */
-static int run(const char *cmd, char *out, size_t outlen)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	return WEXITSTATUS(pclose(p));
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	if (!f) {
-		free(buf);
-		return NULL;
-	}
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static bool file_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-/* DIR/name of the daemon, in one of 8 rotating buffers. */
-static const char *at(const poold_proc *d, const char *name)
-{
-	static char ring[8][512];
-	static unsigned next;
-	char *buf = ring[next++ % 8];
-
-	snprintf(buf, sizeof ring[0], "%s/%s", d->dir, name);
-	return buf;
-}
-
-/* An executable sh script DIR/name (D is the daemon's dir). */
-static const char *script(const poold_proc *d, const char *name, const char *body)
-{
-	const char *path = at(d, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\nD='%s'\n%s", d->dir, body);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, 0755), 0);
-	return path;
 }
 
 /* A pool whose resources are made by the script at path. */
@@ -159,7 +54,7 @@ static json_int_t daemon_counter(pool_client *c, const char *name)
 
 static int log_count(const poold_proc *d, const char *needle)
 {
-	char *s = slurp(d->log);
+	char *s = h_slurp(d->log);
 	int n = 0;
 
 	for (char *p = s; p && (p = strstr(p, needle)); p += strlen(needle))
@@ -245,10 +140,10 @@ static void test_token_named_like_a_unix_caller_is_refused(void **state)
 {
 	char cmd[2048], out[2048];
 
-	write_tokens("uid:0 a-token-that-is-long-enough\n");
+	h_write_file(tokens, "uid:0 a-token-that-is-long-enough\n", 0600);
 	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/u.sock --db %s/u.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "uid:"));
 	assert_non_null(strstr(out, ":1:"));
 }
@@ -258,11 +153,11 @@ static void test_token_file_owned_by_another_user_is_refused(void **state)
 	char cmd[2048], out[2048];
 
 	h_require_root();
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	assert_int_equal(chown(tokens, h_nobody_uid(), (gid_t)-1), 0);
 	snprintf(cmd, sizeof cmd, "timeout 20 %s --socket %s/o.sock --db %s/o.db --listen "
 		 "127.0.0.1:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "chown"));
 	assert_int_equal(chown(tokens, 0, (gid_t)-1), 0);
 }
@@ -273,22 +168,22 @@ static void test_sighup_closes_sessions_of_revoked_tokens(void **state)
 	raw_conn *alice, *bob;
 	json_t *a;
 
-	write_tokens("alice alice-secret-token-0001 admin\n"
-		     "bob bob-secret-token-000002\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n"
+		     "bob bob-secret-token-000002\n", 0600);
 	d = start_tcp(NULL, NULL, NULL, NULL);
-	alice = tcp_connect();
-	bob = tcp_connect();
-	hello(alice, "alice-secret-token-0001");
-	hello(bob, "bob-secret-token-000002");
+	alice = raw_connect_tcp(port);
+	bob = raw_connect_tcp(port);
+	raw_hello(alice, "alice-secret-token-0001");
+	raw_hello(bob, "bob-secret-token-000002");
 	/* bob is removed, alice's token is kept but her admin right goes */
-	write_tokens("alice alice-secret-token-0001\n");
+	h_write_file(tokens, "alice alice-secret-token-0001\n", 0600);
 	kill(d->pid, SIGHUP);
 	assert_true(raw_wait_eof(bob, 10));
 	a = raw_req(alice, "{\"op\":\"hello\"}");
 	assert_true(json_is_false(json_object_get(resp_result(a), "admin")));
 	json_decref(a);
 	/* a rotated token ends the session opened with the old one */
-	write_tokens("alice alice-rotated-token-0002\n");
+	h_write_file(tokens, "alice alice-rotated-token-0002\n", 0600);
 	kill(d->pid, SIGHUP);
 	assert_true(raw_wait_eof(alice, 10));
 	raw_close(alice);
@@ -305,10 +200,10 @@ static void test_silent_tcp_connections_do_not_lock_out_the_unix_socket(void **s
 	pool_client *c;
 	json_t *a;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = start_tcp("--max-conns", "4", "--max-hello-conns", "3");
 	for (int i = 0; i < 8; i++)
-		silent[i] = tcp_connect();
+		silent[i] = raw_connect_tcp(port);
 	/* root on the Unix socket is served */
 	c = h_connect(d);
 	json_decref(CALL_OK(c, "ping", NULL));
@@ -322,8 +217,8 @@ static void test_silent_tcp_connections_do_not_lock_out_the_unix_socket(void **s
 	for (int i = 0; i < 8; i++)
 		raw_close(silent[i]);
 	WAIT_UNTIL(daemon_counter(c, "connections") == 1, 10);
-	r = tcp_connect();
-	hello(r, "alice-secret-token-0001");
+	r = raw_connect_tcp(port);
+	raw_hello(r, "alice-secret-token-0001");
 	raw_close(r);
 	pool_close(c);
 	poold_stop(d);
@@ -335,9 +230,9 @@ static void test_tcp_without_hello_is_closed_at_the_hello_deadline(void **state)
 	raw_conn *r;
 	pool_client *c;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = start_tcp("--hello-timeout", "1", "--idle-timeout", "3600");
-	r = tcp_connect();
+	r = raw_connect_tcp(port);
 	/* a byte now and then, never a line: that kept it open for
 	 * --idle-timeout before */
 	for (int i = 0; i < 1000 && !r->eof; i++) {
@@ -349,8 +244,8 @@ static void test_tcp_without_hello_is_closed_at_the_hello_deadline(void **state)
 	c = h_connect(d);
 	assert_int_equal(daemon_counter(c, "hello_timeouts"), 1);
 	/* an authenticated connection has no such deadline */
-	r = tcp_connect();
-	hello(r, "alice-secret-token-0001");
+	r = raw_connect_tcp(port);
+	raw_hello(r, "alice-secret-token-0001");
 	assert_true(raw_silent(r, 2));
 	json_decref(raw_req(r, "{\"op\":\"ping\"}"));
 	raw_close(r);
@@ -423,7 +318,7 @@ static void test_commands_get_only_stdio_and_the_documented_environment(void **s
 	closedir(dp);
 	assert_string_equal(fds, "0 1 2 ");
 	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-	env = slurp(path);
+	env = h_slurp(path);
 	assert_non_null(env);
 	/* NUL-separated: PATH and POOL_* (the "env" object is test_jobs's) */
 	for (char *v = env; *v; v += len + 1) {
@@ -447,12 +342,12 @@ static void test_helper_left_by_a_command_does_not_hold_a_closed_client(void **s
 	char *pid;
 
 	json_decref(raw_req(victim, "{\"op\":\"ping\"}")); /* accepted */
-	command_pool(c, "p", script(d, "create.sh",
+	command_pool(c, "p", h_script(d, "create.sh",
 				    "sleep 120 </dev/null >/dev/null 2>&1 &\n"
 				    "echo $! >\"$D/helper\"\n"
 				    "echo '{}'\n"));
 	json_decref(CALL_OK(c, "lease", J("{s:s, s:i}", "pool", "p", "wait", 30)));
-	WAIT_UNTIL(file_exists(at(d, "helper")), 10);
+	WAIT_UNTIL(h_exists(h_at(d, "helper")), 10);
 	/* the daemon closes the victim (a line over --max-line): it sees EOF
 	 * although the helper still runs */
 	{
@@ -463,7 +358,7 @@ static void test_helper_left_by_a_command_does_not_hold_a_closed_client(void **s
 		raw_send(victim, big);
 	}
 	assert_true(raw_wait_eof(victim, 10));
-	pid = slurp(at(d, "helper"));
+	pid = h_slurp(h_at(d, "helper"));
 	assert_int_equal(kill(atoi(pid), 0), 0); /* it did still run */
 	kill(atoi(pid), SIGKILL);
 	free(pid);
@@ -483,7 +378,7 @@ static void test_emfile_pauses_accepting_and_logs_once(void **state)
 	int n = 0;
 
 	snprintf(cmd, sizeof cmd, "prlimit --pid %d --nofile=48:48 2>&1", (int)d->pid);
-	if (run(cmd, out, sizeof out) != 0) {
+	if (h_run(cmd, out, sizeof out) != 0) {
 		print_message("prlimit failed (%s): skipped\n", out);
 		pool_close(c);
 		poold_stop(d);
@@ -558,7 +453,7 @@ static void test_log_format_json_writes_one_object_per_line(void **state)
 
 	json_decref(CALL_OK(c, "ping", NULL));
 	pool_close(c);
-	log = slurp(d->log);
+	log = h_slurp(d->log);
 	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_error_t err;
 		json_t *o = json_loads(line, 0, &err);
@@ -634,7 +529,7 @@ static void make_cert(const char *cn, const char *cert, const char *key)
 
 	snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s "
 		 "-out %s -days 1 -subj /CN=%s 2>&1", key, cert, cn);
-	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 }
 
 /* The subject the TLS listener presents now. */
@@ -644,7 +539,7 @@ static void served_subject(char *out, size_t len)
 
 	snprintf(cmd, sizeof cmd, "timeout 10 openssl s_client -connect 127.0.0.1:%d "
 		 "</dev/null 2>/dev/null | grep '^subject='", port);
-	run(cmd, out, len);
+	h_run(cmd, out, len);
 }
 
 static void test_sighup_reloads_the_tls_certificate(void **state)
@@ -652,7 +547,7 @@ static void test_sighup_reloads_the_tls_certificate(void **state)
 	char cert[320], key[320], cmd[1024], out[2048];
 	poold_proc *d;
 
-	write_tokens("alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
 	snprintf(key, sizeof key, "%s/key.pem", dir);
 	make_cert("first.example", cert, key);
@@ -666,7 +561,7 @@ static void test_sighup_reloads_the_tls_certificate(void **state)
 	assert_non_null(strstr(out, "second.example"));
 	/* a broken certificate keeps the one in use, and says why */
 	snprintf(cmd, sizeof cmd, "echo broken >%s", cert);
-	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 	kill(d->pid, SIGHUP);
 	WAIT_UNTIL(log_count(d, "TLS certificate refused") == 1, 10);
 	served_subject(out, sizeof out);
@@ -687,7 +582,7 @@ static void test_root_without_db_uses_var_lib_poold(void **state)
 		 "while [ ! -S $S ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
 		 "ls /var/lib/poold; kill $p; wait $p; echo exit $?' 2>&1; ls", dir, dir,
 		 POOLD_BIN);
-	run(cmd, out, sizeof out);
+	h_run(cmd, out, sizeof out);
 	if (strstr(out, "NO-NAMESPACE") || strstr(out, "unshare:")) {
 		print_message("no mount namespace here: skipped\n");
 		skip();
@@ -696,7 +591,7 @@ static void test_root_without_db_uses_var_lib_poold(void **state)
 	assert_non_null(strstr(out, "exit 0"));
 	/* and nothing in the directory it was started from */
 	snprintf(cmd, sizeof cmd, "%s/poold.db", dir);
-	assert_false(file_exists(cmd));
+	assert_false(h_exists(cmd));
 }
 
 static int group_setup(void **state)
@@ -709,10 +604,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

@@ -5,6 +5,7 @@
  * named after the behaviour that failed before the fix.
  */
 #include "harness.h"
+#include "h_files.h"
 #include "../h_pgstore.h"
 
 #include <signal.h>
@@ -15,51 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- helpers ------------------------------------------------------------- */
-
-/* DIR/name of the daemon, in one of 8 rotating buffers. */
-static const char *at(const poold_proc *d, const char *name)
-{
-	static char ring[8][512];
-	static unsigned next;
-	char *buf = ring[next++ % 8];
-
-	snprintf(buf, sizeof ring[0], "%s/%s", d->dir, name);
-	return buf;
-}
-
-/* An executable sh script DIR/name (D is the daemon's dir). */
-static const char *script(const poold_proc *d, const char *name, const char *body)
-{
-	const char *path = at(d, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\nD='%s'\n%s", d->dir, body);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, 0755), 0);
-	return path;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	if (!f) {
-		free(buf);
-		return NULL;
-	}
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static bool log_has(const poold_proc *d, const char *needle)
 {
-	char *s = slurp(d->log);
+	char *s = h_slurp(d->log);
 	bool found = s && strstr(s, needle);
 
 	free(s);
@@ -69,7 +28,7 @@ static bool log_has(const poold_proc *d, const char *needle)
 /* The number in file DIR/name, 0 if there is none yet. */
 static long file_number(const poold_proc *d, const char *name)
 {
-	char *s = slurp(at(d, name));
+	char *s = h_slurp(h_at(d, name));
 	long v = s ? atol(s) : 0;
 
 	free(s);
@@ -201,7 +160,7 @@ static void add_many(pool_client *c, const char *pool, int n)
 /* How many counting destroys have ended (a line each in $D/done). */
 static size_t destroys_done(const poold_proc *d)
 {
-	char *s = slurp(at(d, "done"));
+	char *s = h_slurp(h_at(d, "done"));
 	size_t n = s ? strlen(s) / 2 : 0;
 
 	free(s);
@@ -212,7 +171,7 @@ static void test_draining_many_resources_runs_destroys_within_the_limits(void **
 {
 	poold_proc *d = poold_start("--max-destroys", "6", NULL);
 	pool_client *c = h_connect(d);
-	const char *path = script(d, "destroy", counting_destroy);
+	const char *path = h_script(d, "destroy", counting_destroy);
 
 	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:{s:[s]}}", "pool", "a", "destroy",
 						"cmd", path)));
@@ -238,7 +197,7 @@ static void test_deleted_pool_destroys_run_within_the_total_limit(void **state)
 {
 	poold_proc *d = poold_start("--max-destroys", "3", NULL);
 	pool_client *c = h_connect(d);
-	const char *path = script(d, "destroy", counting_destroy);
+	const char *path = h_script(d, "destroy", counting_destroy);
 	json_decref(CALL_OK(c, "pool.create", J("{s:s, s:{s:[s], s:i}}", "pool", "a",
 						"destroy", "cmd", path, "max_concurrent", 50)));
 	add_many(c, "a", 60);
@@ -255,7 +214,7 @@ static void test_pool_command_env_reaches_the_command(void **state)
 {
 	poold_proc *d = poold_start(NULL);
 	pool_client *c = h_connect(d);
-	const char *path = script(d, "create", "printf '{\"greeting\":\"%s\"}' \"$GREETING\"\n");
+	const char *path = h_script(d, "create", "printf '{\"greeting\":\"%s\"}' \"$GREETING\"\n");
 	json_t *l;
 
 	json_decref(CALL_OK(c, "pool.create",

@@ -20,6 +20,7 @@
 
 #include "h_http.h"
 #include "harness.h"
+#include "h_files.h"
 #include "../h_pgstore.h"
 
 static char dir[] = "/tmp/poold-http-XXXXXX";
@@ -34,16 +35,6 @@ static poold_proc *start_http(const char *host, const char *extra1,
 	return poold_start("--http", http_arg, extra1, extra2, extra3, NULL);
 }
 
-/* Runs a shell command; its exit status, its output in out. */
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = fread(out, 1, len - 1, p);
-
-	out[n] = '\0';
-	return WEXITSTATUS(pclose(p));
-}
-
 /* promtool's verdict on a scrape (its output is printed on failure). */
 static void promtool_check(const char *body)
 {
@@ -56,7 +47,7 @@ static void promtool_check(const char *body)
 	fputs(body, f);
 	fclose(f);
 	snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
-	if (run(cmd, out, sizeof out) != 0)
+	if (h_run(cmd, out, sizeof out) != 0)
 		fail_msg("promtool check metrics:\n%s", out);
 }
 
@@ -230,11 +221,11 @@ static void test_token_off_loopback(void **state)
 	/* Not loopback: needs --listen-public, and a token file. */
 	snprintf(cmd, sizeof cmd, "%s --socket %s/a.sock --db %s/a.db --http "
 		 "0.0.0.0:1 2>&1", POOLD_BIN, dir, dir);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "--listen-public"));
 	snprintf(cmd, sizeof cmd, "%s --socket %s/a.sock --db %s/a.db --http "
 		 "0.0.0.0:1 --listen-public 2>&1", POOLD_BIN, dir, dir);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "--tokens"));
 
 	d = start_http("0.0.0.0", "--listen-public", "--tokens", tokens);
@@ -279,7 +270,7 @@ static void test_https_off_loopback(void **state)
 	snprintf(cmd, sizeof cmd, "curl -sS --max-time 30 --cacert %s/ca.pem "
 		 "-H 'Authorization: Bearer bob-secret-token-000002' "
 		 "https://127.0.0.1:%d/metrics 2>&1", dir, port);
-	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 	assert_non_null(strstr(out, "poold_connections"));
 	/* Plain HTTP gets no answer. */
 	r = h_http_get(port, "/healthz");
@@ -375,32 +366,23 @@ static void test_docs_promtool(void **state)
 		 "promtool check rules poold-alerts.yml 2>&1 && "
 		 "promtool check config prometheus.yml 2>&1", dir,
 		 dirname(src));
-	if (run(cmd, out, sizeof out) != 0)
+	if (h_run(cmd, out, sizeof out) != 0)
 		fail_msg("docs/operations.md: %s", out);
 	assert_non_null(strstr(out, "SUCCESS: 3 rules found"));
 }
 
 static int group_setup(void **state)
 {
-	FILE *f;
-
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
-	f = fopen(tokens, "w");
-	if (!f)
-		return -1;
-	fputs("bob bob-secret-token-000002\n", f);
-	fclose(f);
-	return chmod(tokens, 0600);
+	h_write_file(tokens, "bob bob-secret-token-000002\n", 0600);
+	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

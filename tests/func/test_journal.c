@@ -13,6 +13,7 @@
 #include "../h_pgstore.h"
 #include "h_lock.h"
 #include "harness.h"
+#include "h_files.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -381,18 +382,6 @@ static void test_history_pages_and_survives_kill9(void **state)
 
 /* ---- poolctl history ------------------------------------------------------- */
 
-/* Runs a shell command; its exit status, stdout into out. */
-static int sh(const char *cmd, char *out, size_t outlen)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	return WEXITSTATUS(pclose(p));
-}
-
 static void test_poolctl_history(void **state)
 {
 	poold_proc *d = poold_start(NULL);
@@ -412,7 +401,7 @@ static void test_poolctl_history(void **state)
 	 * pages are of at most 1000; --limit asks for fewer in all). */
 	snprintf(cmd, sizeof cmd, "%s --socket %s history --pool p --json",
 		 POOLCTL_BIN, d->sock);
-	assert_int_equal(sh(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		json_t *ev = json_loads(line, 0, NULL);
 
@@ -424,7 +413,7 @@ static void test_poolctl_history(void **state)
 	assert_int_equal(lines, 8); /* pool_changed, created, 3 x 2 */
 	snprintf(cmd, sizeof cmd, "%s --socket %s history --limit 3 --since 1h",
 		 POOLCTL_BIN, d->sock);
-	assert_int_equal(sh(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 	assert_non_null(strstr(out, "SEQ"));
 	assert_non_null(strstr(out, "leased"));
 	assert_null(strstr(out, "returned")); /* the 4th event on */
@@ -432,7 +421,7 @@ static void test_poolctl_history(void **state)
 	 * what a time looks like. */
 	snprintf(cmd, sizeof cmd, "%s --socket %s history --since soon 2>&1",
 		 POOLCTL_BIN, d->sock);
-	assert_int_not_equal(sh(cmd, out, sizeof out), 0);
+	assert_int_not_equal(h_run(cmd, out, sizeof out), 0);
 	assert_non_null(strstr(out, "RFC 3339"));
 	pool_close(c);
 	poold_stop(d);

@@ -10,12 +10,12 @@
  * POOLD_SOCKET set, as a job script would run them.
  */
 #include "harness.h"
+#include "h_cli.h"
+#include "h_files.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <libgen.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,64 +33,15 @@ static char *out_text, *err_text;
 #define OUT (out_text)
 #define ERR (err_text)
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	assert_non_null(f);
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		assert_true(feof(f));
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
-/* The environment of every poolctl a test runs: poolctl on PATH, the test
- * daemon's socket. */
-static void child_env(const poold_proc *d)
-{
-	char bin[sizeof(POOLCTL_BIN)], path[4096];
-
-	memcpy(bin, POOLCTL_BIN, sizeof(bin));
-	snprintf(path, sizeof(path), "%s:%s", dirname(bin), getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-	setenv("PATH", path, 1);
-	setenv("POOLD_SOCKET", d->sock, 1);
-}
-
 /* Starts `sh -c script` (as nobody if asked) with stdout and stderr into
  * DIR/out and DIR/err; returns its pid. */
 static pid_t sh_start(poold_proc *d, bool nobody, const char *script)
 {
 	char out[400], err[400];
-	pid_t pid;
 
 	snprintf(out, sizeof(out), "%s/out", d->dir);
 	snprintf(err, sizeof(err), "%s/err", d->dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int n = open("/dev/null", O_RDONLY);
-		gid_t gid = h_nobody_gid();
-
-		if (o < 0 || e < 0 || n < 0)
-			_exit(120);
-		dup2(n, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		if (nobody && (setgroups(1, &gid) || setgid(gid) || setuid(h_nobody_uid())))
-			_exit(121);
-		child_env(d);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-		_exit(122);
-	}
-	return pid;
+	return h_sh_spawn(d, nobody, script, out, err);
 }
 
 static void collect(poold_proc *d)
@@ -100,9 +51,9 @@ static void collect(poold_proc *d)
 	free(out_text);
 	free(err_text);
 	snprintf(path, sizeof(path), "%s/out", d->dir);
-	out_text = slurp(path);
+	out_text = h_read_file(path);
 	snprintf(path, sizeof(path), "%s/err", d->dir);
-	err_text = slurp(path);
+	err_text = h_read_file(path);
 }
 
 /* Runs the script and returns its exit status; OUT and ERR hold its output. */
@@ -135,11 +86,6 @@ static int sh_as(poold_proc *d, bool nobody, const char *fmt, ...)
 	} while (0)
 #define SH_OK(d, ...) SH_RC(0, d, __VA_ARGS__)
 
-#define HAS(text, needle)                                                            \
-	do {                                                                         \
-		if (!strstr((text), (needle)))                                       \
-			fail_msg("expected \"%s\" in:\n%s", (needle), (text));       \
-	} while (0)
 
 /* OUT parsed as JSON (new ref); fails the test if it is not. */
 static json_t *out_json_at(const char *file, int line)
@@ -173,21 +119,6 @@ static bool is_lease_id(const char *s)
 	return true;
 }
 
-static poold_proc *start_with_pool(pool_client **c, const char *settings)
-{
-	poold_proc *d = poold_start(NULL);
-
-	*c = h_connect(d);
-	h_pool(*c, "p", settings);
-	return d;
-}
-
-static void finish(poold_proc *d, pool_client *c)
-{
-	pool_close(c);
-	poold_stop(d);
-}
-
 /* ---- help, usage, durations ------------------------------------------------ */
 
 static const char *const all_commands[] = {
@@ -206,31 +137,31 @@ static void test_help(void **state)
 		char line[64];
 
 		snprintf(line, sizeof(line), "\n  %s ", all_commands[i]);
-		HAS(OUT, line);
+		H_HAS(OUT, line);
 	}
-	HAS(OUT, "Exit codes");
-	HAS(OUT, "7  cannot reach the daemon");
+	H_HAS(OUT, "Exit codes");
+	H_HAS(OUT, "7  cannot reach the daemon");
 	for (size_t i = 0; i < sizeof(all_commands) / sizeof(all_commands[0]); i++) {
 		char usage[64];
 
 		SH_OK(d, "poolctl %s --help", all_commands[i]);
 		snprintf(usage, sizeof(usage), "usage: poolctl %s", all_commands[i]);
-		HAS(OUT, usage);
-		HAS(OUT, "Exit codes");
+		H_HAS(OUT, usage);
+		H_HAS(OUT, "Exit codes");
 	}
 	SH_OK(d, "poolctl --version");
-	HAS(OUT, "poolctl " POOL_VERSION);
+	H_HAS(OUT, "poolctl " POOL_VERSION);
 	SH_OK(d, "poolctl pool --help");
-	HAS(OUT, "pool create");
+	H_HAS(OUT, "pool create");
 	SH_RC(2, d, "poolctl");
 	SH_RC(2, d, "poolctl pool");
 	SH_RC(2, d, "poolctl frobnicate");
-	HAS(ERR, "unknown command 'frobnicate'");
+	H_HAS(ERR, "unknown command 'frobnicate'");
 	SH_RC(2, d, "poolctl lease");
-	HAS(ERR, "usage: poolctl lease POOL");
+	H_HAS(ERR, "usage: poolctl lease POOL");
 	SH_RC(2, d, "poolctl lease p extra");
 	SH_RC(2, d, "poolctl lease p --bogus");
-	HAS(ERR, "unknown option --bogus");
+	H_HAS(ERR, "unknown option --bogus");
 	SH_RC(2, d, "poolctl lease p --ttl");
 	SH_RC(2, d, "poolctl lease p --json -q");
 	SH_RC(2, d, "poolctl lease p --bind sometimes");
@@ -264,7 +195,7 @@ static void test_durations(void **state)
 	static const char *const bad[] = { "", "-1", "5min", "1e3", "abc", "1.5x", ".", "inf",
 					   "nan", "m", "1 m", "+5" };
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 
 	h_add(c, "p", "r1", NULL);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -274,13 +205,13 @@ static void test_durations(void **state)
 
 		SH_RC(2, d, "poolctl lease p --ttl '%s'", bad[i]);
 		snprintf(quoted, sizeof(quoted), "'%s' is not a duration", bad[i]);
-		HAS(ERR, quoted);
+		H_HAS(ERR, quoted);
 	}
 	SH_RC(2, d, "poolctl lease p --wait 10x");
 	SH_RC(2, d, "poolctl status --watch soon");
 	SH_RC(2, d, "poolctl pool set p --lease-ttl 1w");
 	SH_RC(2, d, "poolctl run p --grace 5y -- true");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* ---- pools -------------------------------------------------------------------- */
@@ -334,15 +265,15 @@ static void test_pool_commands(void **state)
 	SH_OK(d, "poolctl pool set spark --reset null --destroy null -q");
 
 	SH_OK(d, "poolctl pool get spark");
-	HAS(OUT, "lease_ttl");
-	HAS(OUT, "occupancy");
+	H_HAS(OUT, "lease_ttl");
+	H_HAS(OUT, "occupancy");
 	SH_OK(d, "poolctl pool get spark --json");
 	p = OUT_JSON();
 	assert_non_null(JOBJ(p, "occupancy"));
 	json_decref(p);
 	SH_OK(d, "poolctl pool list");
-	HAS(OUT, "POOL");
-	HAS(OUT, "spark");
+	H_HAS(OUT, "POOL");
+	H_HAS(OUT, "spark");
 	SH_OK(d, "poolctl pool list --json");
 	p = OUT_JSON();
 	assert_int_equal(json_array_size(json_object_get(p, "pools")), 1);
@@ -355,7 +286,7 @@ static void test_pool_commands(void **state)
 	SH_RC(2, d, "poolctl pool set spark --max-size 2.5");
 	SH_RC(2, d, "poolctl pool set spark --reset '[1]'");
 	SH_RC(1, d, "poolctl pool create spark");
-	HAS(ERR, "exists");
+	H_HAS(ERR, "exists");
 
 	h_add(c, "spark", "r1", NULL);
 	SH_OK(d, "poolctl pool drain spark --json");
@@ -363,17 +294,17 @@ static void test_pool_commands(void **state)
 	assert_string_equal(JSTR(p, "state"), "draining");
 	json_decref(p);
 	SH_RC(1, d, "poolctl lease spark");
-	HAS(ERR, "draining");
+	H_HAS(ERR, "draining");
 	SH_OK(d, "poolctl pool set spark --state active -q");
 	SH_OK(d, "poolctl pool create other -q");
 	h_add(c, "other", "o1", NULL);
 	SH_RC(6, d, "poolctl pool delete other");
 	SH_OK(d, "poolctl pool delete other --force");
-	HAS(OUT, "deleted pool other");
+	H_HAS(OUT, "deleted pool other");
 	SH_RC(4, d, "poolctl pool get other");
 	SH_OK(d, "poolctl pool delete spark --force --json");
 	json_decref(OUT_JSON());
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* ---- resources ------------------------------------------------------------ */
@@ -381,11 +312,11 @@ static void test_pool_commands(void **state)
 static void test_resource_commands(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	json_t *r;
 
 	SH_OK(d, "poolctl resource add p r1 --descriptor '{\"zone\": \"eu\"}'");
-	HAS(OUT, "added 1 resource");
+	H_HAS(OUT, "added 1 resource");
 	SH_OK(d, "echo '{\"zone\": \"us\"}' > %s/d.json && poolctl resource add p r2 "
 		 "--descriptor @%s/d.json --json", d->dir, d->dir);
 	r = OUT_JSON();
@@ -396,7 +327,7 @@ static void test_resource_commands(void **state)
 	assert_string_equal(OUT, "");
 	assert_int_equal(h_status_field(c, "p", "total"), 4);
 	SH_RC(1, d, "poolctl resource add p r1");
-	HAS(ERR, "exists");
+	H_HAS(ERR, "exists");
 	SH_RC(2, d, "poolctl resource add p r9 --descriptor '[1]'");
 	SH_RC(2, d, "poolctl resource add p r9 --descriptor '{bad'");
 	SH_RC(2, d, "poolctl resource add p r9 --descriptor @/nonexistent");
@@ -408,14 +339,14 @@ static void test_resource_commands(void **state)
 	assert_int_equal(JINT(r, "version"), 1);
 	json_decref(r);
 	SH_OK(d, "poolctl resource get p r2");
-	HAS(OUT, "state");
-	HAS(OUT, "free");
+	H_HAS(OUT, "state");
+	H_HAS(OUT, "free");
 	SH_RC(4, d, "poolctl resource get p nope");
 
 	SH_OK(d, "poolctl resource list p");
-	HAS(OUT, "NAME");
-	HAS(OUT, "r3");
-	HAS(OUT, "\"zone\":\"ap\"");
+	H_HAS(OUT, "NAME");
+	H_HAS(OUT, "r3");
+	H_HAS(OUT, "\"zone\":\"ap\"");
 	SH_OK(d, "poolctl resource list p --json");
 	r = OUT_JSON();
 	assert_int_equal(json_array_size(json_object_get(r, "resources")), 4);
@@ -446,12 +377,12 @@ static void test_resource_commands(void **state)
 	SH_RC(6, d, "poolctl resource update p r2 --descriptor '{}'");
 	SH_RC(6, d, "poolctl resource remove p r2");
 	SH_OK(d, "poolctl resource remove p r2 --force");
-	HAS(OUT, "removed r2");
+	H_HAS(OUT, "removed r2");
 	SH_OK(d, "poolctl resource remove p r3 --json");
 	json_decref(OUT_JSON());
 	SH_RC(4, d, "poolctl resource remove p r3");
 	assert_int_equal(h_status_field(c, "p", "total"), 2);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* ---- leases --------------------------------------------------------------- */
@@ -459,7 +390,7 @@ static void test_resource_commands(void **state)
 static void test_lease_output(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, "{\"max_waiters\": 0}");
+	poold_proc *d = h_start_with_pool(&c, "{\"max_waiters\": 0}");
 	json_t *l, *list;
 	char id[64], id2[64];
 
@@ -477,18 +408,18 @@ static void test_lease_output(void **state)
 	SH_OK(d, "poolctl lease get %s -q", JSTR(l, "lease"));
 	assert_string_equal(out_line(id, sizeof(id)), JSTR(l, "lease"));
 	SH_OK(d, "poolctl lease get %s", JSTR(l, "lease"));
-	HAS(OUT, "resource    r1");
-	HAS(OUT, "owner       job 42");
+	H_HAS(OUT, "resource    r1");
+	H_HAS(OUT, "owner       job 42");
 	SH_OK(d, "poolctl lease get %s --json", JSTR(l, "lease"));
 	list = OUT_JSON();
 	assert_int_equal(JINT(list, "token"), JINT(l, "token"));
 	json_decref(list);
 	SH_RC(3, d, "poolctl lease p");
-	HAS(ERR, "exhausted");
+	H_HAS(ERR, "exhausted");
 	SH_RC(3, d, "poolctl lease p --wait 0.2");
-	HAS(ERR, "busy");
+	H_HAS(ERR, "busy");
 	SH_OK(d, "poolctl return %s", JSTR(l, "lease"));
-	HAS(OUT, "returned lease");
+	H_HAS(OUT, "returned lease");
 	SH_RC(4, d, "poolctl return %s", JSTR(l, "lease"));
 	SH_RC(4, d, "poolctl lease get %s", JSTR(l, "lease"));
 	SH_RC(4, d, "poolctl lease nopool");
@@ -534,13 +465,13 @@ static void test_lease_output(void **state)
 	WAIT_UNTIL(h_status_field(c, "p", "leased") == 0, 5);
 	SH_OK(d, "poolctl lease p --bind none -q");
 	assert_int_equal(h_status_field(c, "p", "leased"), 1);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_checkout_replace_checkin(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	json_t *l, *r;
 	char id[64];
 
@@ -555,7 +486,7 @@ static void test_checkout_replace_checkin(void **state)
 	SH_RC(3, d, "poolctl checkout p --match zone=ap");
 	SH_RC(3, d, "poolctl checkout p --name b");
 	SH_RC(3, d, "poolctl checkout p --name b --wait 0.2");
-	HAS(ERR, "timeout");
+	H_HAS(ERR, "timeout");
 	SH_RC(4, d, "poolctl checkout p --name zz");
 	SH_RC(2, d, "poolctl checkout p --name a --match zone=eu");
 	SH_RC(2, d, "poolctl checkout p --match zone");
@@ -569,9 +500,9 @@ static void test_checkout_replace_checkin(void **state)
 	SH_RC(6, d, "poolctl replace %s --descriptor '{}' --version 1", JSTR(l, "lease"));
 	SH_RC(2, d, "poolctl replace %s", JSTR(l, "lease"));
 	SH_OK(d, "poolctl replace %s --descriptor '{\"v\": 3}'", JSTR(l, "lease"));
-	HAS(OUT, "version");
+	H_HAS(OUT, "version");
 	SH_OK(d, "poolctl checkin %s --descriptor '{\"v\": 4}'", JSTR(l, "lease"));
-	HAS(OUT, "checked in");
+	H_HAS(OUT, "checked in");
 	SH_RC(4, d, "poolctl checkin %s", JSTR(l, "lease"));
 	SH_OK(d, "poolctl resource get p b --json");
 	r = OUT_JSON();
@@ -603,13 +534,13 @@ static void test_checkout_replace_checkin(void **state)
 	assert_true(fabs(h_parse_time(JSTR(r, "expires_at")) - h_wall() - 3600) < 10);
 	json_decref(r);
 	SH_OK(d, "poolctl renew %s --ttl 0", id);
-	HAS(OUT, "never expires");
+	H_HAS(OUT, "never expires");
 	SH_OK(d, "poolctl renew %s --ttl 0.3", id);
-	HAS(OUT, "renewed lease");
+	H_HAS(OUT, "renewed lease");
 	h_sleep(0.8);
 	SH_RC(4, d, "poolctl renew %s", id);
-	HAS(ERR, "expired");
-	finish(d, c);
+	H_HAS(ERR, "expired");
+	h_finish(d, c);
 }
 
 static void test_return_by_resource(void **state)
@@ -619,7 +550,7 @@ static void test_return_by_resource(void **state)
 	json_t *l;
 
 	h_require_root();
-	d = start_with_pool(&c, NULL);
+	d = h_start_with_pool(&c, NULL);
 	assert_int_equal(chmod(d->sock, 0666), 0);
 	h_add(c, "p", "r1", "r2", "r3", NULL);
 	SH_OK(d, "poolctl checkout p --name r1 --ttl 60 -q");
@@ -628,10 +559,10 @@ static void test_return_by_resource(void **state)
 	assert_true(h_parse_time(JSTR(l, "expires_at")) - h_wall() > 7000);
 	json_decref(l);
 	SH_OK(d, "poolctl return --pool p --resource r1");
-	HAS(OUT, "returned lease");
+	H_HAS(OUT, "returned lease");
 	assert_string_equal(h_res_state(c, "p", "r1"), "free");
 	SH_RC(4, d, "poolctl return --pool p --resource r1");
-	HAS(ERR, "no live lease on resource r1");
+	H_HAS(ERR, "no live lease on resource r1");
 	SH_RC(4, d, "poolctl renew --pool p --resource r1");
 	SH_RC(2, d, "poolctl return --pool p");
 	SH_RC(2, d, "poolctl return LEASE --pool p --resource r1");
@@ -640,30 +571,30 @@ static void test_return_by_resource(void **state)
 	/* root's lease: nobody may not return it; nobody's own lease: it may */
 	SH_OK(d, "poolctl checkout p --name r2 -q");
 	assert_int_equal(sh_as(d, true, "poolctl return --pool p --resource r2"), 5);
-	HAS(ERR, "another caller's");
+	H_HAS(ERR, "another caller's");
 	assert_int_equal(sh_as(d, true, "poolctl renew --pool p --resource r2"), 5);
 	assert_int_equal(sh_as(d, true, "poolctl checkout p --name r3 -q && "
 				       "poolctl renew --pool p --resource r3 -q && "
 				       "poolctl return --pool p --resource r3"), 0);
 	assert_int_equal(sh_as(d, true, "poolctl pool create mine"), 5);
-	HAS(ERR, "forbidden");
+	H_HAS(ERR, "forbidden");
 	assert_int_equal(sh_as(d, true, "poolctl resource add p x"), 5);
 	assert_int_equal(sh_as(d, true, "poolctl hello"), 0);
-	HAS(OUT, "uid:");
+	H_HAS(OUT, "uid:");
 	assert_true(strstr(OUT, "(admin)") == NULL);
 	/* an admin returns anyone's */
 	SH_OK(d, "poolctl hello");
-	HAS(OUT, "(admin)");
+	H_HAS(OUT, "(admin)");
 	assert_int_equal(sh_as(d, true, "poolctl checkout p --name r3 -q"), 0);
 	SH_OK(d, "poolctl return --pool p --resource r3");
 	assert_string_equal(h_res_state(c, "p", "r3"), "free");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_lease_list(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	json_t *l;
 	char *save, *line;
 	int rows = 0;
@@ -675,18 +606,18 @@ static void test_lease_list(void **state)
 		 "poolctl lease q -q");
 	SH_OK(d, "poolctl lease list");
 	line = strtok_r(OUT, "\n", &save);
-	HAS(line, "LEASE");
-	HAS(line, "POOL");
-	HAS(line, "RESOURCE");
-	HAS(line, "OWNER");
-	HAS(line, "AGE");
-	HAS(line, "LEFT");
+	H_HAS(line, "LEASE");
+	H_HAS(line, "POOL");
+	H_HAS(line, "RESOURCE");
+	H_HAS(line, "OWNER");
+	H_HAS(line, "AGE");
+	H_HAS(line, "LEFT");
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		rows++;
 		if (strstr(line, "alice"))
 			assert_null(strstr(line, "never"));
 		if (strstr(line, " s1 "))
-			HAS(line, " q ");
+			H_HAS(line, " q ");
 	}
 	assert_int_equal(rows, 3);
 	SH_OK(d, "poolctl lease list | grep -c never");
@@ -704,13 +635,13 @@ static void test_lease_list(void **state)
 	SH_OK(d, "poolctl lease list -q | wc -l");
 	assert_int_equal(atoi(OUT), 3);
 	SH_RC(4, d, "poolctl lease list --pool nopool");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_status_watch_ping(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, "{\"max_size\": 5}");
+	poold_proc *d = h_start_with_pool(&c, "{\"max_size\": 5}");
 	json_t *s, *p;
 	pid_t pid;
 	char path[400];
@@ -718,11 +649,11 @@ static void test_status_watch_ping(void **state)
 	h_add(c, "p", "r1", "r2", NULL);
 	SH_OK(d, "poolctl lease p -q");
 	SH_OK(d, "poolctl status");
-	HAS(OUT, "FREE");
-	HAS(OUT, "TOTAL/MAX");
-	HAS(OUT, "WAITERS");
-	HAS(OUT, "OLDEST");
-	HAS(OUT, "2/5");
+	H_HAS(OUT, "FREE");
+	H_HAS(OUT, "TOTAL/MAX");
+	H_HAS(OUT, "WAITERS");
+	H_HAS(OUT, "OLDEST");
+	H_HAS(OUT, "2/5");
 	SH_OK(d, "poolctl status p --json");
 	s = OUT_JSON();
 	p = json_array_get(json_object_get(s, "pools"), 0);
@@ -746,7 +677,7 @@ static void test_status_watch_ping(void **state)
 	h_sleep(0.3);
 	json_decref(CALL_OK(c, "checkout", J("{s:s, s:s}", "pool", "p", "name", "r1")));
 	for (double end = h_now() + 5;; h_sleep(0.02)) {
-		char *text = slurp(path);
+		char *text = h_read_file(path);
 		bool seen = strstr(text, "\"checked_out\"") != NULL;
 
 		free(text);
@@ -763,11 +694,11 @@ static void test_status_watch_ping(void **state)
 	json_decref(s);
 	SH_OK(d, "poolctl watch p & sleep 0.3; poolctl return --pool p --resource r1 -q; "
 		 "sleep 0.3; kill $!");
-	HAS(OUT, "returned");
-	HAS(OUT, "p/r1");
+	H_HAS(OUT, "returned");
+	H_HAS(OUT, "p/r1");
 
 	SH_OK(d, "poolctl ping");
-	HAS(OUT, "poold " POOL_VERSION);
+	H_HAS(OUT, "poold " POOL_VERSION);
 	SH_OK(d, "poolctl ping --json");
 	s = OUT_JSON();
 	assert_string_equal(JSTR(s, "version"), POOL_VERSION);
@@ -776,7 +707,7 @@ static void test_status_watch_ping(void **state)
 	s = OUT_JSON();
 	assert_true(json_is_true(json_object_get(s, "admin")));
 	json_decref(s);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_unreachable(void **state)
@@ -784,10 +715,10 @@ static void test_unreachable(void **state)
 	poold_proc *d = poold_start(NULL);
 
 	SH_RC(7, d, "poolctl --socket %s/nope.sock ping", d->dir);
-	HAS(ERR, "is poold running?");
-	HAS(ERR, "POOLD_SOCKET");
+	H_HAS(ERR, "is poold running?");
+	H_HAS(ERR, "POOLD_SOCKET");
 	SH_RC(7, d, "POOLD_SOCKET=%s/nope.sock poolctl lease p", d->dir);
-	HAS(ERR, "nope.sock by default");
+	H_HAS(ERR, "nope.sock by default");
 	SH_RC(7, d, "POOLD_SOCKET=%s/nope.sock poolctl run p -- true", d->dir);
 	/* --socket wins over POOLD_SOCKET, before or after the command */
 	SH_OK(d, "POOLD_SOCKET=/nonexistent poolctl --socket %s ping -q", d->sock);
@@ -817,15 +748,15 @@ static void write_lines(const char *path, int n, int bad_at)
 static void test_import(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char path[400];
 	json_t *r;
 
 	snprintf(path, sizeof(path), "%s/big.jsonl", d->dir);
 	write_lines(path, 100000, 61234);
 	SH_RC(1, d, "poolctl resource add p --file %s", path);
-	HAS(ERR, "line 61234");
-	HAS(ERR, "61233 resources were added before it");
+	H_HAS(ERR, "line 61234");
+	H_HAS(ERR, "61233 resources were added before it");
 	assert_int_equal(h_status_field(c, "p", "total"), 61233);
 	assert_string_equal(h_res_state(c, "p", "n61233"), "free");
 	assert_string_equal(h_res_state(c, "p", "n61235"), "");
@@ -840,22 +771,22 @@ static void test_import(void **state)
 	/* a name the pool already has: the daemon's refusal, with its line */
 	SH_RC(1, d, "printf '\\n{\"a\": 1}\\n\\n{\"name\": \"n1\", \"descriptor\": {}}\\n' | "
 		 "poolctl resource add p --file -");
-	HAS(ERR, "line 4");
-	HAS(ERR, "already exists");
-	HAS(ERR, "1 resources were added before it");
+	H_HAS(ERR, "line 4");
+	H_HAS(ERR, "already exists");
+	H_HAS(ERR, "1 resources were added before it");
 	SH_RC(1, d, "printf '{\"name\": \"bad name\", \"descriptor\": {}}\\n' | "
 		 "poolctl resource add p --file -");
-	HAS(ERR, "line 1");
+	H_HAS(ERR, "line 1");
 	SH_RC(1, d, "printf '[1]\\n' | poolctl resource add p --file -");
-	HAS(ERR, "not a JSON object");
+	H_HAS(ERR, "not a JSON object");
 	SH_RC(1, d, "printf '{\"name\": \"z\", \"descriptor\": 5}\\n' | "
 		 "poolctl resource add p --file -");
 	SH_RC(2, d, "poolctl resource add p --file %s/missing", d->dir);
 	SH_RC(2, d, "poolctl resource add p n --file %s", path);
 	SH_OK(d, "printf '{\"k\": 1}\\n' > %s/one && poolctl resource add p --file %s/one",
 	      d->dir, d->dir);
-	HAS(OUT, "added 1 resources");
-	finish(d, c);
+	H_HAS(OUT, "added 1 resources");
+	h_finish(d, c);
 }
 
 /* A daemon that takes fewer resources per request than poolctl sends. */
@@ -870,14 +801,14 @@ static void test_import_small_batches(void **state)
 	snprintf(path, sizeof(path), "%s/small.jsonl", d->dir);
 	write_lines(path, 1000, 0);
 	SH_OK(d, "poolctl resource add p --file %s", path);
-	HAS(OUT, "added 1000 resources");
+	H_HAS(OUT, "added 1000 resources");
 	assert_int_equal(h_status_field(c, "p", "total"), 1000);
 	write_lines(path, 1000, 550);
 	SH_RC(1, d, "poolctl resource add q --file %s", path);
-	HAS(ERR, "line 550");
-	HAS(ERR, "549 resources were added before it");
+	H_HAS(ERR, "line 550");
+	H_HAS(ERR, "549 resources were added before it");
 	assert_int_equal(h_status_field(c, "q", "total"), 549);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* ---- run -------------------------------------------------------------------- */
@@ -885,7 +816,7 @@ static void test_import_small_batches(void **state)
 static void test_run_basics(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char id[64];
 
 	SH_OK(d, "poolctl resource add p r1 --descriptor '{\"host\": \"h1\", \"port\": 22, "
@@ -903,7 +834,7 @@ static void test_run_basics(void **state)
 		assert_string_equal(host, "h1");
 		assert_string_equal(port, "22");
 		assert_string_equal(deep, "none");
-		HAS(OUT, "\"deep\":{\"x\":1}");
+		H_HAS(OUT, "\"deep\":{\"x\":1}");
 	}
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
 	assert_int_equal(h_counter(c, "p", "returns"), 1);
@@ -915,7 +846,7 @@ static void test_run_basics(void **state)
 	assert_int_equal(h_counter(c, "p", "returns"), 3);
 	SH_OK(d, "poolctl run p true");
 	SH_RC(127, d, "poolctl run p -- /nonexistent/cmd");
-	HAS(ERR, "cannot run /nonexistent/cmd");
+	H_HAS(ERR, "cannot run /nonexistent/cmd");
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
 
 	/* a COMMAND killed by a signal: 128+N, and the lease is returned */
@@ -934,7 +865,7 @@ static void test_run_basics(void **state)
 	SH_RC(2, d, "poolctl run p --");
 	SH_RC(2, d, "poolctl run p extra -- true");
 	SH_RC(4, d, "poolctl run nopool -- true");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* Starts poolctl run directly (no shell in between), so that the test can
@@ -960,7 +891,7 @@ static pid_t run_start(poold_proc *d, const char *const *args)
 		e = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(o, 1);
 		dup2(e, 2);
-		child_env(d);
+		h_sh_env(d);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], (char *const *)argv);
 		_exit(122);
@@ -971,7 +902,7 @@ static pid_t run_start(poold_proc *d, const char *const *args)
 static void test_run_sigterm(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char marker[400];
 	pid_t pid;
 
@@ -992,7 +923,7 @@ static void test_run_sigterm(void **state)
 	kill(pid, SIGTERM);
 	assert_int_equal(h_wait_child_for(pid, 10), 9);
 	collect(d);
-	HAS(OUT, "got-term");
+	H_HAS(OUT, "got-term");
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
 	assert_string_equal(h_res_state(c, "p", "r1"), "free");
 
@@ -1007,7 +938,7 @@ static void test_run_sigterm(void **state)
 		assert_int_equal(h_wait_child_for(pid, 10), 143);
 		assert_int_equal(h_status_field(c, "p", "leased"), 0);
 	}
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* Waits until COMMAND of poolctl run `pid` created `marker`; fails at once,
@@ -1038,7 +969,7 @@ static void test_run_forwards_int_hup(void **state)
 		{ SIGINT, "INT" }, { SIGHUP, "HUP" },
 	};
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 
 	h_add(c, "p", "r1", NULL);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -1059,14 +990,14 @@ static void test_run_forwards_int_hup(void **state)
 		assert_int_equal(h_status_field(c, "p", "leased"), 1);
 		assert_int_equal(kill(pid, sigs[i].sig), 0);
 		assert_int_equal(h_wait_child_for(pid, 10), 7);
-		text = slurp(got);
+		text = h_read_file(got);
 		assert_string_equal(text, "got r1\n");
 		free(text);
 		assert_int_equal(h_status_field(c, "p", "leased"), 0);
 		assert_int_equal(h_counter(c, "p", "returns"), returns + 1);
 		assert_string_equal(h_res_state(c, "p", "r1"), "free");
 	}
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* ---- a relay that loses the answer to the first lease ------------------------ */
@@ -1276,7 +1207,7 @@ static void relay_stop(relay *rl)
 /* The lines of a file as a NULL-ended array of JSON objects (new refs). */
 static size_t relay_log(const char *path, json_t **out, size_t max)
 {
-	char *text = slurp(path), *save = NULL;
+	char *text = h_read_file(path), *save = NULL;
 	size_t n = 0;
 
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -1320,7 +1251,7 @@ static size_t live_leases(pool_client *c, char ids[][40], size_t max)
 static void test_run_lost_answer(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char started[400], go[400], leasefile[400], script[1400], ids[4][40];
 	const char *args[] = { "p", "--socket", NULL, "--", "sh", "-c", script, NULL };
 	json_t *reqs[8], *drop[2];
@@ -1352,7 +1283,7 @@ static void test_run_lost_answer(void **state)
 	}
 	assert_int_equal(h_status_field(c, "p", "free"), 1);
 	assert_int_equal(live_leases(c, ids, 4), 1);
-	seen = slurp(leasefile);
+	seen = h_read_file(leasefile);
 	seen[strcspn(seen, "\n")] = '\0';
 	assert_string_equal(seen, ids[0]);
 	assert_int_equal(relay_log(rl.dropped, drop, 2), 1);
@@ -1368,7 +1299,7 @@ static void test_run_lost_answer(void **state)
 	close(open(go, O_WRONLY | O_CREAT, 0644));
 	assert_int_equal(h_wait_child_for(pid, 10), 0);
 	collect(d);
-	HAS(ERR, "retrying");
+	H_HAS(ERR, "retrying");
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
 	assert_int_equal(h_status_field(c, "p", "free"), 2);
 	assert_int_equal(h_counter(c, "p", "returns"), 1);
@@ -1398,13 +1329,13 @@ static void test_run_lost_answer(void **state)
 	json_decref(drop[0]);
 	assert_int_equal(h_status_field(c, "p", "leased"), 0);
 	relay_stop(&rl);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_run_renews(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	double t0 = h_now();
 
 	h_add(c, "p", "r1", NULL);
@@ -1423,7 +1354,7 @@ static void test_run_renews(void **state)
 	assert_int_equal(h_counter(c, "p", "expired"), 0);
 	assert_int_equal(h_counter(c, "p", "returns"), 1);
 	assert_string_equal(h_res_state(c, "p", "r1"), "free");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* poold closes idle connections; run connects again without a fuss. */
@@ -1440,13 +1371,13 @@ static void test_run_idle_timeout(void **state)
 	c = h_connect(d);
 	assert_int_equal(h_counter(c, "p", "expired"), 0);
 	assert_int_equal(h_counter(c, "p", "returns"), 1);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_run_discard_on_failure(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 
 	h_add(c, "p", "r1", "r2", NULL);
 	SH_RC(1, d, "poolctl run p --discard-on-failure -- sh -c 'echo $POOL_RESOURCE; exit 1'");
@@ -1457,20 +1388,20 @@ static void test_run_discard_on_failure(void **state)
 	SH_RC(1, d, "poolctl run p -- false");
 	assert_int_equal(h_status_field(c, "p", "total"), 1);
 	assert_int_equal(h_status_field(c, "p", "free"), 1);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_run_lost(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 
 	h_add(c, "p", "r1", NULL);
 	/* an admin removes the resource: the next renewal says not_found */
 	SH_RC(4, d, "poolctl run p --ttl 1.5 --grace 1 -- sh -c "
 		 "'poolctl resource remove p \"$POOL_RESOURCE\" --force; exec sleep 30'");
-	HAS(ERR, "lost the lease on p/r1");
-	HAS(ERR, "SIGTERM");
+	H_HAS(ERR, "lost the lease on p/r1");
+	H_HAS(ERR, "SIGTERM");
 
 	/* a COMMAND that ignores SIGTERM gets SIGKILL after --grace */
 	h_add(c, "p", "r2", NULL);
@@ -1482,15 +1413,15 @@ static void test_run_lost(void **state)
 	h_add(c, "p", "r3", NULL);
 	SH_RC(6, d, "poolctl run p --ttl 1 --keep-on-loss -- sh -c "
 		 "'poolctl resource remove p \"$POOL_RESOURCE\" --force; sleep 1.5; exit 6'");
-	HAS(ERR, "lost the lease");
-	HAS(ERR, "keeps running");
-	finish(d, c);
+	H_HAS(ERR, "lost the lease");
+	H_HAS(ERR, "keeps running");
+	h_finish(d, c);
 }
 
 static void test_run_daemon_gone(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	const char *args[] = { "p", "--ttl", "1.5", "--grace", "0.5", "--", "sleep", "30", NULL };
 	pid_t pid;
 
@@ -1502,7 +1433,7 @@ static void test_run_daemon_gone(void **state)
 	/* unreachable past the expiry (at most 1.5 s after the last renewal) */
 	assert_int_equal(h_wait_child_for(pid, 10), 4);
 	collect(d);
-	HAS(ERR, "unreachable until the lease expired");
+	H_HAS(ERR, "unreachable until the lease expired");
 	poold_respawn(d);
 	poold_stop(d);
 }

@@ -16,21 +16,6 @@
 
 #include "h_cli.h"
 
-static poold_proc *start_with_pool(pool_client **c, const char *settings)
-{
-	poold_proc *d = poold_start(NULL);
-
-	*c = h_connect(d);
-	h_pool(*c, "p", settings);
-	return d;
-}
-
-static void finish(poold_proc *d, pool_client *c)
-{
-	pool_close(c);
-	poold_stop(d);
-}
-
 /* The first line of h_out, into buf. */
 static const char *first_line(char *buf, size_t len)
 {
@@ -41,7 +26,7 @@ static const char *first_line(char *buf, size_t len)
 static void test_errors_in_cli_words(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, "{\"max_size\": 1}");
+	poold_proc *d = h_start_with_pool(&c, "{\"max_size\": 1}");
 
 	h_add(c, "p", "r1", NULL);
 	H_SH_OK(d, "poolctl lease p -q");
@@ -64,13 +49,13 @@ static void test_errors_in_cli_words(void **state)
 	h_pool(c, "max_size", NULL);
 	H_SH_RC(1, d, "poolctl pool create max_size");
 	H_HAS(h_err, "pool max_size already exists");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_status_counters(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, "{\"max_size\": 1}");
+	poold_proc *d = h_start_with_pool(&c, "{\"max_size\": 1}");
 
 	h_add(c, "p", "r1", NULL);
 	H_SH_OK(d, "poolctl lease p -q && poolctl lease p; true");
@@ -80,7 +65,7 @@ static void test_status_counters(void **state)
 	H_HAS(h_out, "exhausted 1 ");
 	H_HAS(h_out, "daemon (connections and refusals):");
 	H_HAS(h_out, "too_large 0");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* Every setting pool get shows, pool set takes back as it is shown; pool
@@ -88,7 +73,7 @@ static void test_status_counters(void **state)
 static void test_settings_round_trip(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 
 	H_SH_OK(d, "poolctl pool set p --lease-ttl 1h30m --idle-ttl 2m5.5s "
 		"--max-lease-ttl 1d2h");
@@ -114,13 +99,13 @@ static void test_settings_round_trip(void **state)
 	H_SH_RC(2, d, "poolctl pool set p --lease-ttl 30m1h");
 	H_HAS(h_err, "'30m1h' is not a duration");
 	H_SH_RC(2, d, "poolctl pool set p --lease-ttl 1h30");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_pages(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char cursor[128];
 
 	h_add(c, "p", "a", "b", "c", NULL);
@@ -143,13 +128,13 @@ static void test_pages(void **state)
 	H_HAS(h_out, "more leases: poolctl lease list --limit 2 --after ");
 	H_SH_OK(d, "poolctl lease list --limit 2 --after '%s' --json", cursor);
 	H_HAS(h_out, "\"next\": null");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 static void test_return_several(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	char a[64], b[64];
 
 	h_add(c, "p", "r1", "r2", NULL);
@@ -165,7 +150,7 @@ static void test_return_several(void **state)
 	assert_string_equal(h_res_state(c, "p", "r1"), "free");
 	assert_string_equal(h_res_state(c, "p", "r2"), "free");
 	H_SH_RC(2, d, "poolctl return %s %s --descriptor '{}'", a, b);
-	finish(d, c);
+	h_finish(d, c);
 }
 
 /* 6.666 is 6.666 on the wire and in --json, not 6.6660000000000004; a
@@ -173,7 +158,7 @@ static void test_return_several(void **state)
 static void test_reals(void **state)
 {
 	pool_client *c;
-	poold_proc *d = start_with_pool(&c, NULL);
+	poold_proc *d = h_start_with_pool(&c, NULL);
 	raw_conn *r;
 	char *line;
 
@@ -195,7 +180,7 @@ static void test_reals(void **state)
 	H_HAS(h_out, "\"y\": 1.5");
 	H_HAS(h_out, "\"z\": 1e+300");
 	H_HAS(h_out, "\"s\": \"1.0e3\"");
-	finish(d, c);
+	h_finish(d, c);
 }
 
 int main(void)

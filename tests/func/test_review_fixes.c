@@ -15,6 +15,8 @@
 #include "../h_pgstore.h"
 #include "h_lock.h"
 #include "harness.h"
+#include "h_net.h"
+#include "h_files.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -152,46 +154,6 @@ static void test_renew_is_in_watch_and_history(void **state)
 	poold_stop(d);
 }
 
-/* ---- 6. SIGHUP updates the watch stream's admin flag --------------------- */
-
-static raw_conn *tcp_connect(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	raw_conn *r = calloc(1, sizeof *r);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	r->fd = fd;
-	return r;
-}
-
-/* A free TCP port of the loopback. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, 0600), 0);
-}
-
 /* The "lease" of the next "leased" event on w, after c leases from p and
  * returns (JSON null for a hidden id). */
 static bool leased_id_shown(pool_client *c, raw_conn *w)
@@ -221,7 +183,7 @@ static bool session_admin(raw_conn *w)
 static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 {
 	char dir[] = "/tmp/poold-review-XXXXXX", tokens[64], listen[64];
-	int port = free_port();
+	int port = h_free_port();
 	poold_proc *d;
 	pool_client *c;
 	raw_conn *w;
@@ -229,17 +191,17 @@ static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	write_file(tokens, "alice alice-secret-token-0001 admin\n");
+	h_write_file(tokens, "alice alice-secret-token-0001 admin\n", 0600);
 	d = poold_start("--listen", listen, "--tokens", tokens, NULL);
 	c = h_connect(d);
 	h_pool(c, "p", NULL);
 	h_add(c, "p", "r1", NULL);
-	w = tcp_connect(port);
+	w = raw_connect_tcp(port);
 	json_decref(raw_req(w, "{\"op\":\"hello\",\"token\":"
 			    "\"alice-secret-token-0001\"}"));
 	json_decref(raw_req(w, "{\"op\":\"watch\",\"pool\":\"p\"}"));
 	assert_true(leased_id_shown(c, w));
-	write_file(tokens, "alice alice-secret-token-0001\n");
+	h_write_file(tokens, "alice alice-secret-token-0001\n", 0600);
 	kill(d->pid, SIGHUP);
 	/* the session itself says when the reload has reached it */
 	WAIT_UNTIL(!session_admin(w), 10);
@@ -255,19 +217,6 @@ static void test_sighup_takes_admin_from_a_watch_stream(void **state)
 
 #define FORGED_FIELDS "x caller=uid:12345 lease=00000000 pool=q"
 #define FORGED_LINE "y\n2026-01-01T00:00:00.000Z info forged"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
 
 static int count(const char *hay, const char *needle)
 {
@@ -298,7 +247,7 @@ static char *lease_as(poold_proc *d, const char *const *owners, int n)
 	pool_close(c);
 	for (double end = h_now() + 10;; h_sleep(0.05)) {
 		free(log);
-		log = slurp(d->log);
+		log = h_read_file(d->log);
 		if (count(log, "returned") >= n || h_now() > end)
 			return log;
 	}

@@ -20,41 +20,16 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "h_net.h"
+#include "h_files.h"
 
 static char dir[] = "/tmp/poold-tcp-XXXXXX";
 static char tokens[300], listen_arg[64];
 static int port;
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
-static raw_conn *tcp_connect(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	raw_conn *r = calloc(1, sizeof *r);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	r->fd = fd;
-	return r;
-}
-
 static poold_proc *start_tcp(const char *extra1, const char *extra2)
 {
-	port = free_port();
+	port = h_free_port();
 	snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", port);
 	return poold_start("--listen", listen_arg, "--tokens", tokens, extra1,
 			   extra2, NULL);
@@ -68,7 +43,7 @@ static void test_hello_first(void **state)
 
 	/* Anything but hello first: forbidden, and closed (the rest of the
 	 * pipelined lines is not answered). */
-	r = tcp_connect();
+	r = raw_connect_tcp(port);
 	raw_send(r, "{\"op\":\"ping\"}\n{\"op\":\"ping\"}\n");
 	a = raw_recv(r, 5);
 	resp_expect_err(a, "forbidden");
@@ -76,7 +51,7 @@ static void test_hello_first(void **state)
 	assert_true(raw_wait_eof(r, 5));
 	raw_close(r);
 	/* Not even a malformed line is let through. */
-	r = tcp_connect();
+	r = raw_connect_tcp(port);
 	raw_send(r, "nonsense\n");
 	a = raw_recv(r, 5);
 	resp_expect_err(a, "bad_request");
@@ -84,13 +59,13 @@ static void test_hello_first(void **state)
 	assert_true(raw_wait_eof(r, 5));
 	raw_close(r);
 	/* A wrong token, or none. */
-	r = tcp_connect();
+	r = raw_connect_tcp(port);
 	a = raw_req(r, "{\"op\":\"hello\",\"token\":\"wrong-wrong-wrong-wrong\"}");
 	resp_expect_err(a, "forbidden");
 	json_decref(a);
 	assert_true(raw_wait_eof(r, 5));
 	raw_close(r);
-	r = tcp_connect();
+	r = raw_connect_tcp(port);
 	a = raw_req(r, "{\"op\":\"hello\"}");
 	resp_expect_err(a, "forbidden");
 	json_decref(a);
@@ -101,7 +76,7 @@ static void test_hello_first(void **state)
 static void test_callers_by_token(void **state)
 {
 	poold_proc *d = start_tcp(NULL, NULL);
-	raw_conn *alice = tcp_connect(), *bob = tcp_connect();
+	raw_conn *alice = raw_connect_tcp(port), *bob = raw_connect_tcp(port);
 	char line[200];
 	json_t *a, *res;
 
@@ -148,17 +123,6 @@ static void test_callers_by_token(void **state)
 	poold_stop(d);
 }
 
-static int run(const char *cmd, char *out, size_t outlen)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	return WEXITSTATUS(pclose(p));
-}
-
 static void test_refusals_at_start(void **state)
 {
 	char cmd[2048], out[2048], loose[320];
@@ -168,16 +132,16 @@ static void test_refusals_at_start(void **state)
 	snprintf(cmd, sizeof cmd, "cp %s %s && chmod 644 %s && %s --socket "
 		 "%s/a.sock --db %s/a.db --listen 127.0.0.1:1 --tokens %s 2>&1",
 		 tokens, loose, loose, POOLD_BIN, dir, dir, loose);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "chmod 600"));
 	/* Not loopback without --listen-public. */
 	snprintf(cmd, sizeof cmd, "%s --socket %s/a.sock --db %s/a.db --listen "
 		 "0.0.0.0:1 --tokens %s 2>&1", POOLD_BIN, dir, dir, tokens);
-	assert_int_equal(run(cmd, out, sizeof out), 1);
+	assert_int_equal(h_run(cmd, out, sizeof out), 1);
 	assert_non_null(strstr(out, "--listen-public"));
 	/* --listen without tokens. */
 	snprintf(cmd, sizeof cmd, "%s --listen 127.0.0.1:1 2>&1", POOLD_BIN);
-	assert_int_equal(run(cmd, out, sizeof out), 2);
+	assert_int_equal(h_run(cmd, out, sizeof out), 2);
 	assert_non_null(strstr(out, "--tokens"));
 }
 
@@ -191,8 +155,8 @@ static void test_tls(void **state)
 	snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes "
 		 "-keyout %s -out %s -days 1 -subj /CN=localhost 2>&1", key,
 		 cert);
-	assert_int_equal(run(cmd, out, sizeof out), 0);
-	port = free_port();
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
+	port = h_free_port();
 	snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", port);
 	d = poold_start("--listen", listen_arg, "--tokens", tokens, "--tls-cert",
 			cert, "--tls-key", key, NULL);
@@ -200,7 +164,7 @@ static void test_tls(void **state)
 		 "'{\"op\":\"hello\",\"token\":\"alice-secret-token-0001\"}' "
 		 "'{\"id\":2,\"op\":\"status\"}' | timeout 10 openssl s_client "
 		 "-quiet -connect 127.0.0.1:%d 2>/dev/null", port);
-	run(cmd, out, sizeof out);
+	h_run(cmd, out, sizeof out);
 	assert_non_null(strstr(out, "\"caller\":\"alice\""));
 	assert_non_null(strstr(out, "\"id\":2,\"ok\":true"));
 	poold_stop(d);
@@ -224,7 +188,7 @@ static void test_poolctl_tcp(void **state)
 		 "run t -- sh -c 'echo held $POOL_RESOURCE' && %s --tcp 127.0.0.1:%d "
 		 "--token-file %s hello --json", POOLCTL_BIN, port, tok, POOLCTL_BIN, port,
 		 tok, POOLCTL_BIN, port, tok);
-	assert_int_equal(run(cmd, out, sizeof out), 0);
+	assert_int_equal(h_run(cmd, out, sizeof out), 0);
 	assert_non_null(strstr(out, "held t-"));
 	assert_non_null(strstr(out, "\"caller\": \"alice\""));
 	/* $POOLD_TOKEN, a non-admin: leases work, admin ops are forbidden. */
@@ -233,40 +197,31 @@ static void test_poolctl_tcp(void **state)
 		 "return \"$L\" && %s --tcp 127.0.0.1:%d pool delete t --force "
 		 "2>&1; echo \"exit $?\"", POOLCTL_BIN, port, POOLCTL_BIN, port,
 		 POOLCTL_BIN, port);
-	run(cmd, out, sizeof out);
+	h_run(cmd, out, sizeof out);
 	assert_non_null(strstr(out, "exit 5"));
 	/* A wrong token: forbidden, exit 5; nothing listening: exit 7. */
 	snprintf(cmd, sizeof cmd, "POOLD_TOKEN=nope-nope-nope-nope %s --tcp "
 		 "127.0.0.1:%d status >/dev/null 2>&1; echo \"exit $?\"; %s --tcp "
 		 "127.0.0.1:1 --token-file %s status >/dev/null 2>&1; echo \"exit $?\"",
 		 POOLCTL_BIN, port, POOLCTL_BIN, tok);
-	run(cmd, out, sizeof out);
+	h_run(cmd, out, sizeof out);
 	assert_non_null(strstr(out, "exit 5\nexit 7"));
 	poold_stop(d);
 }
 
 static int group_setup(void **state)
 {
-	FILE *f;
-
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(tokens, sizeof tokens, "%s/tokens", dir);
-	f = fopen(tokens, "w");
-	if (!f)
-		return -1;
-	fputs("# NAME TOKEN [admin]\nalice alice-secret-token-0001 admin\n"
-	      "bob bob-secret-token-000002\n", f);
-	fclose(f);
-	return chmod(tokens, 0600);
+	h_write_file(tokens, "# NAME TOKEN [admin]\nalice alice-secret-token-0001 admin\n"
+		     "bob bob-secret-token-000002\n", 0600);
+	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return h_rm_tree(dir);
 }
 
 int main(void)

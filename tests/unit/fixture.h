@@ -201,4 +201,27 @@ static inline json_t *fx_result(json_t *answer)
 	return json_object_get(answer, "result");
 }
 
+/* The answer to line, failing the test unless it is ok (cmocka.h comes
+ * before this header in every test that includes it). */
+static inline json_t *fx_ok(struct fixture *fx, const char *line)
+{
+	json_t *a = fx_call(fx, "%s", line);
+
+	assert_non_null(a);
+	if (strcmp(fx_code(a), "ok") != 0)
+		fail_msg("%s -> %s", line, json_dumps(a, 0));
+	return a;
+}
+
+/* A field of pool "p"'s status entry. */
+static inline json_int_t fx_status_of(struct fixture *fx, const char *field)
+{
+	json_t *a = fx_ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
+	json_int_t v = json_integer_value(json_object_get(json_array_get(
+		json_object_get(fx_result(a), "pools"), 0), field));
+
+	json_decref(a);
+	return v;
+}
+
 #endif

@@ -28,41 +28,10 @@
 #include "req.h"
 #include "util.h"
 
+#include "engine.h"
+
 #define W0 1.8e9   /* the fake wall clock at the start (2027) */
 #define M0 5000.0  /* the fake monotonic clock at the start */
-
-struct engine {
-	struct poold pd;
-	char dir[64];
-};
-
-static struct engine *engine_open(void)
-{
-	struct engine *e = xcalloc(1, sizeof *e);
-	char err[256], path[128];
-
-	log_threshold = LOG_ERROR;
-	snprintf(e->dir, sizeof e->dir, "/tmp/poold-unit-XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	snprintf(path, sizeof path, "%s/poold.db", e->dir);
-	options_defaults(&e->pd.cfg);
-	free(e->pd.cfg.db_path);
-	e->pd.cfg.db_path = xstrdup(path);
-	if (poold_open(&e->pd, err, sizeof err) < 0)
-		fail_msg("%s", err);
-	return e;
-}
-
-static void engine_close(struct engine *e)
-{
-	char cmd[128];
-
-	poold_close(&e->pd);
-	options_free(&e->pd.cfg);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
-	assert_int_equal(system(cmd), 0);
-	free(e);
-}
 
 static const struct caller alice = { .name = "uid:1001", .uid = 1001,
 				     .pid = 42 };

@@ -14,16 +14,6 @@
 #include "janitor.h"
 #include "store.h"
 
-static json_t *ok(struct fixture *fx, const char *line)
-{
-	json_t *a = fx_call(fx, "%s", line);
-
-	assert_non_null(a);
-	if (strcmp(fx_code(a), "ok") != 0)
-		fail_msg("%s -> %s", line, json_dumps(a, 0));
-	return a;
-}
-
 static void test_migrate_and_refuse_newer(void **state)
 {
 	char dir[] = "/tmp/poold-unit-XXXXXX", path[128], err[256];
@@ -64,23 +54,23 @@ static void test_restart_keeps_everything(void **state)
 	json_int_t token, version;
 
 	snprintf(dir, sizeof dir, "%s", fx->dir);
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\","
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\","
 		       "\"max_size\":3,\"order\":\"fifo\",\"lease_ttl\":100}"));
-	json_decref(ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
+	json_decref(fx_ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
 		       "\"resources\":[{\"name\":\"a\",\"descriptor\":{\"k\":1}},"
 		       "{\"name\":\"b\",\"descriptor\":{}}]}"));
-	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
+	a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
 	snprintf(lease, sizeof lease, "%s", json_string_value(
 		json_object_get(fx_result(a), "lease")));
 	token = json_integer_value(json_object_get(fx_result(a), "token"));
 	json_decref(a);
-	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"bind\":\"connection\"}");
+	a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"bind\":\"connection\"}");
 	json_decref(a);
 	fx_shutdown(fx);
 	free(fx);
 
 	fx = fx_open_at(dir);
-	a = ok(fx, "{\"op\":\"pool.get\",\"pool\":\"p\"}");
+	a = fx_ok(fx, "{\"op\":\"pool.get\",\"pool\":\"p\"}");
 	assert_string_equal(json_string_value(json_object_get(fx_result(a),
 			    "order")), "fifo");
 	assert_int_equal(json_integer_value(json_object_get(fx_result(a),
@@ -94,18 +84,18 @@ static void test_restart_keeps_everything(void **state)
 	version = json_integer_value(json_object_get(res, "version"));
 	assert_int_equal(version, 2);
 	json_decref(a);
-	a = ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
+	a = fx_ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
 	res = json_array_get(json_object_get(fx_result(a), "pools"), 0);
 	assert_int_equal(json_integer_value(json_object_get(res, "leased")), 1);
 	assert_int_equal(json_integer_value(json_object_get(res, "free")), 1);
 	json_decref(a);
 	/* The same request_id answers the same lease after the restart. */
-	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
+	a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"request_id\":\"r1\"}");
 	assert_string_equal(json_string_value(json_object_get(fx_result(a),
 			    "lease")), lease);
 	json_decref(a);
 	/* Fencing tokens continue upward. */
-	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
+	a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
 	assert_true(json_integer_value(json_object_get(fx_result(a), "token")) >
 		    token + 1);
 	json_decref(a);
@@ -119,8 +109,8 @@ static void test_expired_while_down(void **state)
 	json_t *a;
 
 	snprintf(dir, sizeof dir, "%s", fx->dir);
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
-	a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":0.2}");
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\",\"ttl\":0.2}");
 	snprintf(lease, sizeof lease, "%s", json_string_value(
 		json_object_get(fx_result(a), "lease")));
 	json_decref(a);
@@ -132,16 +122,6 @@ static void test_expired_while_down(void **state)
 	assert_string_equal(fx_code(a), "expired");
 	json_decref(a);
 	fx_close(fx);
-}
-
-static json_int_t status_of(struct fixture *fx, const char *field)
-{
-	json_t *a = ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
-	json_int_t v = json_integer_value(json_object_get(json_array_get(
-		json_object_get(fx_result(a), "pools"), 0), field));
-
-	json_decref(a);
-	return v;
 }
 
 /* A database that cannot grow (--max-db-size, like a full disk) fails the
@@ -159,7 +139,7 @@ static void test_failed_commit_changes_nothing(void **state)
 		skip(); /* --max-db-size is SQLite's; see test_store_pg */
 	assert_non_null(mkdtemp(dir));
 	fx = fx_open_sized(dir, 100 * 1024); /* 25 pages: the schema, then rows */
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	snprintf(add, sizeof add, "{\"op\":\"resource.add\",\"pool\":\"p\","
@@ -177,11 +157,11 @@ static void test_failed_commit_changes_nothing(void **state)
 		json_object_get(a, "error"), "message")), "full"));
 	json_decref(a);
 	assert_true(added > 3);
-	assert_int_equal(status_of(fx, "total"), added);
+	assert_int_equal(fx_status_of(fx, "total"), added);
 
 	/* One batch: a lease (which alone would fit) and an add (which does
 	 * not). Both fail; the lease is not left behind in memory. */
-	before = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
+	before = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
 	n = snprintf(add, sizeof add, "{\"id\":1,\"op\":\"lease\",\"pool\":"
 		     "\"p\"}\n{\"id\":2,\"op\":\"resource.add\",\"pool\":\"p\","
 		     "\"resources\":[{\"descriptor\":{\"b\":\"%s\"}}]}\n", big);
@@ -191,14 +171,14 @@ static void test_failed_commit_changes_nothing(void **state)
 		assert_string_equal(fx_code(a), "internal");
 		json_decref(a);
 	}
-	after = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
+	after = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
 	assert_true(json_equal(before, after));
-	assert_int_equal(status_of(fx, "leased"), 0);
+	assert_int_equal(fx_status_of(fx, "leased"), 0);
 	json_decref(before);
 	json_decref(after);
 
 	/* Room again (removing frees pages): writes work, no restart. */
-	a = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":3}");
+	a = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":3}");
 	for (int i = 0; i < 3; i++) {
 		json_t *r = json_array_get(json_object_get(fx_result(a),
 							   "resources"), (size_t)i);
@@ -207,10 +187,10 @@ static void test_failed_commit_changes_nothing(void **state)
 		snprintf(rm, sizeof rm, "{\"op\":\"resource.remove\",\"pool\":"
 			 "\"p\",\"name\":\"%s\"}",
 			 json_string_value(json_object_get(r, "name")));
-		json_decref(ok(fx, rm));
+		json_decref(fx_ok(fx, rm));
 	}
 	json_decref(a);
-	json_decref(ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
+	json_decref(fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
 	fx_close(fx);
 }
 

@@ -16,26 +16,6 @@
 #include "fixture.h"
 #include "store.h"
 
-static json_t *ok(struct fixture *fx, const char *line)
-{
-	json_t *a = fx_call(fx, "%s", line);
-
-	assert_non_null(a);
-	if (strcmp(fx_code(a), "ok") != 0)
-		fail_msg("%s -> %s", line, json_dumps(a, 0));
-	return a;
-}
-
-static json_int_t status_of(struct fixture *fx, const char *field)
-{
-	json_t *a = ok(fx, "{\"op\":\"status\",\"pool\":\"p\"}");
-	json_int_t v = json_integer_value(json_object_get(json_array_get(
-		json_object_get(fx_result(a), "pools"), 0), field));
-
-	json_decref(a);
-	return v;
-}
-
 static int setup(void **state)
 {
 	char dir[] = "/tmp/poold-unit-XXXXXX";
@@ -117,15 +97,15 @@ static void test_failed_commit_changes_nothing(void **state)
 
 	NEED_PG(state);
 	fx = fx_open_at(*state);
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
-	json_decref(ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	json_decref(fx_ok(fx, "{\"op\":\"resource.add\",\"pool\":\"p\","
 		       "\"resources\":[{\"name\":\"a\",\"descriptor\":{}}]}"));
 	assert_int_equal(h_pg_sql(*state, "ALTER TABLE resources ADD "
 				  "CONSTRAINT small CHECK (length(descriptor) "
 				  "< 500)", NULL, 0), 0);
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	before = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
+	before = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
 	n = snprintf(line, sizeof line, "{\"id\":1,\"op\":\"lease\",\"pool\":"
 		     "\"p\"}\n{\"id\":2,\"op\":\"resource.add\",\"pool\":\"p\","
 		     "\"resources\":[{\"descriptor\":{\"b\":\"%s\"}}]}\n", big);
@@ -136,16 +116,16 @@ static void test_failed_commit_changes_nothing(void **state)
 		assert_string_equal(fx_code(a), "internal");
 		json_decref(a);
 	}
-	after = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
+	after = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\"}");
 	assert_true(json_equal(before, after));
-	assert_int_equal(status_of(fx, "leased"), 0);
-	assert_int_equal(status_of(fx, "total"), 1);
+	assert_int_equal(fx_status_of(fx, "leased"), 0);
+	assert_int_equal(fx_status_of(fx, "total"), 1);
 	json_decref(before);
 	json_decref(after);
 	assert_int_equal(h_pg_sql(*state, "ALTER TABLE resources DROP "
 				  "CONSTRAINT small", NULL, 0), 0);
-	json_decref(ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
-	assert_int_equal(status_of(fx, "leased"), 1);
+	json_decref(fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}"));
+	assert_int_equal(fx_status_of(fx, "leased"), 1);
 	fx_close(fx);
 	free(*state);
 	*state = NULL; /* fx_close dropped the schema */
@@ -165,7 +145,7 @@ static void test_long_batch_and_restart(void **state)
 	NEED_PG(state);
 	lines = malloc(REQS * 4096);
 	fx = fx_open_at(*state);
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
 	for (int k = 0; k < REQS; k++) {
 		used += (size_t)sprintf(lines + used, "{\"op\":\"resource.add\","
 					"\"pool\":\"p\",\"resources\":[");
@@ -189,8 +169,8 @@ static void test_long_batch_and_restart(void **state)
 	fx_shutdown(fx);
 	free(fx);
 	fx = fx_open_at(*state);
-	assert_int_equal(status_of(fx, "total"), REQS * PER);
-	a = ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":2,"
+	assert_int_equal(fx_status_of(fx, "total"), REQS * PER);
+	a = fx_ok(fx, "{\"op\":\"resource.list\",\"pool\":\"p\",\"limit\":2,"
 	       "\"after\":\"r02997\"}");
 	list = json_object_get(fx_result(a), "resources");
 	assert_int_equal(json_array_size(list), 2);
@@ -212,7 +192,7 @@ static void test_connection_lost(void **state)
 
 	NEED_PG(state);
 	fx = fx_open_at(*state);
-	json_decref(ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
+	json_decref(fx_ok(fx, "{\"op\":\"pool.create\",\"pool\":\"p\"}"));
 	h_pg_schema(*state, schema, sizeof schema);
 	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) "
 		 "FROM pg_stat_activity WHERE application_name = '%s'", schema);
@@ -225,10 +205,10 @@ static void test_connection_lost(void **state)
 	if (strcmp(fx_code(a), "ok") != 0) {
 		assert_string_equal(fx_code(a), "internal");
 		json_decref(a);
-		a = ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
+		a = fx_ok(fx, "{\"op\":\"lease\",\"pool\":\"p\"}");
 	}
 	json_decref(a);
-	assert_int_equal(status_of(fx, "leased"), 1);
+	assert_int_equal(fx_status_of(fx, "leased"), 1);
 	fx_shutdown(fx);
 	free(fx);
 }

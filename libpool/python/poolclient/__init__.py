@@ -10,7 +10,8 @@ Standard library only; see docs/python.md for the whole API, the rules for
 threads, pickling and fork(), and the examples.
 """
 
-from .client import Client, default_owner
+from ._proto import default_owner
+from .client import Client
 from .errors import (BadRequest, Busy, Conflict, CreateFailed, Draining,
                      Exhausted, Exists, Expired, Forbidden, Internal,
                      LeaseLost, NotFound, NotLeader, PoolError, ProtocolError,

@@ -17,21 +17,18 @@ and a Client or Lease pickles as its address (and id).
 """
 
 import asyncio
-import json
 import os
 import ssl
-import time
-import uuid
 from typing import (Any, AsyncIterator, Dict, Generator, List, Optional,
                     Tuple, Union)
 
-from ._conn import Address, Endpoints, Follow, make_address
-from .client import (_CREATE_ALLOWANCE, _MAX_IDLE_CONNS, _RETRY_ENDING,
-                     _RETRY_KEYED, _RETRY_SAFE, Retry, default_owner)
-from .errors import (Conflict, Expired, NotFound, NotLeader, PoolError,
-                     ProtocolError,
-                     Unreachable, error_from_wire)
-from .lease import _STATE_KEYS, LeaseInfo
+from ._proto import (MAX_IDLE_CONNS, Address, Endpoints, Follow, Retry,
+                     call_msg, decode, encode, hello_msg, make_address,
+                     rekeyed, result_of, take_msg, tcp_target, timeout_for,
+                     tls_context, unreachable, untrusted, watch_msg)
+from .errors import (Expired, NotFound, NotLeader, PoolError, ProtocolError,
+                     Unreachable)
+from .lease import LeaseInfo
 
 __all__ = ["Client", "Lease", "Watch"]
 
@@ -53,21 +50,17 @@ class _Conn:
             coro = asyncio.open_unix_connection(str(addr.socket),
                                                 limit=_LINE_LIMIT)
         else:
-            host, _, port = addr.tcp.rpartition(":")
-            host = host.strip("[]")
-            ctx = None
-            if addr.tls:
-                ctx = ssl.create_default_context(
-                    cafile=addr.tls if isinstance(addr.tls, str) else None)
+            host, port = tcp_target(addr)
+            ctx = tls_context(addr)
             coro = asyncio.open_connection(
-                host, int(port), ssl=ctx, limit=_LINE_LIMIT,
+                host, port, ssl=ctx, limit=_LINE_LIMIT,
                 server_hostname=host if ctx else None)
         reader, writer = await asyncio.wait_for(coro, timeout)
         conn = cls(reader, writer, addr)
-        if addr.tcp is not None:
+        hello = hello_msg(addr)
+        if hello is not None:
             try:
-                await conn.request({"op": "hello",
-                                    "token": addr.token or ""}, timeout)
+                await conn.request(hello, timeout)
             except BaseException:
                 conn.close()
                 raise
@@ -100,40 +93,21 @@ class _Conn:
                 # End of stream, maybe in the middle of a line.
                 raise ConnectionResetError("poold closed the connection at "
                                            + self.addr.describe())
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except ValueError as e:
-                raise ProtocolError("poold sent a line that is not JSON "
-                                    "(%s): %r" % (e, line[:200]))
-            if not isinstance(obj, dict):
-                raise ProtocolError("poold sent a line that is not an "
-                                    "object: %r" % (line[:200],))
-            return obj
+            obj = decode(line[:-1])
+            if obj is not None:
+                return obj
 
     async def request(self, msg: Dict[str, Any],
                       timeout: Optional[float]) -> Dict[str, Any]:
         """Sends ``msg`` and returns its result, or raises its error."""
         rid = self.next_id
         self.next_id += 1
-        line = json.dumps(dict(msg, id=rid), separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
-        self.writer.write(line.encode("utf-8") + b"\n")
+        self.writer.write(encode(msg, rid))
         try:
             await self.writer.drain()
         except BrokenPipeError:
             pass  # poold answered (too_large) and closed: read the answer
-        obj = await self.read_line(timeout)
-        if "id" not in obj and obj.get("ok") is False:
-            raise error_from_wire(obj.get("error"))
-        if obj.get("id") != rid:
-            raise ProtocolError("poold answered id %r to request id %r"
-                                % (obj.get("id"), rid))
-        if obj.get("ok") is True:
-            result = obj.get("result")
-            return result if isinstance(result, dict) else {}
-        raise error_from_wire(obj.get("error"))
+        return result_of(await self.read_line(timeout), rid)
 
 
 def _restore_client(address: Address, timeout: Optional[float],
@@ -207,23 +181,14 @@ class Client:
 
     def _release(self, conn: _Conn) -> None:
         self._after_fork()
-        if conn.pid == os.getpid() and len(self._idle) < _MAX_IDLE_CONNS:
+        if conn.pid == os.getpid() and len(self._idle) < MAX_IDLE_CONNS:
             self._idle.append(conn)
         else:
             conn.close()
 
-    def _timeout_for(self, msg: Dict[str, Any]) -> Optional[float]:
-        if self.timeout is None:
-            return None
-        if msg.get("op") in _RETRY_KEYED:
-            return (float(msg.get("wait") or 0) +
-                    max(self.timeout, _CREATE_ALLOWANCE))
-        return self.timeout
-
     async def _exchange(self, msg: Dict[str, Any], pin: bool = False
                         ) -> Tuple[Dict[str, Any], Optional[_Conn]]:
         """As poolclient.Client._exchange, with coroutines."""
-        op = msg.get("op")
         retry = Retry(self.reconnect, msg)
         while True:
             conn: Optional[_Conn] = None
@@ -234,7 +199,7 @@ class Client:
                 conn = (await _Conn.open(tried, self.timeout) if pin
                         else await self._acquire())
                 sent = True
-                result = await conn.request(msg, self._timeout_for(msg))
+                result = await conn.request(msg, timeout_for(self.timeout, msg))
             except ProtocolError:
                 if conn:
                     conn.close()
@@ -253,40 +218,28 @@ class Client:
                 await asyncio.sleep(pause)
                 continue
             except PoolError as e:
-                ending = (retry.retried and op in _RETRY_ENDING and
-                          isinstance(e, NotFound))
-                again = (retry.retried and op in _RETRY_KEYED and
-                         isinstance(e, Conflict))
                 if conn and not pin:
                     self._release(conn)
                 elif conn:
                     conn.close()
-                if ending:
+                if retry.ended(e):
                     return {}, None
-                pause = retry.pause(False) if again else None
+                pause = retry.refused_pause(e)
                 if pause is None:
                     raise
                 await asyncio.sleep(pause)
                 continue
             except ssl.SSLCertVerificationError as e:
-                raise Unreachable("poold at %s: %s (give tls=\"CA-FILE\")"
-                                  % (self.address.describe(), e)) from e
+                raise untrusted(self.address, e) from e
             except (OSError, EOFError, asyncio.TimeoutError) as e:
                 if conn:
                     conn.close()
                 else:
                     self._follow.failed(tried)
-                retry_ok = (not sent or op in _RETRY_SAFE or
-                            op in _RETRY_KEYED or op in _RETRY_ENDING)
-                pause = retry.pause(False, lost=sent) if retry_ok else None
+                pause = retry.broken_pause(sent)
                 if pause is None:
-                    raise Unreachable(
-                        "no answer from poold at %s to %r (%s)%s" % (
-                            self.address.describe(), op, e or type(e).__name__,
-                            "; it may or may not have been done, so it was "
-                            "not sent again" if sent else "")) from e
-                if pin and "request_id" in msg:
-                    msg = dict(msg, request_id=uuid.uuid4().hex)
+                    raise unreachable(self.address, msg, e, sent) from e
+                msg = rekeyed(msg, pin)
                 await asyncio.sleep(pause)
                 continue
             if pin:
@@ -296,14 +249,7 @@ class Client:
 
     async def call(self, op: str, **fields: Any) -> Dict[str, Any]:
         """Any op; returns its result dict (see poolclient.Client.call)."""
-        if op == "watch":
-            raise ValueError("use Client.watch(): a watch needs a "
-                             "connection of its own")
-        msg: Dict[str, Any] = {"op": op}
-        msg.update((k, v) for k, v in fields.items() if v is not None)
-        if op in _RETRY_KEYED and "request_id" not in msg:
-            msg["request_id"] = uuid.uuid4().hex
-        return (await self._exchange(msg))[0]
+        return (await self._exchange(call_msg(op, fields)))[0]
 
     def lease(self, pool: str, ttl: Optional[float] = None,
               wait: Optional[float] = None, owner: Optional[str] = None,
@@ -330,10 +276,7 @@ class Client:
 
     async def _take(self, op: str, fields: Dict[str, Any],
                     discard_on_error: bool) -> "Lease":
-        msg: Dict[str, Any] = {"op": op}
-        msg.update((k, v) for k, v in fields.items() if v is not None)
-        msg.setdefault("owner", default_owner())
-        msg.setdefault("request_id", uuid.uuid4().hex)
+        msg = take_msg(op, fields)
         result, conn = await self._exchange(
             msg, pin=msg.get("bind") == "connection")
         return Lease(self, result, pinned=conn,
@@ -370,8 +313,7 @@ class Client:
         """A :class:`Watch` of ``pool`` (else of every pool)."""
         conn = await _Conn.open(self._follow.current, self.timeout)
         try:
-            await conn.request({"op": "watch", "pool": pool} if pool
-                               else {"op": "watch"}, self.timeout)
+            await conn.request(watch_msg(pool), self.timeout)
         except BaseException:
             conn.close()
             raise
@@ -407,46 +349,28 @@ class Lease(LeaseInfo):
     def __init__(self, client: Client, data: Dict[str, Any],
                  pinned: Optional[_Conn] = None,
                  discard_on_error: bool = False) -> None:
-        self.client = client
-        self._data = {k: data.get(k) for k in _STATE_KEYS}
-        self._pinned = pinned
-        self.discard_on_error = discard_on_error
-        self.lost = asyncio.Event()
-        self.lost_error: Optional[PoolError] = None
-        self._ended = False
+        self._hold(client, data, pinned, discard_on_error, asyncio.Event())
         self._renewer: Optional["asyncio.Task[None]"] = None
         self._stopping = False
 
     def __reduce__(self):  # type: ignore[override]
-        if self._pinned is not None:
-            raise TypeError("a lease with bind=\"connection\" cannot cross "
-                            "a process")
-        c = self.client
-        return (_restore_lease, (c.address, c.timeout, c.reconnect,
-                                 dict(self._data), self.discard_on_error))
+        return (_restore_lease, self._restore_args())
 
     async def refresh(self) -> "Lease":
         """Reads the lease again (``lease.get``)."""
-        got = await self.client.call("lease.get", lease=self.id)
-        self._data.update((k, v) for k, v in got.items() if k in _STATE_KEYS)
+        self._refreshed(await self.client.call("lease.get", lease=self.id))
         return self
 
     async def renew(self, ttl: Optional[float] = None) -> Optional[str]:
         """Extends the lease; returns the new ``expires_at``."""
-        result = await self.client.call("renew", lease=self.id, ttl=ttl)
-        self._data["expires_at"] = result.get("expires_at")
-        if ttl is not None:
-            self._data["ttl"] = ttl
-        return self._data["expires_at"]
+        return self._renewed(await self.client.call("renew", lease=self.id,
+                                                    ttl=ttl), ttl)
 
     async def replace(self, descriptor: Dict[str, Any]) -> int:
         """CAS on ``version``; returns (and holds) the new version."""
-        result = await self.client.call("replace", lease=self.id,
-                                        descriptor=descriptor,
-                                        version=self.version)
-        self._data["resource"] = dict(self.resource, descriptor=descriptor,
-                                      version=result["version"])
-        return int(result["version"])
+        return self._replaced(descriptor, await self.client.call(
+            "replace", lease=self.id, descriptor=descriptor,
+            version=self.version))
 
     async def release(self, descriptor: Optional[Dict[str, Any]] = None,
                       discard: bool = False) -> None:
@@ -463,12 +387,6 @@ class Lease(LeaseInfo):
                                descriptor=descriptor, version=version,
                                discard=discard or None)
         self._end()
-
-    def _end(self) -> None:
-        self._ended = True
-        if self._pinned is not None:
-            self._pinned.close()
-            self._pinned = None
 
     async def _renew_loop(self) -> None:
         # The flag, not only the cancel, ends the loop: asyncio.wait_for
@@ -503,22 +421,13 @@ class Lease(LeaseInfo):
             except asyncio.CancelledError:
                 pass
             self._renewer = None
-        if self._ended:
-            return
-        user_error = exc_type is None or issubclass(exc_type, Exception)
-        if self.lost.is_set():
-            self._end()
-            if user_error:
-                assert self.lost_error is not None
-                raise self._lost(self.lost_error)
+        if not self._must_release(exc_type):
             return
         try:
             await self.release(discard=exc_type is not None and
                                self.discard_on_error)
         except (Expired, NotFound) as e:
-            self._end()
-            if user_error:
-                raise self._lost(e) from e
+            self._release_failed(exc_type, e)
 
 
 class Watch:

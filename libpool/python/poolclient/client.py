@@ -12,94 +12,20 @@ parent's connections (a pid check) and opens its own.
 """
 
 import os
-import socket as _socket
 import ssl
 import threading
 import time
-import uuid
 from typing import (Any, Dict, Iterator, List, Optional, Tuple, Union)
 
-from ._conn import (Address, Connection, Endpoints, Follow, close_all,
-                    make_address)
-from .errors import (Conflict, NotFound, NotLeader, PoolError, ProtocolError,
-                     Unreachable)
+from ._conn import Connection, close_all
+from ._proto import (MAX_IDLE_CONNS, Address, Endpoints, Follow, Retry,
+                     call_msg, make_address, rekeyed, take_msg, timeout_for,
+                     unreachable, untrusted)
+from .errors import NotLeader, PoolError, ProtocolError
 from .lease import Lease
 from .watch import Watch
 
 __all__ = ["Client"]
-
-# Ops whose retry after a lost answer changes nothing.
-_RETRY_SAFE = frozenset((
-    "ping", "hello", "pool.get", "pool.list", "resource.get", "resource.list",
-    "lease.get", "lease.list", "status", "history", "renew"))
-# Ops made idempotent by their request_id.
-_RETRY_KEYED = frozenset(("lease", "checkout"))
-# Ops that end a lease: a retry answered not_found means the first one did.
-_RETRY_ENDING = frozenset(("return", "checkin"))
-
-# not_leader answers followed in one search for the leader.
-_MAX_HOPS = 64
-# not_leader hops to a named leader in a row without a pause.
-_QUICK_HOPS = 2
-
-
-class Retry:
-    """The bounds of one request's retries: ``reconnect`` seconds of
-    looking for a daemon that answers, counted from the first failure in a
-    row (and anew when a request had been with a daemon that long: a
-    waiter across a failover); at most _MAX_HOPS tries; a pause doubling
-    from 50 ms to 1 s, so it never spins; and the ``wait`` that is left,
-    so that a retried lease never waits longer than asked in all. Shared
-    by the sync and asyncio clients."""
-
-    def __init__(self, reconnect: float, msg: Dict[str, Any]) -> None:
-        self.reconnect = reconnect
-        self.start = time.monotonic()
-        self.wait = float(msg.get("wait") or 0)
-        self.began = self.start
-        self.deadline: Optional[float] = None
-        self.delay = 0.05
-        self.hops = 0
-        self.quick = 0
-        self.retried = False
-        self.tries = 0
-
-    def next_msg(self, msg: Dict[str, Any]) -> Dict[str, Any]:
-        """msg for the next try, with the wait that is left."""
-        self.began = time.monotonic()
-        self.tries += 1
-        if self.tries == 1 or not self.wait:
-            return msg
-        return dict(msg, wait=max(self.wait - (self.began - self.start),
-                                  0.001))
-
-    def pause(self, quick: bool, lost: bool = False) -> Optional[float]:
-        """Seconds to sleep before the next try (0: at once), or None when
-        out of time or tries. lost: the request went and its answer did
-        not come."""
-        now = time.monotonic()
-        self.retried = self.retried or lost
-        if self.deadline is None or now - self.began >= self.reconnect:
-            self.deadline = now + self.reconnect
-            self.hops = 0
-        self.hops += 1
-        if self.hops > _MAX_HOPS:
-            return None
-        if quick and self.quick < _QUICK_HOPS:
-            self.quick += 1
-            return 0.0
-        self.quick = 0
-        delay = self.delay
-        if now + delay > self.deadline:
-            return None
-        self.delay = min(self.delay * 2, 1.0)
-        return delay
-
-
-# How long poold may take on a lease that creates a resource through a
-# command: the contract's default create timeout.
-_CREATE_ALLOWANCE = 600.0
-_MAX_IDLE_CONNS = 8
 
 _shared_lock = threading.Lock()
 _shared: Dict[Tuple[Any, ...], "Client"] = {}
@@ -114,11 +40,6 @@ def _reset_shared_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_shared_after_fork)
-
-
-def default_owner() -> str:
-    """The owner label of leases taken without one: ``"HOSTNAME pid:N"``."""
-    return "%s pid:%d" % (_socket.gethostname(), os.getpid())
 
 
 def _restore_client(address: Address, timeout: Optional[float],
@@ -232,39 +153,18 @@ class Client:
             conn.close()
             return
         with self._lock:
-            if len(self._idle) < _MAX_IDLE_CONNS:
+            if len(self._idle) < MAX_IDLE_CONNS:
                 self._idle.append(conn)
                 return
         conn.close()
 
     # ---- requests ---------------------------------------------------------
 
-    def _timeout_for(self, msg: Dict[str, Any]) -> Optional[float]:
-        if self.timeout is None:
-            return None
-        if msg.get("op") in _RETRY_KEYED:
-            return (float(msg.get("wait") or 0) +
-                    max(self.timeout, _CREATE_ALLOWANCE))
-        return self.timeout
-
-    def _unreachable(self, msg: Dict[str, Any], err: BaseException,
-                     sent: bool) -> Unreachable:
-        where = self.address.describe()
-        if not sent:
-            return Unreachable(
-                "cannot reach poold at %s: %s (is it running? give "
-                "Client(socket=...) or set $POOLD_SOCKET)" % (where, err))
-        return Unreachable(
-            "the connection to poold at %s broke before the answer to %r "
-            "came (%s); it may or may not have been done: look before "
-            "doing it again" % (where, msg.get("op"), err))
-
     def _exchange(self, msg: Dict[str, Any], pin: bool = False
                   ) -> Tuple[Dict[str, Any], Optional[Connection]]:
         """Sends ``msg`` and returns (its result, the pinned connection if
         ``pin``), retrying across broken connections as the op allows and
         following ``not_leader`` to the leader (several endpoints)."""
-        op = msg.get("op")
         retry = Retry(self.reconnect, msg)
         while True:
             conn: Optional[Connection] = None
@@ -274,7 +174,7 @@ class Client:
             try:
                 conn = self._connect() if pin else self._acquire()
                 sent = True
-                result = conn.request(msg, self._timeout_for(msg))
+                result = conn.request(msg, timeout_for(self.timeout, msg))
             except ProtocolError:
                 if conn:
                     conn.close()
@@ -293,43 +193,28 @@ class Client:
                 time.sleep(pause)
                 continue
             except PoolError as e:
-                ending = (retry.retried and op in _RETRY_ENDING and
-                          isinstance(e, NotFound))
-                # A retried lease may meet the lost request, still waiting
-                # in poold until it notices that connection closed.
-                again = (retry.retried and op in _RETRY_KEYED and
-                         isinstance(e, Conflict))
                 if conn and not pin:
                     self._release(conn)
                 elif conn:
                     conn.close()
-                if ending:
+                if retry.ended(e):
                     return {}, None
-                pause = retry.pause(False) if again else None
+                pause = retry.refused_pause(e)
                 if pause is None:
                     raise
                 time.sleep(pause)
                 continue
             except ssl.SSLCertVerificationError as e:
-                # Trying again would meet the same certificate.
-                raise Unreachable("poold at %s: %s (give tls=\"CA-FILE\" "
-                                  "naming the CA that signed poold's "
-                                  "certificate)" % (
-                                      self.address.describe(), e)) from e
+                raise untrusted(self.address, e) from e
             except (OSError, EOFError) as e:
                 if conn:
                     conn.close()
                 else:
                     self._follow.failed(tried)
-                retry_ok = (not sent or op in _RETRY_SAFE or
-                            op in _RETRY_KEYED or op in _RETRY_ENDING)
-                pause = retry.pause(False, lost=sent) if retry_ok else None
+                pause = retry.broken_pause(sent)
                 if pause is None:
-                    raise self._unreachable(msg, e, sent) from e
-                if pin and "request_id" in msg:
-                    # A bound lease ended with the broken connection (or
-                    # soon will): the retry must not be answered with it.
-                    msg = dict(msg, request_id=uuid.uuid4().hex)
+                    raise unreachable(self.address, msg, e, sent) from e
+                msg = rekeyed(msg, pin)
                 time.sleep(pause)
                 continue
             if pin:
@@ -343,23 +228,13 @@ class Client:
         :class:`PoolError` subclass of the answer's code. Fields that are
         None are left out. ``lease``/``checkout`` get a generated
         ``request_id`` unless given one."""
-        if op == "watch":
-            raise ValueError("use Client.watch(): a watch needs a "
-                             "connection of its own")
-        msg: Dict[str, Any] = {"op": op}
-        msg.update((k, v) for k, v in fields.items() if v is not None)
-        if op in _RETRY_KEYED and "request_id" not in msg:
-            msg["request_id"] = uuid.uuid4().hex
-        return self._exchange(msg)[0]
+        return self._exchange(call_msg(op, fields))[0]
 
     # ---- leases -----------------------------------------------------------
 
     def _take(self, op: str, fields: Dict[str, Any],
               discard_on_error: bool) -> Lease:
-        msg: Dict[str, Any] = {"op": op}
-        msg.update((k, v) for k, v in fields.items() if v is not None)
-        msg.setdefault("owner", default_owner())
-        msg.setdefault("request_id", uuid.uuid4().hex)
+        msg = take_msg(op, fields)
         pin = msg.get("bind") == "connection"
         result, conn = self._exchange(msg, pin=pin)
         return Lease(self, result, pinned=conn,

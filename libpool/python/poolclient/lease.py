@@ -30,6 +30,12 @@ def _restore_lease(address: "Address", timeout: Optional[float],
     return Lease(client, state, discard_on_error=discard_on_error)
 
 
+def _user_error(exc_type: Any) -> bool:
+    """Whether a with block ended normally or by an Exception (not by a
+    BaseException such as KeyboardInterrupt)."""
+    return exc_type is None or issubclass(exc_type, Exception)
+
+
 def _seconds_until(rfc3339: Optional[str]) -> Optional[float]:
     if not rfc3339:
         return None
@@ -43,9 +49,13 @@ class LeaseInfo:
     """What poold said about a lease, as attributes; the base of the sync
     and the asyncio Lease."""
 
+    client: Any
     _data: Dict[str, Any]
+    _pinned: Any  # the connection of a bind="connection" lease
+    discard_on_error: bool
     lost: Any  # an Event: threading's, or asyncio's for the aio Lease
     lost_error: Optional[PoolError]
+    _ended: bool
 
     # ---- what poold said --------------------------------------------------
 
@@ -123,6 +133,71 @@ class LeaseInfo:
                 self.id, self.pool, self.name, cause), cause.code,
             {"lease": self.id})
 
+    # ---- state shared by the sync and asyncio Lease ------------------------
+
+    def _hold(self, client: Any, data: Dict[str, Any], pinned: Any,
+              discard_on_error: bool, lost: Any) -> None:
+        self.client = client
+        self._data = {k: data.get(k) for k in _STATE_KEYS}
+        self._pinned = pinned
+        self.discard_on_error = discard_on_error
+        self.lost = lost
+        self.lost_error = None
+        self._ended = False
+
+    def _restore_args(self) -> tuple:  # type: ignore[type-arg]
+        """What a pickled Lease is rebuilt from: only the address crosses
+        a process, never a socket."""
+        if self._pinned is not None:
+            raise TypeError("a lease with bind=\"connection\" ends with its "
+                            "connection and cannot cross a process; take it "
+                            "with bind=None to pass it on")
+        c = self.client
+        return (c.address, c.timeout, c.reconnect, dict(self._data),
+                self.discard_on_error)
+
+    def _refreshed(self, got: Dict[str, Any]) -> None:
+        self._data.update((k, v) for k, v in got.items() if k in _STATE_KEYS)
+
+    def _renewed(self, result: Dict[str, Any],
+                 ttl: Optional[float]) -> Optional[str]:
+        self._data["expires_at"] = result.get("expires_at")
+        if ttl is not None:
+            self._data["ttl"] = ttl
+        return self._data["expires_at"]
+
+    def _replaced(self, descriptor: Dict[str, Any],
+                  result: Dict[str, Any]) -> int:
+        self._data["resource"] = dict(self.resource, descriptor=descriptor,
+                                      version=result["version"])
+        return int(result["version"])
+
+    def _end(self) -> None:
+        self._ended = True
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
+
+    def _must_release(self, exc_type: Any) -> bool:
+        """Leaving the with block: whether the lease is to be given back.
+        A lease lost meanwhile raises LeaseLost (unless the block is left
+        by a KeyboardInterrupt or the like, which goes on)."""
+        if self._ended:
+            return False
+        if self.lost.is_set():
+            self._end()
+            if _user_error(exc_type):
+                assert self.lost_error is not None
+                raise self._lost(self.lost_error)
+            return False
+        return True
+
+    def _release_failed(self, exc_type: Any, e: PoolError) -> None:
+        """The release at the end of the block found the lease gone."""
+        self._end()
+        if _user_error(exc_type):
+            raise self._lost(e) from e
+
     def __repr__(self) -> str:
         return "Lease(%s, pool=%s, resource=%s, token=%s)" % (
             self._data["lease"], self._data["pool"], self.name,
@@ -146,53 +221,33 @@ class Lease(LeaseInfo):
     def __init__(self, client: "Client", data: Dict[str, Any],
                  pinned: Optional["Connection"] = None,
                  discard_on_error: bool = False) -> None:
-        self.client = client
-        self._data = {k: data.get(k) for k in _STATE_KEYS}
-        self._pinned = pinned
-        self.discard_on_error = discard_on_error
-        self.lost = threading.Event()
-        self.lost_error: Optional[PoolError] = None
-        self._ended = False
+        self._hold(client, data, pinned, discard_on_error, threading.Event())
         self._stop = threading.Event()
         self._renewer: Optional[threading.Thread] = None
 
     def __reduce__(self):  # type: ignore[override]
-        if self._pinned is not None:
-            raise TypeError("a lease with bind=\"connection\" ends with its "
-                            "connection and cannot cross a process; take it "
-                            "with bind=None to pass it on")
-        c = self.client
-        return (_restore_lease, (c.address, c.timeout, c.reconnect,
-                                 dict(self._data), self.discard_on_error))
+        return (_restore_lease, self._restore_args())
 
     # ---- operations -------------------------------------------------------
 
     def refresh(self) -> "Lease":
         """Reads the lease again from poold (``lease.get``)."""
-        self._data.update((k, v) for k, v in
-                          self.client.call("lease.get", lease=self.id).items()
-                          if k in _STATE_KEYS)
+        self._refreshed(self.client.call("lease.get", lease=self.id))
         return self
 
     def renew(self, ttl: Optional[float] = None) -> Optional[str]:
         """Extends the lease to now + ``ttl`` (default: its TTL; a ``ttl``
         given becomes its TTL). Returns the new ``expires_at``."""
-        result = self.client.call("renew", lease=self.id, ttl=ttl)
-        self._data["expires_at"] = result.get("expires_at")
-        if ttl is not None:
-            self._data["ttl"] = ttl
-        return self._data["expires_at"]
+        return self._renewed(self.client.call("renew", lease=self.id,
+                                              ttl=ttl), ttl)
 
     def replace(self, descriptor: Dict[str, Any]) -> int:
         """Replaces the resource's descriptor if its version is still the
         one this lease holds (else :class:`Conflict`, nothing changed).
         Returns the new version, which the lease then holds."""
-        result = self.client.call("replace", lease=self.id,
-                                  descriptor=descriptor, version=self.version)
-        resource = dict(self.resource, descriptor=descriptor,
-                        version=result["version"])
-        self._data["resource"] = resource
-        return int(result["version"])
+        return self._replaced(descriptor, self.client.call(
+            "replace", lease=self.id, descriptor=descriptor,
+            version=self.version))
 
     def release(self, descriptor: Optional[Dict[str, Any]] = None,
                 discard: bool = False) -> None:
@@ -212,12 +267,6 @@ class Lease(LeaseInfo):
         self.client.call("checkin", lease=self.id, descriptor=descriptor,
                          version=version, discard=discard or None)
         self._end()
-
-    def _end(self) -> None:
-        self._ended = True
-        if self._pinned is not None:
-            self._pinned.close()
-            self._pinned = None
 
     # ---- with: renew in the background, release at the end ---------------
 
@@ -251,19 +300,10 @@ class Lease(LeaseInfo):
             self._stop.set()
             self._renewer.join()
             self._renewer = None
-        if self._ended:
-            return
-        user_error = exc_type is None or issubclass(exc_type, Exception)
-        if self.lost.is_set():
-            self._end()
-            if user_error:
-                assert self.lost_error is not None
-                raise self._lost(self.lost_error)
+        if not self._must_release(exc_type):
             return
         try:
             self.release(discard=exc_type is not None and
                          self.discard_on_error)
         except (Expired, NotFound) as e:
-            self._end()
-            if user_error:
-                raise self._lost(e) from e
+            self._release_failed(exc_type, e)

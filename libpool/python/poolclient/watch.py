@@ -5,6 +5,7 @@ import socket
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ._conn import Connection
+from ._proto import watch_msg
 from .errors import Unreachable
 
 if TYPE_CHECKING:
@@ -25,11 +26,8 @@ class Watch:
         # The front end requests go to: the leader, as far as known.
         self._conn: Optional[Connection] = Connection(
             client._follow.current, client.timeout)
-        msg: Dict[str, Any] = {"op": "watch"}
-        if pool is not None:
-            msg["pool"] = pool
         try:
-            self._conn.request(msg, client.timeout)
+            self._conn.request(watch_msg(pool), client.timeout)
         except BaseException:
             self.close()
             raise

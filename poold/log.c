@@ -3,16 +3,70 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
 enum log_level log_threshold = LOG_INFO;
 bool log_json;
+
+/* Lines gathered while buffering (see log_buffer()). */
+#define BUF_SIZE (64 * 1024)
+static char buf[BUF_SIZE];
+static size_t buf_len;
+static bool buffering;
+
+void log_flush(void)
+{
+	size_t off = 0;
+
+	while (off < buf_len) {
+		ssize_t n = write(STDERR_FILENO, buf + off, buf_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* stderr is gone: nothing to tell it with */
+		off += (size_t)n;
+	}
+	buf_len = 0;
+}
+
+void log_buffer(bool on)
+{
+	static bool registered;
+
+	/* A forked child must not write the parent's gathered lines again. */
+	if (on && !registered) {
+		pthread_atfork(log_flush, NULL, NULL);
+		registered = true;
+	}
+	if (!on)
+		log_flush();
+	buffering = on;
+}
+
+/* One whole line (with its '\n'). */
+static void emit(enum log_level lvl, const char *line, size_t len)
+{
+	if (buf_len + len > BUF_SIZE)
+		log_flush();
+	if (!buffering || len > BUF_SIZE) {
+		fwrite(line, 1, len, stderr);
+		return;
+	}
+	memcpy(buf + buf_len, line, len);
+	buf_len += len;
+	if (lvl <= LOG_WARN)
+		log_flush();
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -68,16 +122,24 @@ static void write_json(const char *ts, enum log_level lvl, char *msg)
 		      level_names[lvl], "message", m);
 	add_fields(o, msg);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text)
-		fprintf(stderr, "%s\n", text);
+	if (text) {
+		size_t len = strlen(text);
+
+		text = realloc(text, len + 2);
+		if (!text)
+			abort();
+		text[len++] = '\n';
+		emit(lvl, text, len);
+	}
 	free(text);
 	json_decref(o);
 }
 
 void log_write(enum log_level lvl, const char *fmt, ...)
 {
-	char ts[40], line[2048];
+	char ts[40], line[2048], out[2200];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
@@ -85,6 +147,9 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 	time_rfc3339(now_wall(), ts, sizeof ts);
 	if (log_json)
 		write_json(ts, lvl, line);
-	else
-		fprintf(stderr, "%s %s %s\n", ts, level_names[lvl], line);
+	else {
+		n = snprintf(out, sizeof out, "%s %s %s\n", ts, level_names[lvl],
+			     line);
+		emit(lvl, out, (size_t)n); /* out has room for the longest */
+	}
 }

@@ -54,10 +54,9 @@ struct config {
 	int history_max_rows;  /* events of history kept; 0 = no limit */
 };
 
-/* Event priorities: everything runs at the default, the group commit after
- * it (see reply_later()). */
+/* Event priorities: everything runs at the default; the group commit
+ * runs after each turn of the loop (see reply_run()). */
 #define PRIO_COUNT 3
-#define PRIO_FLUSH 2
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
@@ -81,6 +80,7 @@ struct poold {
 	int64_t next_seq;          /* lease grant order */
 	int64_t next_orphan_id;    /* see provision_orphan() */
 	struct conn_list conns;
+	struct conn_list dirty;    /* with answers to write (conn.c) */
 	struct watcher_list watchers; /* connections that sent "watch" */
 	struct job_list jobs;      /* running commands */
 	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
@@ -95,8 +95,6 @@ struct poold {
 			accept_paused; /* EMFILE/ENFILE episodes */
 	} refused;
 	struct reply_batch batch;  /* replies waiting for the commit */
-	struct event *flush_ev;    /* runs reply_flush() after the turn's
-				    * other events (lowest priority) */
 	struct event *retry_ev;    /* runs reply_flush() again while another
 				    * process holds the database's lock */
 	double blocked_since;      /* monotonic; 0 = not blocked */

@@ -116,25 +116,21 @@ static void batch_fail(struct poold *pd, const char *why)
 #define RETRY_EVERY 0.02
 #define BLOCKED_MAX 2.0
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	reply_flush(arg);
 }
 
 void reply_init(struct poold *pd)
 {
-	pd->flush_ev = event_new(pd->base, -1, 0, on_flush, pd);
-	event_priority_set(pd->flush_ev, PRIO_FLUSH);
-	pd->retry_ev = evtimer_new(pd->base, on_flush, pd);
+	pd->retry_ev = evtimer_new(pd->base, on_retry, pd);
 }
 
 void reply_free(struct poold *pd)
 {
-	if (pd->flush_ev)
-		event_free(pd->flush_ev);
 	if (pd->retry_ev)
 		event_free(pd->retry_ev);
-	pd->flush_ev = pd->retry_ev = NULL;
+	pd->retry_ev = NULL;
 }
 
 /* Something is left to commit, send, serve or start. */
@@ -146,16 +142,39 @@ static bool flush_needed(const struct poold *pd)
 
 void reply_later(struct poold *pd)
 {
-	if (!flush_needed(pd) || evtimer_pending(pd->retry_ev, NULL))
-		return;
-	/* Nothing else is ready in this turn of the loop (a lone client):
-	 * waiting would only cost another turn. Otherwise the others' changes
-	 * join this commit. */
-	if (pd->batch.len >= BATCH_MAX ||
-	    event_base_get_num_events(pd->base, EVENT_BASE_COUNT_ACTIVE) == 0)
+	if (pd->batch.len >= BATCH_MAX && !evtimer_pending(pd->retry_ev, NULL))
 		reply_flush(pd);
-	else
-		event_active(pd->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* The end of a turn of the loop: every ready event has been handled. */
+static void turn_end(struct poold *pd)
+{
+	if (flush_needed(pd) && !evtimer_pending(pd->retry_ev, NULL))
+		reply_flush(pd);
+	conn_write_all(pd);
+}
+
+int reply_turn(struct poold *pd, int flags)
+{
+	int rc = event_base_loop(pd->base, flags);
+
+	turn_end(pd);
+	return rc;
+}
+
+void reply_run(struct poold *pd)
+{
+	log_buffer(true);
+	for (;;) {
+		int rc;
+
+		log_flush();
+		rc = reply_turn(pd, EVLOOP_ONCE);
+		if (rc != 0 || event_base_got_break(pd->base) ||
+		    event_base_got_exit(pd->base))
+			break;
+	}
+	log_buffer(false);
 }
 
 static void retry_later(struct poold *pd)
@@ -243,7 +262,7 @@ static int serve_ready(struct poold *pd)
 	return rc;
 }
 
-void reply_flush(struct poold *pd)
+static void flush_rounds(struct poold *pd)
 {
 	char err[256];
 	int rc;
@@ -271,4 +290,10 @@ void reply_flush(struct poold *pd)
 			return;
 		}
 	}
+}
+
+void reply_flush(struct poold *pd)
+{
+	flush_rounds(pd);
+	conn_write_all(pd);
 }

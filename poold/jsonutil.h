@@ -3,6 +3,8 @@
 #define POOLD_JSONUTIL_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Seconds as a JSON integer when whole, else a real: 3600, not 3600.0. */
 json_t *json_seconds(double s);
@@ -11,5 +13,33 @@ json_t *json_time(double t);
 /* json_dumps() with each real in the fewest digits that read back as the
  * same double ("oldest_lease_age":6.666); free() it. NULL if out of memory. */
 char *json_dumps_exact(const json_t *v, size_t flags);
+
+/* A copy of JSON text with each real in its fewest exact digits (text
+ * stored before descriptors were kept that way); free() it. */
+char *json_text_exact(const char *text);
+/* The shortest exact form of a real, as json_dumps_exact() writes it. */
+void json_real_text(double d, char *buf, size_t len);
+
+/*
+ * JSON text written directly, for the answers of the hot path (no json_t
+ * tree, no json_dumps): a growable buffer that is reused, not freed, between
+ * answers. Each writer gives exactly what json_dumps_exact() with
+ * JSON_COMPACT would give for the same value.
+ */
+struct jtext {
+	char *p;                  /* owned */
+	size_t len, cap;
+};
+
+void jtext_raw(struct jtext *b, const char *s, size_t n);
+void jtext_lit(struct jtext *b, const char *s);          /* unescaped */
+void jtext_str(struct jtext *b, const char *s);          /* "escaped" */
+void jtext_int(struct jtext *b, int64_t v);
+void jtext_time(struct jtext *b, double t);   /* as json_time() */
+void jtext_stamp(struct jtext *b, double t);  /* always a string */
+void jtext_seconds(struct jtext *b, double s); /* as json_seconds() */
+/* A json_t of any kind (an id, a descriptor), through json_dumps_exact. */
+void jtext_json(struct jtext *b, const json_t *v);
+void jtext_free(struct jtext *b);
 
 #endif

@@ -574,10 +574,11 @@ int descriptor_check(const struct poold *pd, json_t *d, char *err,
 	return -1;
 }
 
-/* Steals d; returns its compact text. */
+/* Steals d; returns its compact text, reals in their shortest exact form,
+ * so that answers can splice it in as it is (answer.c). */
 static char *descriptor_text(json_t *d)
 {
-	char *text = json_dumps(d, JSON_COMPACT);
+	char *text = json_dumps_exact(d, JSON_COMPACT);
 
 	json_decref(d);
 	if (!text)

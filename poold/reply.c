@@ -94,6 +94,36 @@ void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 	pd->batch.len++;
 }
 
+void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
+		      const char *result, size_t len)
+{
+	static struct jtext line; /* reused: grows to the largest answer */
+	struct reply *rp;
+
+	if (!conn)
+		return;
+	line.len = 0;
+	if (id) {
+		jtext_lit(&line, "{\"id\":");
+		jtext_json(&line, id);
+		jtext_lit(&line, ",\"ok\":true,\"result\":");
+	} else {
+		jtext_lit(&line, "{\"ok\":true,\"result\":");
+	}
+	jtext_raw(&line, result, len);
+	jtext_raw(&line, "}\n", 2);
+	rp = xcalloc(1, sizeof *rp);
+	rp->conn = conn_ref(conn);
+	rp->id = json_incref(id);
+	rp->line = malloc(line.len + 1);
+	if (!rp->line)
+		abort();
+	memcpy(rp->line, line.p, line.len + 1);
+	rp->len = line.len;
+	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
+	pd->batch.len++;
+}
+
 /* The batch's changes were rolled back: none of its answers stands. */
 static void batch_fail(struct poold *pd, const char *why)
 {

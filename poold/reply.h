@@ -32,6 +32,11 @@ json_t *reply_err_json(json_t *id, const char *code, const char *msg);
 /* Queues a reply (body stolen) for conn; conn NULL drops it. */
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 
+/* Queues {"id":..,"ok":true,"result":RESULT} for conn, the result given
+ * as JSON text (see answer.h); conn NULL drops it. */
+void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
+		      const char *result, size_t len);
+
 /* Commits the store's transaction, then sends every queued reply. */
 void reply_flush(struct poold *pd);
 

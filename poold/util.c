@@ -35,12 +35,21 @@ const char *time_rfc3339(double t, char *buf, size_t len)
 	int ms = (int)((t - (double)sec) * 1000.0 + 0.5);
 	struct tm tm;
 
+	/* Every answer carries a few stamps of the same second: the date and
+	 * time of day are formatted once per second. */
+	static time_t cached_sec = -1;
+	static char cached[64];
+
 	if (ms > 999)
 		ms = 999;
-	gmtime_r(&sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	if (sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_sec = sec;
+	}
+	snprintf(buf, len, "%s.%03dZ", cached, ms);
 	return buf;
 }
 

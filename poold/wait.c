@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
@@ -30,12 +31,22 @@ struct waiter {
 	TAILQ_ENTRY(waiter) link; /* in pool->waiters or pool->creators */
 };
 
+/* The lease answer, written directly (see answer.h). */
+static void answer_lease_ok(struct req *r, const struct lease *l)
+{
+	static struct jtext b; /* reused between answers */
+
+	b.len = 0;
+	answer_lease(&b, l, true);
+	req_ok_text(r, b.p, b.len);
+}
+
 static void grant_and_answer(struct req *r, struct resource *res,
 			     const struct want *w)
 {
 	struct lease *l = lease_grant(r->pd, res, w, &r->who, r->now);
 
-	req_ok(r, lease_to_json(l, true));
+	answer_lease_ok(r, l);
 }
 
 /* The builtin creator: a resource made at once. */
@@ -150,7 +161,7 @@ static bool answer_retry(struct req *r, struct pool *p, const struct want *w)
 		return false;
 	l = lease_by_request_id(r->pd, r->who.name, w->request_id);
 	if (l && strcmp(l->pool, p->name) == 0 && l->mode == w->mode) {
-		req_ok(r, lease_to_json(l, true));
+		answer_lease_ok(r, l);
 		return true;
 	}
 	if (l) {

@@ -38,6 +38,29 @@ struct resource *op_resource(struct req *r, struct pool *p)
 	return res;
 }
 
+/* A match is bounded in keys and bytes: every waiter that holds one is
+ * tested against every resource that comes free. */
+static int match_check(struct req *r, json_t *match)
+{
+	const struct config *cfg = &r->pd->cfg;
+	size_t keys = json_object_size(match);
+	size_t bytes = json_dumpb(match, NULL, 0, JSON_COMPACT);
+
+	if (keys > (size_t)cfg->max_match_keys) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "match has %zu keys; the "
+			 "limit is %d (--max-match-keys): select on fewer",
+			 keys, cfg->max_match_keys);
+		return -1;
+	}
+	if (bytes > cfg->max_match_bytes) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "match is %zu bytes as "
+			 "compact JSON; the limit is %zu (--max-match-bytes)",
+			 bytes, cfg->max_match_bytes);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills w from a lease or checkout request. 0, or -1 after answering. */
 static int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 		   struct want *w)
@@ -76,6 +99,8 @@ static int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", why);
 		return -1;
 	}
+	if (w->match && match_check(r, w->match) < 0)
+		return -1;
 	if (w->name && w->match) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "give \"name\" or \"match\", "
 			 "not both");

@@ -28,6 +28,9 @@ struct config {
 	size_t max_line;       /* bytes, '\n' not counted */
 	size_t max_descriptor; /* bytes of a descriptor as compact JSON */
 	int max_depth;         /* JSON nesting depth of a request */
+	int max_match_keys;    /* keys of a checkout match */
+	size_t max_match_bytes; /* bytes of a checkout match, compact JSON */
+	int max_waiting;       /* waiting requests of one caller, all pools */
 	int max_batch;         /* resources per resource.add */
 	size_t max_output;     /* bytes of answers a client has not read */
 	int idle_timeout;      /* seconds; 0 = never close idle connections */
@@ -72,6 +75,7 @@ struct poold {
 	struct hmap expired;       /* expired lease id -> struct lease (ended) */
 	struct hmap request_ids;   /* "caller\x1frequest_id" -> live lease */
 	struct hmap waiting_ids;   /* same key -> waiter still waiting */
+	struct hmap waiting_callers; /* caller name -> its count (wait.c) */
 	size_t nbound;             /* live leases with bind: connection */
 	struct lease **heap;       /* min-heap of leases by expires_at */
 	size_t heap_len, heap_cap;

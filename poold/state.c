@@ -64,6 +64,7 @@ void state_free(struct poold *pd)
 	pd->heap = NULL;
 	pd->heap_cap = 0;
 	hmap_free(&pd->waiting_ids);
+	hmap_free(&pd->waiting_callers);
 }
 
 /* Ends the live leases for which end() is true. */

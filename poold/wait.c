@@ -65,11 +65,41 @@ static bool may_create(const struct pool *p, const struct want *w)
 	return !w->name && !w->match && pool_can_grow(p);
 }
 
+/* How many requests each caller has waiting, across all pools. */
+struct caller_count {
+	char name[sizeof ((struct caller *)0)->name]; /* the key */
+	size_t n;
+};
+
+static size_t caller_waiting(struct poold *pd, const char *name)
+{
+	struct caller_count *cc = hmap_get(&pd->waiting_callers, name);
+
+	return cc ? cc->n : 0;
+}
+
+static void caller_count_add(struct poold *pd, const char *name, int delta)
+{
+	struct caller_count *cc = hmap_get(&pd->waiting_callers, name);
+
+	if (!cc) {
+		cc = xcalloc(1, sizeof *cc);
+		snprintf(cc->name, sizeof cc->name, "%s", name);
+		hmap_put(&pd->waiting_callers, cc->name, cc);
+	}
+	cc->n += (size_t)delta;
+	if (cc->n == 0) {
+		hmap_del(&pd->waiting_callers, cc->name);
+		free(cc);
+	}
+}
+
 static struct waiter *waiter_new(struct req *r, struct pool *p,
 				 const struct want *want)
 {
 	struct waiter *w = xcalloc(1, sizeof *w);
 
+	caller_count_add(r->pd, r->who.name, 1);
 	w->req = r;
 	w->pool = p;
 	w->want = *want;
@@ -90,6 +120,7 @@ static void waiter_destroy(struct poold *pd, struct waiter *w)
 	if (w->timer)
 		event_free(w->timer);
 	free(w->creating);
+	caller_count_add(pd, w->req->who.name, -1);
 	req_free(w->req);
 	free(w);
 }
@@ -215,6 +246,15 @@ enum req_status lease_request(struct req *r, struct pool *p,
 {
 	if (answer_now(r, p, w))
 		return REQ_DONE;
+	if ((w->wait > 0 || may_create(p, w)) &&
+	    caller_waiting(r->pd, r->who.name) >= (size_t)r->pd->cfg.max_waiting) {
+		p->stats.busy++;
+		req_fail(r, POOL_ERR_BUSY, "%s already has %zu requests "
+			 "waiting (--max-waiting); wait for their answers or "
+			 "retry later", r->who.name,
+			 caller_waiting(r->pd, r->who.name));
+		return REQ_DONE;
+	}
 	if (may_create(p, w) && provision_can_create(p)) {
 		attach_create(waiter_new(r, p, w), r->now);
 		return REQ_KEPT;

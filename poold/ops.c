@@ -139,6 +139,11 @@ int op_limit(struct req *r)
 	return (int)limit;
 }
 
+size_t op_page_bytes(const struct req *r)
+{
+	return r->pd->cfg.max_output / 2;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	const struct pool *pa = *(struct pool *const *)a;

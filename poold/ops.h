@@ -41,6 +41,10 @@ int op_page_sync(struct req *r);
 
 /* The request's "limit" for a page, or -1 after answering. */
 int op_limit(struct req *r);
+/* Pages are bounded in bytes as well as in count: a list stops early, with
+ * "next" set, once its items reach this many bytes (half of --max-output,
+ * so that the page fits the caller's output even beside other answers). */
+size_t op_page_bytes(const struct req *r);
 
 /* The pools sorted by name (caller frees the array). */
 struct pool **op_pools_sorted(struct poold *pd, size_t *n);

@@ -77,6 +77,26 @@ static void reply_set_line(struct reply *rp, json_t *body)
 	rp->line[rp->len] = '\0';
 }
 
+/* An answer that could never fit the caller's --max-output would close
+ * the connection as a slow reader: it becomes an error saying to ask for
+ * less instead. */
+static void fit(struct poold *pd, struct reply *rp)
+{
+	char msg[300];
+	json_t *body;
+
+	if (rp->len <= pd->cfg.max_output)
+		return;
+	pd->refused.too_large++;
+	snprintf(msg, sizeof msg, "the answer is %zu bytes, more than the "
+		 "daemon sends to one client at once (--max-output %zu); ask "
+		 "for less: a smaller limit, and after to page", rp->len,
+		 pd->cfg.max_output);
+	body = reply_err_json(rp->id, POOL_ERR_TOO_LARGE, msg);
+	reply_set_line(rp, body);
+	json_decref(body);
+}
+
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 {
 	struct reply *rp;
@@ -90,6 +110,7 @@ void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 	rp->id = json_incref(id);
 	reply_set_line(rp, body);
 	json_decref(body);
+	fit(pd, rp);
 	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
 	pd->batch.len++;
 }
@@ -120,6 +141,7 @@ void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
 		abort();
 	memcpy(rp->line, line.p, line.len + 1);
 	rp->len = line.len;
+	fit(pd, rp);
 	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
 	pd->batch.len++;
 }

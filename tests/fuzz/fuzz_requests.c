@@ -27,6 +27,7 @@
 #include "log.h"
 #include "options.h"
 #include "poold.h"
+#include "reply.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -155,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 			 errno != EINTR)
 			break; /* the daemon closed (too_large): fine */
-		event_base_loop(pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&pd, EVLOOP_NONBLOCK);
 		eof = drain(sv[1]);
 	}
 	shutdown(sv[1], SHUT_WR);
@@ -163,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The daemon answers every line, then closes its side. */
 	deadline = now_mono() + INPUT_DEADLINE;
 	while (!eof) {
-		event_base_loop(pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&pd, EVLOOP_NONBLOCK);
 		eof = drain(sv[1]);
 		if (!eof && now_mono() > deadline) {
 			fprintf(stderr, "fuzz_requests: the daemon did not close "
@@ -175,6 +176,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[1]);
 	/* Let deferred frees happen (the connection is released on the next
 	 * loop turn). */
-	event_base_loop(pd.base, EVLOOP_NONBLOCK);
+	reply_turn(&pd, EVLOOP_NONBLOCK);
 	return 0;
 }

@@ -18,7 +18,7 @@ extern const struct op op_resource_add, op_resource_list, op_resource_get,
 	op_resource_update, op_resource_remove;
 extern const struct op op_lease, op_return, op_checkout, op_replace,
 	op_checkin, op_renew, op_lease_get, op_lease_list, op_status,
-	op_watch, op_history;
+	op_watch, op_history, op_backup;
 
 /* The request's "pool" / "name", or NULL after answering not_found. */
 struct pool *op_pool(struct req *r);

@@ -176,6 +176,14 @@ struct store_ops {
 
 	/* Housekeeping outside any transaction (the WAL, for SQLite). */
 	void (*checkpoint)(struct store *st);
+
+	/* Optional (NULL: the backend cannot, and the backup op says so): a
+	 * consistent copy of the committed state into path, a new file (an
+	 * existing one is refused), made outside any transaction. STORE_OK,
+	 * STORE_BUSY (a transaction is open: retry) or STORE_ERROR, with a
+	 * message in err. */
+	int (*backup)(struct store *st, const char *path, char *err,
+		      size_t errlen);
 };
 
 /* Every backend's handle starts with this. */

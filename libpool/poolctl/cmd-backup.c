@@ -17,7 +17,8 @@ static int run_backup(struct ctl *ctx, const struct ctl_args *a)
 	pool_client *c = ctl_client(ctx);
 	char path[PATH_MAX], cwd[PATH_MAX];
 	pool_error err;
-	json_t *res;
+	json_t *args, *res;
+	int rc;
 
 	if (!c)
 		return ctx->connect_rc;
@@ -29,8 +30,10 @@ static int run_backup(struct ctl *ctx, const struct ctl_args *a)
 		return ctl_usage(ctx, "backup: cannot make %s an absolute path; "
 				 "give one", a->pos[0]);
 	}
-	if (pool_call(c, "backup", json_pack("{s:s}", "file", path), &res,
-		      &err) < 0)
+	args = json_pack("{s:s}", "file", path);
+	rc = pool_call(c, "backup", args, &res, &err);
+	json_decref(args);
+	if (rc < 0)
 		return ctl_fail(ctx, &err);
 	if (ctx->json)
 		out_json(res);

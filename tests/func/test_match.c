@@ -143,12 +143,98 @@ static void test_one_caller_cannot_queue_unbounded_waiters(void **state)
 	poold_stop(d);
 }
 
+/* The name of the resource a checkout with match got ("" if none). */
+static const char *got(raw_conn *r, const char *match, json_t **keep)
+{
+	char line[300];
+	json_t *a;
+
+	snprintf(line, sizeof line, "{\"op\":\"checkout\",\"pool\":\"p\","
+		 "\"match\":%s}", match);
+	a = raw_req(r, line);
+	*keep = a;
+	if (!json_is_true(json_object_get(a, "ok")))
+		return "";
+	return JSTR(JOBJ(JOBJ(a, "result"), "resource"), "name");
+}
+
+static void checkin(raw_conn *r, json_t *answer)
+{
+	char line[200];
+
+	snprintf(line, sizeof line, "{\"op\":\"checkin\",\"lease\":\"%s\"}",
+		 JSTR(JOBJ(answer, "result"), "lease"));
+	json_decref(raw_req(r, line));
+}
+
+/* The index behind match keeps what the scan gave: pool order among the
+ * fits, descriptors changed while free, resources gone, many keys. */
+static void test_match_index_keeps_pool_order_and_sees_changes(void **state)
+{
+	poold_proc *d = poold_start(NULL);
+	pool_client *c = h_connect(d);
+	raw_conn *r = raw_connect(d->sock);
+	json_t *a, *b;
+
+	(void)state;
+	h_pool(c, "p", "{\"order\":\"fifo\"}");
+	json_decref(raw_req(r, "{\"op\":\"resource.add\",\"pool\":\"p\",\"resources\":["
+		"{\"name\":\"r1\",\"descriptor\":{\"gpu\":\"a\",\"n\":1}},"
+		"{\"name\":\"r2\",\"descriptor\":{\"gpu\":\"b\",\"n\":2}},"
+		"{\"name\":\"r3\",\"descriptor\":{\"gpu\":\"a\",\"n\":3}}]}"));
+	/* fifo: the first free fit, then back at the end of the free list */
+	assert_string_equal(got(r, "{\"gpu\":\"a\"}", &a), "r1");
+	checkin(r, a);
+	json_decref(a);
+	assert_string_equal(got(r, "{\"gpu\":\"a\"}", &a), "r3");
+	/* two keys; a value no free resource has */
+	assert_string_equal(got(r, "{\"gpu\":\"a\",\"n\":1}", &b), "r1");
+	checkin(r, b);
+	json_decref(b);
+	assert_string_equal(got(r, "{\"gpu\":\"c\"}", &b), "");
+	json_decref(b);
+	checkin(r, a);
+	json_decref(a);
+	/* r2 changed while free: it fits now, in its old place (first) */
+	a = raw_req(r, "{\"op\":\"resource.update\",\"pool\":\"p\",\"name\":"
+		    "\"r2\",\"version\":1,\"descriptor\":{\"gpu\":\"a\",\"n\":2}}");
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	assert_string_equal(got(r, "{\"gpu\":\"a\"}", &a), "r2");
+	checkin(r, a);
+	json_decref(a);
+	/* a removed resource is never handed out */
+	json_decref(raw_req(r, "{\"op\":\"resource.remove\",\"pool\":\"p\",\"name\":\"r1\"}"));
+	WAIT_UNTIL(strcmp(h_res_state(c, "p", "r1"), "") == 0, 10);
+	assert_string_equal(got(r, "{\"n\":1}", &a), "");
+	json_decref(a);
+	/* more keys than the index keeps, and a real: still right */
+	assert_string_equal(got(r, "{\"k1\":1}", &a), "");
+	json_decref(a);
+	for (int i = 0; i < 12; i++) {
+		char m[40];
+
+		snprintf(m, sizeof m, "{\"x%d\":%d}", i, i);
+		assert_string_equal(got(r, m, &a), "");
+		json_decref(a);
+	}
+	assert_string_equal(got(r, "{\"n\":3,\"gpu\":\"a\"}", &a), "r3");
+	checkin(r, a);
+	json_decref(a);
+	assert_string_equal(got(r, "{\"n\":3.0}", &a), "");
+	json_decref(a);
+	raw_close(r);
+	pool_close(c);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FTEST(test_huge_match_is_refused_naming_the_flag),
 		FTEST(test_match_bounds_follow_their_flags),
 		FTEST(test_one_caller_cannot_queue_unbounded_waiters),
+		FTEST(test_match_index_keeps_pool_order_and_sees_changes),
 	};
 
 	return RUN_FTESTS(tests);

@@ -13,7 +13,7 @@
 
 /* The fewest of 15, 16 or 17 significant digits that read back as d, with
  * ".0" when that looks like an integer, as jansson writes reals. */
-static void shortest_real(double d, char *buf, size_t len)
+void json_real_text(double d, char *buf, size_t len)
 {
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, d);
@@ -51,7 +51,7 @@ static char *shorten_reals(char *text)
 		if (strcspn(text + i, ".eE") < tok) {
 			char num[40];
 
-			shortest_real(strtod(text + i, NULL), num, sizeof(num));
+			json_real_text(strtod(text + i, NULL), num, sizeof(num));
 			memcpy(out + o, num, strlen(num));
 			o += strlen(num);
 		} else {
@@ -63,6 +63,19 @@ static char *shorten_reals(char *text)
 	if (out)
 		out[o] = '\0';
 	free(text);
+	return out;
+}
+
+char *json_text_exact(const char *text)
+{
+	char *out;
+
+	if (!strpbrk(text, ".eE"))
+		out = strdup(text); /* no real in it: most descriptors */
+	else
+		out = shorten_reals(strdup(text));
+	if (!out)
+		abort();
 	return out;
 }
 

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -35,7 +36,18 @@
 struct conn {
 	struct poold *pd;
 	uint64_t id;
-	struct bufferevent *bev;  /* owned; NULL once the socket is closed */
+	int fd;                   /* plain socket, owned; -1 for TLS or once
+				   * the socket is closed */
+	struct bufferevent *bev;  /* TLS only, owned; NULL once closed */
+	struct event *rev, *wev;  /* plain: readable (persistent, with the
+				   * idle timeout), writable (only while
+				   * answers remain unwritten) */
+	char *in;                 /* owned; bytes read, not yet handled */
+	size_t in_len, in_cap;
+	char *out;                /* owned; plain: answers not yet written */
+	size_t out_off, out_len, out_cap;
+	bool dirty;               /* in pd->dirty: has answers to write */
+	bool reading;             /* plain: rev is added */
 	struct caller who;        /* fixed at accept */
 	int refs;                 /* the connection's own + replies + waiters */
 	bool closed;              /* no more input; nothing more is sent */
@@ -49,6 +61,7 @@ struct conn {
 	struct event *more;       /* owned; continues reading after a yield */
 	struct event *hello_timer; /* owned; TCP before hello: its deadline */
 	TAILQ_ENTRY(conn) link;   /* in pd->conns while open */
+	TAILQ_ENTRY(conn) dirty_link; /* in pd->dirty while dirty */
 };
 
 static bool in_group(uid_t uid, gid_t gid, gid_t want)
@@ -101,6 +114,8 @@ __attribute__((noinline)) static void conn_free(struct conn *c)
 	event_free(c->more);
 	if (c->hello_timer)
 		event_free(c->hello_timer);
+	free(c->in);
+	free(c->out);
 	free(c);
 }
 
@@ -110,18 +125,54 @@ void conn_unref(struct conn *c)
 		conn_free(c);
 }
 
+static size_t out_pending(const struct conn *c)
+{
+	if (c->bev)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out_len - c->out_off;
+}
+
+static void grow(char **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 4096;
+
+	while (n < need)
+		n *= 2;
+	if (n == *cap)
+		return;
+	*buf = realloc(*buf, n);
+	if (!*buf)
+		abort();
+	*cap = n;
+}
+
+/* Plain sockets: appended to the connection's own buffer, written by
+ * conn_write_all() after the commit, one write() per connection. */
+static void out_append(struct conn *c, const char *line, size_t len)
+{
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	grow(&c->out, &c->out_cap, c->out_len + len);
+	memcpy(c->out + c->out_len, line, len);
+	c->out_len += len;
+	if (!c->dirty) {
+		c->dirty = true;
+		TAILQ_INSERT_TAIL(&c->pd->dirty, c, dirty_link);
+	}
+}
+
 /* A client that never reads must not make the daemon hold its answers
  * without bound: past --max-output it is dropped. The close itself runs
  * from the connection's own event, not inside the reply flush. */
 void conn_send(struct conn *c, const char *line, size_t len)
 {
-	struct evbuffer *out;
-
 	if (!c || c->closed || c->overflowed)
 		return;
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + len <= c->pd->cfg.max_output) {
-		bufferevent_write(c->bev, line, len);
+	if (out_pending(c) + len <= c->pd->cfg.max_output) {
+		if (c->bev)
+			bufferevent_write(c->bev, line, len);
+		else
+			out_append(c, line, len);
 		return;
 	}
 	c->overflowed = true;
@@ -129,12 +180,32 @@ void conn_send(struct conn *c, const char *line, size_t len)
 	conn_doom(c, "it left more than --max-output bytes of answers unread");
 }
 
+static void stop_reading(struct conn *c)
+{
+	if (c->bev) {
+		bufferevent_disable(c->bev, EV_READ);
+	} else if (c->reading) {
+		event_del(c->rev);
+		c->reading = false;
+	}
+}
+
+static void start_reading(struct conn *c)
+{
+	struct timeval idle = { c->pd->cfg.idle_timeout, 0 };
+
+	if (c->bev || c->reading || c->closed || c->doom || c->half_closed)
+		return;
+	event_add(c->rev, c->pd->cfg.idle_timeout > 0 ? &idle : NULL);
+	c->reading = true;
+}
+
 void conn_doom(struct conn *c, const char *reason)
 {
 	if (c->doom || c->closed)
 		return;
 	c->doom = reason;
-	bufferevent_disable(c->bev, EV_READ);
+	stop_reading(c);
 	event_active(c->more, EV_TIMEOUT, 0);
 }
 
@@ -183,17 +254,48 @@ void conn_recheck_tokens(struct poold *pd)
 	}
 }
 
+static bool has_socket(const struct conn *c)
+{
+	return c->bev || c->fd >= 0;
+}
+
 static void release_socket(struct conn *c)
 {
 	struct poold *pd = c->pd;
 
-	if (!c->bev)
+	if (!has_socket(c))
 		return;
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	} else {
+		event_free(c->rev);
+		event_free(c->wev);
+		close(c->fd);
+		c->fd = -1;
+		c->reading = false;
+	}
+	if (c->dirty) {
+		TAILQ_REMOVE(&pd->dirty, c, dirty_link);
+		c->dirty = false;
+	}
 	if (c->draining && --pd->ndraining == 0 && pd->stopping)
 		event_base_loopbreak(pd->base); /* the last answer is out */
 	conn_unref(c);
+}
+
+/* What was queued before the close still goes out (a too_large answer,
+ * the answers to lines before an EOF), within DRAIN_TIMEOUT. */
+static void start_draining(struct conn *c)
+{
+	struct timeval drain = { DRAIN_TIMEOUT, 0 };
+
+	c->draining = true;
+	c->pd->ndraining++;
+	if (c->bev)
+		bufferevent_set_timeouts(c->bev, NULL, &drain);
+	else
+		event_add(c->wev, &drain);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -215,20 +317,12 @@ void conn_close(struct conn *c, const char *reason)
 	events_drop_conn(pd, c);
 	lease_end_conn(pd, c->id, now_wall());
 	event_del(c->more);
-	/* What was queued before the close still goes out (a too_large
-	 * answer, the answers to lines before an EOF). */
-	bufferevent_disable(c->bev, EV_READ);
+	stop_reading(c);
 	/* A client that does not read gets nothing more: the socket goes now
-	 * with whatever it left unread (libevent's output buffer cannot be
-	 * drained while its front is being written). */
-	if (!c->overflowed &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		struct timeval drain = { DRAIN_TIMEOUT, 0 };
-
-		c->draining = true;
-		pd->ndraining++;
-		bufferevent_set_timeouts(c->bev, NULL, &drain);
-	} else
+	 * with whatever it left unread. */
+	if (!c->overflowed && has_socket(c) && out_pending(c) > 0)
+		start_draining(c);
+	else
 		release_socket(c);
 	conn_unref(c); /* the open connection's reference */
 	conn_unref(c);
@@ -264,65 +358,120 @@ static void too_large(struct conn *c)
 	conn_close(c, "request line too large");
 }
 
-/* Handles up to LINES_PER_WAKEUP complete lines; returns true if more
- * complete lines may be waiting. */
-static bool read_lines(struct conn *c)
+/* Handles up to limit complete lines from c->in, in place; returns true
+ * if more complete lines are waiting. A line longer than --max-line (or
+ * so many bytes without one) closes the connection. */
+static bool handle_lines(struct conn *c, int limit)
 {
-	size_t max = c->pd->cfg.max_line;
+	size_t max = c->pd->cfg.max_line, pos = 0;
+	bool more = false;
 
-	for (int n = 0; n < LINES_PER_WAKEUP; n++) {
-		struct evbuffer *in;
-		size_t eol_len = 0;
-		struct evbuffer_ptr eol;
-		char *line;
+	while (!c->closed && !c->doom) {
+		char *eol = memchr(c->in + pos, '\n', c->in_len - pos);
 
-		if (c->closed || c->doom)
-			return false;
-		in = bufferevent_get_input(c->bev);
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (eol.pos < 0) {
-			if (evbuffer_get_length(in) > max)
+		if (!eol) {
+			if (c->in_len - pos > max)
 				too_large(c);
-			return false;
+			break;
 		}
-		if ((size_t)eol.pos > max) {
+		if ((size_t)(eol - (c->in + pos)) > max) {
 			too_large(c);
-			return false;
+			break;
 		}
-		line = malloc((size_t)eol.pos + 1);
-		if (!line)
-			abort();
-		evbuffer_remove(in, line, (size_t)eol.pos);
-		evbuffer_drain(in, eol_len);
-		line[eol.pos] = '\0';
-		proto_handle_line(c->pd, c, &c->who, line, (size_t)eol.pos);
-		free(line);
+		if (limit-- == 0) {
+			more = true;
+			break;
+		}
+		proto_handle_line(c->pd, c, &c->who, c->in + pos,
+				  (size_t)(eol - (c->in + pos)));
+		pos = (size_t)(eol - c->in) + 1;
 	}
-	return true;
+	if (c->closed) {
+		c->in_len = 0;
+		return false;
+	}
+	memmove(c->in, c->in + pos, c->in_len - pos);
+	c->in_len -= pos;
+	return more;
+}
+
+/* Room for one more read: up to a whole line of --max-line and its '\n',
+ * and one byte more to tell a line that is too long. */
+static size_t in_room(struct conn *c)
+{
+	size_t limit = c->pd->cfg.max_line + 2;
+
+	if (c->in_len == c->in_cap && c->in_cap < limit)
+		grow(&c->in, &c->in_cap, c->in_cap + 1);
+	if (c->in_cap < limit)
+		limit = c->in_cap;
+	return c->in_len < limit ? limit - c->in_len : 0;
+}
+
+enum fill { FILL_DATA, FILL_NONE, FILL_EOF, FILL_ERROR };
+
+/* Plain: one read() straight into c->in. TLS: what the bufferevent
+ * decrypted is moved there. */
+static enum fill fill(struct conn *c)
+{
+	size_t room = in_room(c);
+	ssize_t n;
+
+	if (room == 0)
+		return FILL_NONE;
+	if (c->bev) {
+		n = (ssize_t)evbuffer_remove(bufferevent_get_input(c->bev),
+					     c->in + c->in_len, room);
+		if (n <= 0)
+			return FILL_NONE;
+	} else {
+		n = read(c->fd, c->in + c->in_len, room);
+		if (n == 0)
+			return FILL_EOF;
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ?
+				FILL_NONE : FILL_ERROR;
+	}
+	c->in_len += (size_t)n;
+	return FILL_DATA;
+}
+
+static void on_eof(struct conn *c);
+static bool answered(const struct conn *c);
+
+/* Reads and handles up to LINES_PER_WAKEUP lines; if more are waiting,
+ * reading pauses and c->more continues after the other connections had
+ * their turn. */
+static void pump(struct conn *c)
+{
+	enum fill f = fill(c);
+
+	if (f == FILL_ERROR) {
+		conn_close(c, "socket error");
+		release_socket(c); /* nothing more can be written */
+		return;
+	}
+	if (handle_lines(c, LINES_PER_WAKEUP) ||
+	    (c->bev && evbuffer_get_length(bufferevent_get_input(c->bev)))) {
+		if (!c->closed && !c->doom) {
+			if (!c->bev)
+				stop_reading(c); /* or it would spin */
+			event_active(c->more, EV_TIMEOUT, 0);
+		}
+		return;
+	}
+	if (f == FILL_EOF)
+		on_eof(c);
+	else
+		start_reading(c);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = conn_ref(arg);
 
-	if (read_lines(c) && !c->closed)
-		event_active(c->more, EV_TIMEOUT, 0);
+	pump(c);
 	reply_later(c->pd);
-	conn_unref(c);
-}
-
-static void on_more(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (!c->doom) {
-		on_read(NULL, c);
-		return;
-	}
-	conn_ref(c);
-	reply_flush(c->pd); /* its last answers go out before the close */
-	conn_close(c, c->doom);
-	reply_flush(c->pd);
 	conn_unref(c);
 }
 
@@ -344,23 +493,132 @@ static bool conn_busy(const struct conn *c)
 	return false;
 }
 
+static void idle(struct conn *c)
+{
+	if (conn_busy(c)) {
+		if (c->bev)
+			bufferevent_enable(c->bev, EV_READ); /* re-arms it */
+		return;
+	}
+	c->pd->refused.idle_closed++;
+	reply_flush(c->pd); /* an answer may still be queued */
+	conn_close(c, "idle for --idle-timeout");
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = conn_ref(arg);
+
+	if (what & EV_TIMEOUT)
+		idle(c);
+	else
+		pump(c);
+	reply_later(c->pd);
+	conn_unref(c);
+}
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->half_closed && !c->doom) {
+		/* Its answers are written: once the requests that held it
+		 * have let go, it is done. */
+		if (answered(c))
+			conn_doom(c, "client closed its side and has all "
+				  "its answers");
+		return;
+	}
+	if (!c->doom) {
+		on_read(NULL, c);
+		return;
+	}
+	conn_ref(c);
+	reply_flush(c->pd); /* its last answers go out before the close */
+	conn_close(c, c->doom);
+	reply_flush(c->pd);
+	conn_unref(c);
+}
+
 /* A half-closed client has all its answers once no waiting request or
  * queued answer holds it (only its own and its socket's references are
  * left) and its output is written. */
 static bool answered(const struct conn *c)
 {
 	return c->refs <= 2 && !wait_has_conn(c->pd, c) &&
-	       evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+	       out_pending(c) == 0;
+}
+
+/* Everything queued is written. */
+static void written(struct conn *c)
+{
+	if (c->draining)
+		release_socket(c);
+	else if (c->half_closed && !c->closed)
+		event_active(c->more, EV_TIMEOUT, 0); /* see on_more() */
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
-	struct conn *c = arg;
+	written(arg);
+}
 
-	if (c->draining)
-		release_socket(c);
-	else if (c->half_closed && !c->closed && answered(c))
-		conn_close(c, "client closed its side and has all its answers");
+/* Plain: one write() of everything queued; EV_WRITE waits only while
+ * bytes remain (a slow reader). A failed write closes the connection from
+ * its own event. */
+static void write_out(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = write(c->fd, c->out + c->out_off,
+				  c->out_len - c->out_off);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			if (!c->draining)
+				event_add(c->wev, NULL);
+			return;
+		} else {
+			c->out_off = c->out_len = 0;
+			c->overflowed = true; /* nothing more is sent */
+			if (c->draining)
+				release_socket(c);
+			else
+				conn_doom(c, "socket error");
+			return;
+		}
+	}
+	c->out_off = c->out_len = 0;
+	if (!c->draining)
+		event_del(c->wev);
+	written(c);
+}
+
+void conn_write_all(struct poold *pd)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&pd->dirty))) {
+		TAILQ_REMOVE(&pd->dirty, c, dirty_link);
+		c->dirty = false;
+		conn_ref(c);
+		write_out(c);
+		conn_unref(c);
+	}
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = conn_ref(arg);
+
+	if (what & EV_TIMEOUT)
+		release_socket(c); /* not taken within DRAIN_TIMEOUT */
+	else
+		write_out(c);
+	reply_later(c->pd);
+	conn_unref(c);
 }
 
 /* After EOF: did the client close only its sending side? On a Unix socket
@@ -370,11 +628,31 @@ static void on_write(struct bufferevent *bev, void *arg)
  * it for a whole TTL. */
 static bool half_closed(const struct conn *c)
 {
-	struct pollfd p = { .fd = bufferevent_getfd(c->bev), .events = POLLRDHUP };
+	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
 
-	if (c->tcp || poll(&p, 1, 0) != 1)
+	if (c->tcp || c->bev || poll(&p, 1, 0) != 1)
 		return false;
 	return !(p.revents & (POLLHUP | POLLERR));
+}
+
+/* Lines that came before the EOF are answered first; a client that only
+ * shut its sending side (shutdown(SHUT_WR)) still gets the answers of its
+ * waiting requests. */
+static void on_eof(struct conn *c)
+{
+	while (handle_lines(c, LINES_PER_WAKEUP))
+		;
+	reply_flush(c->pd);
+	if (c->closed)
+		return;
+	if (wait_has_conn(c->pd, c) && half_closed(c)) {
+		/* A watch is no answer it waits for: it ends. */
+		events_drop_conn(c->pd, c);
+		c->half_closed = true;
+		stop_reading(c);
+	} else {
+		conn_close(c, "client closed the connection");
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -386,32 +664,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		 * not taken them within DRAIN_TIMEOUT, ends it. */
 		release_socket(c);
 	} else if (what & BEV_EVENT_EOF) {
-		/* Lines that came before the EOF are answered first; a client
-		 * that only shut its sending side (shutdown(SHUT_WR)) still
-		 * gets the answers of its waiting requests. */
-		while (read_lines(c))
-			;
-		reply_flush(c->pd);
-		if (!c->closed && wait_has_conn(c->pd, c) && half_closed(c)) {
-			/* A watch is no answer it waits for: it ends. */
-			events_drop_conn(c->pd, c);
-			c->half_closed = true;
-			bufferevent_disable(bev, EV_READ);
-			bufferevent_set_timeouts(bev, NULL, NULL);
-		} else {
-			conn_close(c, "client closed the connection");
-		}
+		while (fill(c) == FILL_DATA)
+			while (handle_lines(c, LINES_PER_WAKEUP))
+				;
+		on_eof(c);
 	} else if (what & BEV_EVENT_ERROR) {
 		conn_close(c, "socket error");
 		release_socket(c); /* nothing more can be written */
 	} else if (what & BEV_EVENT_TIMEOUT) {
-		if (conn_busy(c)) {
-			bufferevent_enable(bev, EV_READ); /* re-arms it */
-		} else {
-			c->pd->refused.idle_closed++;
-			reply_flush(c->pd); /* an answer may still be queued */
-			conn_close(c, "idle for --idle-timeout");
-		}
+		idle(c);
 	}
 	reply_flush(c->pd);
 	conn_unref(c);
@@ -479,22 +740,31 @@ void conn_accept(struct poold *pd, int fd, bool tcp)
 	else
 		identify(pd, fd, &c->who);
 	c->who.conn_id = c->id;
-	c->bev = tcp && pd->tls ? tls_accept(pd->base, fd, pd->tls) :
-		 bufferevent_socket_new(pd->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
-		log_error("cannot set up a connection: out of memory or TLS");
-		close(fd);
-		free(c);
-		return;
+	c->fd = -1;
+	if (tcp && pd->tls) {
+		c->bev = tls_accept(pd->base, fd, pd->tls);
+		if (!c->bev) {
+			log_error("cannot set up a TLS connection");
+			close(fd);
+			free(c);
+			return;
+		}
+		bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		if (pd->cfg.idle_timeout > 0) {
+			struct timeval idle = { pd->cfg.idle_timeout, 0 };
+
+			bufferevent_set_timeouts(c->bev, &idle, NULL);
+		}
+	} else {
+		c->fd = fd;
+		c->rev = event_new(pd->base, fd, EV_READ | EV_PERSIST,
+				   on_readable, c);
+		c->wev = event_new(pd->base, fd, EV_WRITE | EV_PERSIST,
+				   on_writable, c);
+		start_reading(c);
 	}
 	c->more = event_new(pd->base, -1, 0, on_more, c);
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (pd->cfg.idle_timeout > 0) {
-		struct timeval idle = { pd->cfg.idle_timeout, 0 };
-
-		bufferevent_set_timeouts(c->bev, &idle, NULL);
-	}
 	if (tcp) {
 		struct timeval hello = { pd->cfg.hello_timeout, 0 };
 

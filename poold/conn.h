@@ -1,5 +1,6 @@
 /*
- * conn.h - a client connection: owns its bufferevent, cuts the input into
+ * conn.h - a client connection: owns its socket (a plain one read and
+ * written directly; TLS through a bufferevent), cuts the input into
  * bounded lines for proto.c, and sends replies. Closing is two-step: the
  * connection is marked closed at once (its waiters are dropped, its
  * bind:connection leases end), while the memory is freed only when the last
@@ -37,6 +38,9 @@ struct conn *conn_ref(struct conn *c);
 void conn_unref(struct conn *c);           /* NULL is a harmless no-op */
 void conn_send(struct conn *c, const char *line, size_t len);
 void conn_close(struct conn *c, const char *reason);
+/* After a commit: writes what conn_send() queued on plain sockets, one
+ * write() per connection. */
+void conn_write_all(struct poold *pd);
 void conn_close_all(struct poold *pd, const char *reason);
 /* True while the connection with this id is open (not closed). */
 bool conn_id_open(struct poold *pd, uint64_t id);

@@ -24,7 +24,7 @@ static const struct op *const op_table[] = {
 	&op_resource_update, &op_resource_remove,
 	&op_lease, &op_return, &op_checkout, &op_replace, &op_checkin,
 	&op_renew, &op_lease_get, &op_lease_list, &op_status, &op_watch,
-	&op_history,
+	&op_history, &op_backup,
 };
 
 static const struct op *op_find(const char *name)

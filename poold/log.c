@@ -5,11 +5,14 @@
  * caller's key/value pairs, never from the message. */
 #include "log.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "invariant.h"
 #include "jsonutil.h"
@@ -94,14 +97,69 @@ static void put_escaped(struct lbuf *b, const char *s, bool quote)
 		put_c(b, '"');
 }
 
+/* Lines gathered while buffering (see log_buffer()). */
+#define BUF_SIZE (64 * 1024)
+static char buf[BUF_SIZE];
+static size_t buf_len;
+static bool buffering;
+
+void log_flush(void)
+{
+	size_t off = 0;
+
+	while (off < buf_len) {
+		ssize_t n = write(STDERR_FILENO, buf + off, buf_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* stderr is gone: nothing to tell it with */
+		off += (size_t)n;
+	}
+	buf_len = 0;
+}
+
+void log_buffer(bool on)
+{
+	static bool registered;
+
+	/* A forked child must not write the parent's gathered lines again. */
+	if (on && !registered) {
+		pthread_atfork(log_flush, NULL, NULL);
+		registered = true;
+	}
+	if (!on)
+		log_flush();
+	buffering = on;
+}
+
+/* One whole line (with its '\n'), gathered or written at once. */
+static void put_line(enum log_level lvl, const char *line, size_t len)
+{
+	if (buf_len + len > BUF_SIZE)
+		log_flush();
+	if (!buffering || len > BUF_SIZE) {
+		fwrite(line, 1, len, stderr);
+		return;
+	}
+	memcpy(buf + buf_len, line, len);
+	buf_len += len;
+	if (lvl <= LOG_WARN)
+		log_flush();
+}
+
 static void emit(enum log_level lvl, const char *msg, json_t *fields)
 {
-	char ts[40], *text;
+	char ts[40], *text, out[2200];
 	json_t *o;
+	int n;
 
 	time_rfc3339(now_wall(), ts, sizeof ts);
 	if (!log_json) {
-		fprintf(stderr, "%s %s %s\n", ts, level_names[lvl], msg);
+		n = snprintf(out, sizeof out, "%s %s %s\n", ts,
+			     level_names[lvl], msg);
+		put_line(lvl, out, (size_t)n < sizeof out ? (size_t)n :
+			 sizeof out - 1);
 		return;
 	}
 	o = json_pack("{s:s, s:s, s:o}", "time", ts, "level",
@@ -109,8 +167,15 @@ static void emit(enum log_level lvl, const char *msg, json_t *fields)
 	if (fields)
 		json_object_update_missing(o, fields);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text)
-		fprintf(stderr, "%s\n", text);
+	if (text) {
+		size_t len = strlen(text);
+
+		text = realloc(text, len + 2);
+		if (!text)
+			abort();
+		text[len++] = '\n';
+		put_line(lvl, text, len);
+	}
 	free(text);
 	json_decref(o);
 }

@@ -27,6 +27,14 @@ void log_kv_write(enum log_level lvl, const char *what, ...)
 
 #define log_kv(lvl, ...) \
 	do { if ((lvl) <= log_threshold) log_kv_write((lvl), __VA_ARGS__); } while (0)
+
+/* While the event loop runs, info and debug lines are gathered and written
+ * to stderr together once per turn of the loop (log_flush()), instead of
+ * one write() each; errors and warnings flush at once (with what came
+ * before them, so the order holds). Every line is kept. */
+void log_buffer(bool on);
+void log_flush(void);
+
 #define log_at(lvl, ...) \
 	do { if ((lvl) <= log_threshold) log_write((lvl), __VA_ARGS__); } while (0)
 #define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)

@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 		finish(&pd);
 		return 1;
 	}
-	event_base_dispatch(pd.base);
+	reply_run(&pd);
 	log_info("stopped");
 	finish(&pd);
 	return 0;

@@ -77,6 +77,7 @@ struct page {
 	json_t *events;
 	int64_t last;
 	int count, limit;
+	size_t bytes;             /* of the events so far, about */
 	bool more;                /* a row beyond the page was seen */
 };
 
@@ -91,10 +92,14 @@ static int add_event(void *arg, const struct store_history_row *row)
 	json_t *ev;
 	bool mine;
 
-	if (pg->count == pg->limit) {
-		pg->more = true; /* the row beyond the page */
+	/* The row beyond the page, in count or in bytes. */
+	if (pg->count == pg->limit ||
+	    (pg->count > 0 && pg->bytes >= op_page_bytes(pg->r))) {
+		pg->more = true;
 		return 1;
 	}
+	pg->bytes += 200 + (row->detail ? strlen(row->detail) : 0) +
+		     (row->owner ? strlen(row->owner) : 0);
 	ev = json_pack("{s:I, s:s, s:s, s:o}", "seq", (json_int_t)row->seq,
 		       "event", row->event, "pool", row->pool,
 		       "at", json_time(row->at));

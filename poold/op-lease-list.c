@@ -9,9 +9,13 @@
 #include <string.h>
 
 #include "ops.h"
+#include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
 #include "store.h"
+
+/* A lease's answer text beyond its descriptor and owner, about. */
+#define ITEM_BYTES 400
 
 static enum req_status exec(struct req *r)
 {
@@ -19,7 +23,8 @@ static enum req_status exec(struct req *r)
 	struct lease *l = NULL;
 	int64_t after;
 	char **ids, next[32];
-	int limit, n;
+	int limit, n, i;
+	size_t bytes = 0;
 	json_t *list;
 
 	if ((limit = op_limit(r)) < 0 || op_after_seq(r, &after) < 0 ||
@@ -35,16 +40,24 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	}
 	list = json_array();
-	for (int i = 0; i < n && i < limit; i++) {
-		l = hmap_get(&r->pd->leases, ids[i]);
-		if (l)
+	for (i = 0; i < n && i < limit; i++) {
+		struct lease *found = hmap_get(&r->pd->leases, ids[i]);
+
+		if (i > 0 && bytes >= op_page_bytes(r))
+			break; /* the page is full in bytes */
+		if (found) {
+			l = found;
 			json_array_append_new(list, lease_to_json(l,
 				r->who.admin || strcmp(l->caller, r->who.name) == 0));
+			bytes += strlen(l->res ? l->res->descriptor : "") +
+				 strlen(l->owner) + ITEM_BYTES;
+		}
 	}
-	if (n > limit && l)
+	/* ids holds one more than the page when another page follows. */
+	if (i < n && l)
 		snprintf(next, sizeof next, "%lld", (long long)l->seq);
 	req_ok(r, json_pack("{s:o, s:o}", "leases", list, "next",
-			    n > limit && l ? json_string(next) : json_null()));
+			    i < n && l ? json_string(next) : json_null()));
 	store_page_free(ids, n);
 	return REQ_DONE;
 }

@@ -4,12 +4,16 @@
  * null on the last page.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops.h"
 #include "pool.h"
 #include "pool_protocol.h"
 #include "poold.h"
 #include "store.h"
+
+/* A resource's answer text beyond its descriptor (names, times), about. */
+#define ITEM_BYTES 200
 
 static enum req_status exec(struct req *r)
 {
@@ -18,7 +22,8 @@ static enum req_status exec(struct req *r)
 	struct pool *p = op_pool(r);
 	enum res_state st;
 	char **names;
-	int limit, n;
+	int limit, n, i;
+	size_t bytes = 0;
 
 	if (!p || (limit = op_limit(r)) < 0)
 		return REQ_DONE;
@@ -44,15 +49,19 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	}
 	list = json_array();
-	for (int i = 0; i < n && i < limit; i++) {
+	for (i = 0; i < n && i < limit; i++) {
 		struct resource *res = resource_find(p, names[i]);
 
-		if (res)
+		if (i > 0 && bytes >= op_page_bytes(r))
+			break; /* the page is full in bytes */
+		if (res) {
 			json_array_append_new(list, resource_to_json(res));
+			bytes += strlen(res->descriptor) + ITEM_BYTES;
+		}
 	}
+	/* names holds one more than the page when another page follows. */
 	req_ok(r, json_pack("{s:o, s:o}", "resources", list, "next",
-			    n > limit ? json_string(names[limit - 1]) :
-					json_null()));
+			    i < n ? json_string(names[i - 1]) : json_null()));
 	store_page_free(names, n);
 	return REQ_DONE;
 }

@@ -39,6 +39,29 @@ struct resource *op_resource(struct req *r, struct pool *p)
 	return res;
 }
 
+/* A match is bounded in keys and bytes: every waiter that holds one is
+ * tested against every resource that comes free. */
+static int match_check(struct req *r, json_t *match)
+{
+	const struct config *cfg = &r->pd->cfg;
+	size_t keys = json_object_size(match);
+	size_t bytes = json_dumpb(match, NULL, 0, JSON_COMPACT);
+
+	if (keys > (size_t)cfg->max_match_keys) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "match has %zu keys; the "
+			 "limit is %d (--max-match-keys): select on fewer",
+			 keys, cfg->max_match_keys);
+		return -1;
+	}
+	if (bytes > cfg->max_match_bytes) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "match is %zu bytes as "
+			 "compact JSON; the limit is %zu (--max-match-bytes)",
+			 bytes, cfg->max_match_bytes);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills w from a lease or checkout request. 0, or -1 after answering. */
 static int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 		   struct want *w)
@@ -77,6 +100,8 @@ static int op_want(struct req *r, const struct pool *p, enum lease_mode mode,
 		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", why);
 		return -1;
 	}
+	if (w->match && match_check(r, w->match) < 0)
+		return -1;
 	if (w->name && w->match) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "give \"name\" or \"match\", "
 			 "not both");
@@ -99,7 +124,7 @@ enum req_status op_give_back(struct req *r, struct lease *l)
 {
 	lease_end(r->pd, l, END_RETURN, json_incref(req_get(r, "descriptor")),
 		  req_bool(r, "discard", false), r->now);
-	req_ok(r, json_object());
+	req_ok_text(r, "{}", 2);
 	return REQ_DONE;
 }
 
@@ -136,6 +161,11 @@ int op_after_seq(struct req *r, int64_t *after)
 	req_fail(r, POOL_ERR_BAD_REQUEST, "field \"after\" must be the "
 		 "\"next\" cursor of the previous page");
 	return -1;
+}
+
+size_t op_page_bytes(const struct req *r)
+{
+	return r->pd->cfg.max_output / 2;
 }
 
 static int by_name(const void *a, const void *b)

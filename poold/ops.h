@@ -18,7 +18,7 @@ extern const struct op op_resource_add, op_resource_list, op_resource_get,
 	op_resource_update, op_resource_remove;
 extern const struct op op_lease, op_return, op_checkout, op_replace,
 	op_checkin, op_renew, op_lease_get, op_lease_list, op_status,
-	op_watch, op_history;
+	op_watch, op_history, op_backup;
 
 /* The request's "pool" / "name", or NULL after answering not_found. */
 struct pool *op_pool(struct req *r);
@@ -46,6 +46,10 @@ int op_after_seq(struct req *r, int64_t *after);
 
 /* The request's "limit" for a page, or -1 after answering. */
 int op_limit(struct req *r);
+/* Pages are bounded in bytes as well as in count: a list stops early, with
+ * "next" set, once its items reach this many bytes (half of --max-output,
+ * so that the page fits the caller's output even beside other answers). */
+size_t op_page_bytes(const struct req *r);
 
 /* The pools sorted by name (caller frees the array). */
 struct pool **op_pools_sorted(struct poold *pd, size_t *n);

@@ -57,6 +57,13 @@ static const struct opt opt_table[] = {
 	  "BYTES", "largest descriptor, as compact JSON (default 65536)" },
 	{ "max-depth", OPT_INT, OFF(max_depth), 2, 1000, "N",
 	  "deepest JSON nesting in a request (default 64)" },
+	{ "max-match-keys", OPT_INT, OFF(max_match_keys), 1, 1000000, "N",
+	  "most keys in a checkout's match (default 32)" },
+	{ "max-match-bytes", OPT_SIZE, OFF(max_match_bytes), 16, 1LL << 30,
+	  "BYTES", "largest checkout match, as compact JSON (default 4096)" },
+	{ "max-waiting", OPT_INT, OFF(max_waiting), 1, 10000000, "N",
+	  "most waiting lease/checkout requests of one caller across all "
+	  "pools; beyond it: busy (default 256)" },
 	{ "max-batch", OPT_INT, OFF(max_batch), 1, 10000000, "N",
 	  "most resources in one resource.add (default 10000)" },
 	{ "max-output", OPT_SIZE, OFF(max_output), 4096, 1LL << 40, "BYTES",
@@ -250,6 +257,9 @@ void options_defaults(struct config *cfg)
 	cfg->max_descriptor = 65536;
 	cfg->max_depth = 64;
 	cfg->max_batch = 10000;
+	cfg->max_match_keys = 32;
+	cfg->max_match_bytes = 4096;
+	cfg->max_waiting = 256;
 	cfg->max_output = 16 << 20;
 	cfg->idle_timeout = 3600;
 	cfg->tick = 0.1;

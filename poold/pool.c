@@ -13,6 +13,7 @@
 #include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
+#include "match_index.h"
 #include "pool_protocol.h"
 #include "lease.h"
 #include "log.h"
@@ -467,6 +468,7 @@ void pool_free(struct pool *p)
 	INVARIANT(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
 	       TAILQ_EMPTY(&p->leases));
 	hmap_del(&p->pd->pools, p->name);
+	mindex_free(p);
 	for (int i = 0; i < RS_NSTATES; i++) {
 		while ((r = TAILQ_FIRST(&p->lists[i]))) {
 			TAILQ_REMOVE(&p->lists[i], r, link);
@@ -589,6 +591,8 @@ struct resource *resource_attach(struct pool *p, const char *name,
 	p->count[state]++;
 	p->total++;
 	hmap_put(&p->by_name, r->name, r);
+	if (state == RS_FREE)
+		mindex_enter(r);
 	return r;
 }
 
@@ -608,10 +612,13 @@ void resource_change(struct resource *r, enum res_state state,
 		     json_t *descriptor)
 {
 	struct pool *p = r->pool;
+	bool moved = state != r->state;
 
 	/* The invariant: leased exactly when one live lease holds it. */
 	INVARIANT((state == RS_LEASED) == (r->lease != NULL));
-	if (state != r->state) {
+
+	if (moved) {
+		mindex_leave(r);
 		/* Appending keeps each list in the order its members entered
 		 * the state: the free list is then ordered by idleness. */
 		TAILQ_REMOVE(&p->lists[r->state], r, link);
@@ -619,11 +626,17 @@ void resource_change(struct resource *r, enum res_state state,
 		TAILQ_INSERT_TAIL(&p->lists[state], r, link);
 		p->count[state]++;
 		r->state = state;
+	} else if (state == RS_FREE && descriptor) {
+		/* It keeps its place in the free list; the match index,
+		 * ordered like it, is rebuilt on its next use. */
+		mindex_free(p);
 	}
 	if (descriptor) {
 		free(r->descriptor);
 		r->descriptor = descriptor_text(descriptor);
 	}
+	if (moved && state == RS_FREE)
+		mindex_enter(r);
 	r->version++;
 	journal_resource_saved(r);
 }
@@ -635,6 +648,7 @@ void resource_delete(struct resource *r)
 	INVARIANT(r->lease == NULL);
 	journal_resource_gone(r);
 	journal_event(p->pd, "destroyed", p, r, NULL);
+	mindex_leave(r);
 	TAILQ_REMOVE(&p->lists[r->state], r, link);
 	p->count[r->state]--;
 	p->total--;
@@ -706,10 +720,11 @@ int descriptor_check(const struct poold *pd, json_t *d, char *err,
 	return -1;
 }
 
-/* Steals d; returns its compact text. */
+/* Steals d; returns its compact text, reals in their shortest exact form,
+ * so that answers can splice it in as it is (answer.c). */
 static char *descriptor_text(json_t *d)
 {
-	char *text = json_dumps(d, JSON_COMPACT);
+	char *text = json_dumps_exact(d, JSON_COMPACT);
 
 	json_decref(d);
 	if (!text)
@@ -794,6 +809,7 @@ struct resource *pool_take_free(struct pool *p, const char *name,
 	struct res_list *free_list = &p->lists[RS_FREE];
 	struct resource *r = NULL;
 	struct match_scan m;
+	bool indexed;
 
 	if (name) {
 		r = resource_find(p, name);
@@ -802,6 +818,9 @@ struct resource *pool_take_free(struct pool *p, const char *name,
 	if (!match)
 		return p->set.order == ORDER_LIFO ?
 		       TAILQ_LAST(free_list, res_list) : TAILQ_FIRST(free_list);
+	r = mindex_take(p, match, p->set.order == ORDER_LIFO, &indexed);
+	if (indexed)
+		return r;
 	scan_init(&m, match);
 	if (p->set.order == ORDER_LIFO) {
 		TAILQ_FOREACH_REVERSE(r, free_list, res_list, link)

@@ -68,6 +68,7 @@ TAILQ_HEAD(lease_list, lease);
 
 struct pool {
 	struct poold *pd;
+	struct match_index *mindex;  /* owned; NULL until a match (match_index.h) */
 	char *name;                  /* owned */
 	bool draining;
 	bool declared;               /* managed by the --pools file */

@@ -28,6 +28,7 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	pd->uid = geteuid();
 	pd->started = now_mono();
 	TAILQ_INIT(&pd->conns);
+	TAILQ_INIT(&pd->dirty);
 	TAILQ_INIT(&pd->watchers);
 	TAILQ_INIT(&pd->jobs);
 	TAILQ_INIT(&pd->orphans_waiting);

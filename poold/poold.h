@@ -28,6 +28,9 @@ struct config {
 	size_t max_line;       /* bytes, '\n' not counted */
 	size_t max_descriptor; /* bytes of a descriptor as compact JSON */
 	int max_depth;         /* JSON nesting depth of a request */
+	int max_match_keys;    /* keys of a checkout match */
+	size_t max_match_bytes; /* bytes of a checkout match, compact JSON */
+	int max_waiting;       /* waiting requests of one caller, all pools */
 	int max_batch;         /* resources per resource.add */
 	size_t max_output;     /* bytes of answers a client has not read */
 	int idle_timeout;      /* seconds; 0 = never close idle connections */
@@ -60,10 +63,9 @@ struct config {
 	int max_destroys;      /* destroy commands running at once, in all */
 };
 
-/* Event priorities: everything runs at the default, the group commit after
- * it (see reply_later()). */
+/* Event priorities: everything runs at the default; the group commit
+ * runs after each turn of the loop (see reply_run()). */
 #define PRIO_COUNT 3
-#define PRIO_FLUSH 2
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(watcher_list, watcher);
@@ -83,6 +85,7 @@ struct poold {
 	struct hmap waiting_ids;   /* same key -> waiter still waiting */
 	int64_t next_wait_seq;     /* queue order of stored waiters (wait.c) */
 	size_t nplaces;            /* stored places not yet taken back */
+	struct hmap waiting_callers; /* caller name -> its count (wait.c) */
 	size_t nbound;             /* live leases with bind: connection */
 	struct lease **heap;       /* min-heap of leases by expires_at */
 	size_t heap_len, heap_cap;
@@ -91,6 +94,7 @@ struct poold {
 	int64_t next_seq;          /* lease grant order */
 	int64_t next_orphan_id;    /* see provision_orphan() */
 	struct conn_list conns;
+	struct conn_list dirty;    /* with answers to write (conn.c) */
 	struct watcher_list watchers; /* connections that sent "watch" */
 	struct job_list jobs;      /* running commands */
 	struct hmap tasks;         /* "pool\x1fresource" -> its running command */
@@ -108,8 +112,6 @@ struct poold {
 			accept_paused; /* EMFILE/ENFILE episodes */
 	} refused;
 	struct reply_batch batch;  /* replies waiting for the commit */
-	struct event *flush_ev;    /* runs reply_flush() after the turn's
-				    * other events (lowest priority) */
 	struct event *retry_ev;    /* runs reply_flush() again while another
 				    * process holds the database's lock */
 	double blocked_since;      /* monotonic; 0 = not blocked */

@@ -78,6 +78,26 @@ static void reply_set_line(struct reply *rp, json_t *body)
 	rp->line[rp->len] = '\0';
 }
 
+/* An answer that could never fit the caller's --max-output would close
+ * the connection as a slow reader: it becomes an error saying to ask for
+ * less instead. */
+static void fit(struct poold *pd, struct reply *rp)
+{
+	char msg[300];
+	json_t *body;
+
+	if (rp->len <= pd->cfg.max_output)
+		return;
+	pd->refused.too_large++;
+	snprintf(msg, sizeof msg, "the answer is %zu bytes, more than the "
+		 "daemon sends to one client at once (--max-output %zu); ask "
+		 "for less: a smaller limit, and after to page", rp->len,
+		 pd->cfg.max_output);
+	body = reply_err_json(rp->id, POOL_ERR_TOO_LARGE, msg);
+	reply_set_line(rp, body);
+	json_decref(body);
+}
+
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 {
 	struct reply *rp;
@@ -91,6 +111,38 @@ void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 	rp->id = json_incref(id);
 	reply_set_line(rp, body);
 	json_decref(body);
+	fit(pd, rp);
+	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
+	pd->batch.len++;
+}
+
+void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
+		      const char *result, size_t len)
+{
+	static struct jtext line; /* reused: grows to the largest answer */
+	struct reply *rp;
+
+	if (!conn)
+		return;
+	line.len = 0;
+	if (id) {
+		jtext_lit(&line, "{\"id\":");
+		jtext_json(&line, id);
+		jtext_lit(&line, ",\"ok\":true,\"result\":");
+	} else {
+		jtext_lit(&line, "{\"ok\":true,\"result\":");
+	}
+	jtext_raw(&line, result, len);
+	jtext_raw(&line, "}\n", 2);
+	rp = xcalloc(1, sizeof *rp);
+	rp->conn = conn_ref(conn);
+	rp->id = json_incref(id);
+	rp->line = malloc(line.len + 1);
+	if (!rp->line)
+		abort();
+	memcpy(rp->line, line.p, line.len + 1);
+	rp->len = line.len;
+	fit(pd, rp);
 	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
 	pd->batch.len++;
 }
@@ -117,25 +169,21 @@ static void batch_fail(struct poold *pd, const char *why)
 #define RETRY_EVERY 0.02
 #define BLOCKED_MAX 2.0
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	reply_flush(arg);
 }
 
 void reply_init(struct poold *pd)
 {
-	pd->flush_ev = event_new(pd->base, -1, 0, on_flush, pd);
-	event_priority_set(pd->flush_ev, PRIO_FLUSH);
-	pd->retry_ev = evtimer_new(pd->base, on_flush, pd);
+	pd->retry_ev = evtimer_new(pd->base, on_retry, pd);
 }
 
 void reply_free(struct poold *pd)
 {
-	if (pd->flush_ev)
-		event_free(pd->flush_ev);
 	if (pd->retry_ev)
 		event_free(pd->retry_ev);
-	pd->flush_ev = pd->retry_ev = NULL;
+	pd->retry_ev = NULL;
 }
 
 /* Something is left to commit, send, serve or start. */
@@ -147,16 +195,39 @@ static bool flush_needed(const struct poold *pd)
 
 void reply_later(struct poold *pd)
 {
-	if (!flush_needed(pd) || evtimer_pending(pd->retry_ev, NULL))
-		return;
-	/* Nothing else is ready in this turn of the loop (a lone client):
-	 * waiting would only cost another turn. Otherwise the others' changes
-	 * join this commit. */
-	if (pd->batch.len >= BATCH_MAX ||
-	    event_base_get_num_events(pd->base, EVENT_BASE_COUNT_ACTIVE) == 0)
+	if (pd->batch.len >= BATCH_MAX && !evtimer_pending(pd->retry_ev, NULL))
 		reply_flush(pd);
-	else
-		event_active(pd->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* The end of a turn of the loop: every ready event has been handled. */
+static void turn_end(struct poold *pd)
+{
+	if (flush_needed(pd) && !evtimer_pending(pd->retry_ev, NULL))
+		reply_flush(pd);
+	conn_write_all(pd);
+}
+
+int reply_turn(struct poold *pd, int flags)
+{
+	int rc = event_base_loop(pd->base, flags);
+
+	turn_end(pd);
+	return rc;
+}
+
+void reply_run(struct poold *pd)
+{
+	log_buffer(true);
+	for (;;) {
+		int rc;
+
+		log_flush();
+		rc = reply_turn(pd, EVLOOP_ONCE);
+		if (rc != 0 || event_base_got_break(pd->base) ||
+		    event_base_got_exit(pd->base))
+			break;
+	}
+	log_buffer(false);
 }
 
 static void retry_later(struct poold *pd)
@@ -244,7 +315,7 @@ static int serve_ready(struct poold *pd)
 	return rc;
 }
 
-void reply_flush(struct poold *pd)
+static void flush_rounds(struct poold *pd)
 {
 	char err[256];
 	int rc;
@@ -278,4 +349,10 @@ void reply_flush(struct poold *pd)
 			return;
 		}
 	}
+}
+
+void reply_flush(struct poold *pd)
+{
+	flush_rounds(pd);
+	conn_write_all(pd);
 }

@@ -32,16 +32,25 @@ json_t *reply_err_json(json_t *id, const char *code, const char *msg);
 /* Queues a reply (body stolen) for conn; conn NULL drops it. */
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 
+/* Queues {"id":..,"ok":true,"result":RESULT} for conn, the result given
+ * as JSON text (see answer.h); conn NULL drops it. */
+void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
+		      const char *result, size_t len);
+
 /* Commits the store's transaction, then sends every queued reply. */
 void reply_flush(struct poold *pd);
 
-/* Group commit: called at the end of every event callback that may have
- * handled a request. If other events are ready in this turn of the loop,
- * the flush waits until they have been handled (it is an event of the
- * lowest priority), so the requests of many connections share one commit;
- * if none is, it runs at once. A large batch is flushed at once too, so a
- * client that pipelines without pause cannot hold the others back. */
+/* Group commit: the loop (reply_run()) handles every event that is ready
+ * in a turn, then commits their changes once and writes the answers, so
+ * the requests of many connections share one commit without a loop pass
+ * of its own. Called at the end of every event callback that may have
+ * handled a request: a large batch is flushed at once, so a client that
+ * pipelines without pause cannot hold the others back. */
 void reply_later(struct poold *pd);
+/* One event_base_loop(flags), then the turn's commit and writes. */
+int reply_turn(struct poold *pd, int flags);
+/* Runs the event loop until it is broken or exited. */
+void reply_run(struct poold *pd);
 void reply_init(struct poold *pd);   /* after the event base exists */
 void reply_free(struct poold *pd);
 

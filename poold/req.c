@@ -19,6 +19,11 @@ void req_ok(struct req *r, json_t *result)
 	reply_queue(r->pd, r->conn, r->id, body);
 }
 
+void req_ok_text(struct req *r, const char *result, size_t len)
+{
+	reply_queue_text(r->pd, r->conn, r->id, result, len);
+}
+
 void req_fail(struct req *r, const char *code, const char *fmt, ...)
 {
 	char msg[2048];

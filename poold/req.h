@@ -34,6 +34,8 @@ struct req {
 enum req_status { REQ_DONE, REQ_KEPT }; /* KEPT: a waiter now owns the req */
 
 void req_ok(struct req *r, json_t *result);                  /* stolen */
+/* The result given as JSON text (see answer.h). */
+void req_ok_text(struct req *r, const char *result, size_t len);
 void req_fail(struct req *r, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void req_free(struct req *r);

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "jobs.h"
 #include "journal.h"
+#include "jsonutil.h"
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
@@ -63,6 +64,7 @@ void state_free(struct poold *pd)
 	pd->heap = NULL;
 	pd->heap_cap = 0;
 	hmap_free(&pd->waiting_ids);
+	hmap_free(&pd->waiting_callers);
 }
 
 /* Ends the live leases for which end() is true. */
@@ -173,7 +175,7 @@ static int load_resource(void *arg, const struct store_resource_row *row,
 			 row->pool, row->name);
 		return -1;
 	}
-	resource_attach(p, row->name, xstrdup(row->descriptor), state,
+	resource_attach(p, row->name, json_text_exact(row->descriptor), state,
 			row->version, row->created_at, row->last_used_at,
 			row->lease_count);
 	return 0;

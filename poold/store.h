@@ -219,6 +219,13 @@ struct store_ops {
 	int (*lead_renew)(struct store *st, char *err, size_t errlen);
 	/* A clean stop: the row is left free for a standby at once. */
 	void (*lead_release)(struct store *st);
+	/* Optional (NULL: the backend cannot, and the backup op says so): a
+	 * consistent copy of the committed state into path, a new file (an
+	 * existing one is refused), made outside any transaction. STORE_OK,
+	 * STORE_BUSY (a transaction is open: retry) or STORE_ERROR, with a
+	 * message in err. */
+	int (*backup)(struct store *st, const char *path, char *err,
+		      size_t errlen);
 };
 
 /* Every backend's handle starts with this. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "journal.h"
 #include "leader.h"
 #include "log.h"
@@ -50,12 +51,22 @@ static void waiter_store(struct waiter *w, const char *pool);
 static bool place_claim(struct req *r, struct pool *p, const struct want *w);
 static bool places_hold(const struct pool *p);
 
+/* The lease answer, written directly (see answer.h). */
+static void answer_lease_ok(struct req *r, const struct lease *l)
+{
+	static struct jtext b; /* reused between answers */
+
+	b.len = 0;
+	answer_lease(&b, l, true);
+	req_ok_text(r, b.p, b.len);
+}
+
 static void grant_and_answer(struct req *r, struct resource *res,
 			     const struct want *w)
 {
 	struct lease *l = lease_grant(r->pd, res, w, &r->who, r->now);
 
-	req_ok(r, lease_to_json(l, true));
+	answer_lease_ok(r, l);
 }
 
 /* The builtin creator: a resource made at once. */
@@ -74,11 +85,41 @@ static bool may_create(const struct pool *p, const struct want *w)
 	return !w->name && !w->match && pool_can_grow(p);
 }
 
+/* How many requests each caller has waiting, across all pools. */
+struct caller_count {
+	char name[sizeof ((struct caller *)0)->name]; /* the key */
+	size_t n;
+};
+
+static size_t caller_waiting(struct poold *pd, const char *name)
+{
+	struct caller_count *cc = hmap_get(&pd->waiting_callers, name);
+
+	return cc ? cc->n : 0;
+}
+
+static void caller_count_add(struct poold *pd, const char *name, int delta)
+{
+	struct caller_count *cc = hmap_get(&pd->waiting_callers, name);
+
+	if (!cc) {
+		cc = xcalloc(1, sizeof *cc);
+		snprintf(cc->name, sizeof cc->name, "%s", name);
+		hmap_put(&pd->waiting_callers, cc->name, cc);
+	}
+	cc->n += (size_t)delta;
+	if (cc->n == 0) {
+		hmap_del(&pd->waiting_callers, cc->name);
+		free(cc);
+	}
+}
+
 static struct waiter *waiter_new(struct req *r, struct pool *p,
 				 const struct want *want)
 {
 	struct waiter *w = xcalloc(1, sizeof *w);
 
+	caller_count_add(r->pd, r->who.name, 1);
 	w->req = r;
 	w->pool = p;
 	w->want = *want;
@@ -103,6 +144,8 @@ static void waiter_destroy(struct poold *pd, struct waiter *w)
 		event_free(w->timer);
 	free(w->creating);
 	place_free(pd, w->place);
+	if (w->req) /* a place not taken back has none */
+		caller_count_add(pd, w->req->who.name, -1);
 	req_free(w->req);
 	free(w);
 }
@@ -181,7 +224,7 @@ static bool answer_retry(struct req *r, struct pool *p, const struct want *w)
 		return false;
 	l = lease_by_request_id(r->pd, r->who.name, w->request_id);
 	if (l && strcmp(l->pool, p->name) == 0 && l->mode == w->mode) {
-		req_ok(r, lease_to_json(l, true));
+		answer_lease_ok(r, l);
 		return true;
 	}
 	if (l) {
@@ -240,6 +283,15 @@ enum req_status lease_request(struct req *r, struct pool *p,
 		return REQ_KEPT;
 	if (answer_now(r, p, w))
 		return REQ_DONE;
+	if ((w->wait > 0 || may_create(p, w)) &&
+	    caller_waiting(r->pd, r->who.name) >= (size_t)r->pd->cfg.max_waiting) {
+		p->stats.busy++;
+		req_fail(r, POOL_ERR_BUSY, "%s already has %zu requests "
+			 "waiting (--max-waiting); wait for their answers or "
+			 "retry later", r->who.name,
+			 caller_waiting(r->pd, r->who.name));
+		return REQ_DONE;
+	}
 	if (may_create(p, w) && provision_can_create(p) && !places_hold(p)) {
 		attach_create(waiter_new(r, p, w), r->now);
 		return REQ_KEPT;
@@ -586,6 +638,7 @@ static bool place_claim(struct req *r, struct pool *p, const struct want *w)
 	place_free(r->pd, pw->place);
 	pw->place = NULL;
 	pw->req = r;
+	caller_count_add(r->pd, r->who.name, 1);
 	pw->want = *w;
 	waiter_arm(pw, waiter_timeout, w->wait);
 	waiter_put_row(r->pd, pw, p->name, r->who.name, now_wall() + w->wait);

@@ -172,6 +172,46 @@ if checks:
     print("|---|---:|---:|---|")
     for what, value, goal, ok in checks:
         print("| %s | %s | %s | %s |" % (what, value, goal, "met" if ok else "**missed**"))
+
+# The targets of issue 15. Each ratio of throughput also as a ratio of CPU
+# per cycle (the server's CPU time / cycles): on a loaded machine the
+# throughput follows the share of a core a server got, the CPU per cycle
+# much less.
+def cpu(label, clients):
+    r = get(label, clients)
+    if not r or r.get("server_cpu_pct", -1) <= 0 or not r["cycles_per_s"]:
+        return None
+    return r["server_cpu_pct"] * 1e4 / r["cycles_per_s"]
+checks = []
+def ratio(what, a_label, b_label, clients, goal, b_clients=None):
+    b_clients = b_clients or clients
+    a, b = rate(a_label, clients), rate(b_label, b_clients)
+    if not (a and b):
+        return
+    ca, cb = cpu(a_label, clients), cpu(b_label, b_clients)
+    by_cpu = cb / ca if ca and cb else None
+    check(what, "%.2f× (by CPU/cycle %s)" % (a / b, fmt(by_cpu, "%.2f×")),
+          "%g×" % goal, a >= goal * b)
+pipe = next((l for l in seen if normal and l.startswith(normal + "-pipelined")), None)
+if normal:
+    ratio("64 clients, sync normal: ≥ 1.0× Redis Lua", normal, "redis", 64, 1.0)
+    ratio("64 clients, sync normal: ≥ 80% of ping", normal, "ping", 64, 0.8)
+    p, q = op(get(normal, 64), "lease", "p99_us"), op(get("redis", 64), "lease", "p99_us")
+    if p and q:
+        check("64 clients: lease p99 ≤ 1.2× Redis's", "%.0f µs vs %.0f µs (%.2f×)" % (p, q, p / q), "≤ 1.2×", p <= 1.2 * q)
+    p, q = op(get(normal, 1), "lease", "p50_us"), op(get("ping", 1), "ping", "p50_us")
+    if p and q:
+        check("1 client: lease p50 ≤ 1.2× ping p50", "%.1f µs vs %.1f µs (%.2f×)" % (p, q, p / q), "≤ 1.2×", p <= 1.2 * q)
+    if pipe:
+        ratio("pipelined ×16 on 8 connections: ≥ 1.5× Redis unpipelined", pipe, "redis", 8, 1.5)
+    ratio("1M resources, 64 clients: within 10% of 1,000", normal + "-1M", normal, 64, 0.9)
+if full:
+    ratio("64 clients, sync full: ≥ 1.3× Redis appendfsync always", full, "redis-aof", 64, 1.3)
+if checks:
+    print("\n| target (issue 15) | measured | goal | |")
+    print("|---|---:|---:|---|")
+    for what, value, goal, ok in checks:
+        print("| %s | %s | %s | %s |" % (what, value, goal, "met" if ok else "**missed**"))
 PY
 }
 

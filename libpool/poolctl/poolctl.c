@@ -20,7 +20,7 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_renew, &cmd_lease_get, &cmd_lease_list, &cmd_status, &cmd_pool_create,
 	&cmd_pool_set, &cmd_pool_get, &cmd_pool_list, &cmd_pool_drain, &cmd_pool_delete,
 	&cmd_resource_add, &cmd_resource_list, &cmd_resource_get, &cmd_resource_update,
-	&cmd_resource_remove, &cmd_watch, &cmd_history, &cmd_ping, &cmd_hello,
+	&cmd_resource_remove, &cmd_watch, &cmd_history, &cmd_backup, &cmd_ping, &cmd_hello,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

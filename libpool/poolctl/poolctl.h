@@ -189,6 +189,7 @@ extern const struct ctl_cmd cmd_resource_add, cmd_resource_list, cmd_resource_ge
 	cmd_resource_update, cmd_resource_remove;
 extern const struct ctl_cmd cmd_run;                                               /* run.c */
 extern const struct ctl_cmd cmd_history;                                       /* cmd-history.c */
+extern const struct ctl_cmd cmd_backup;                                        /* cmd-backup.c */
 
 /* import.c: resource add POOL --file FILE. */
 int import_file(struct ctl *ctx, const char *pool, const char *path);

@@ -110,6 +110,7 @@ struct config {
 	double warmup;
 	long long resources;
 	long long server_pid;
+	const char *malloc_count; /* the shim's counter file, or NULL */
 	long long idle;           /* idle connections held open during the run */
 	long long waiters;        /* connections waiting on an empty pool */
 	const char *label;
@@ -880,6 +881,20 @@ static double redis_setup(long long *total)
 
 /* ---- the server's CPU and memory --------------------------------------- */
 
+/* The malloc_count shim's counter (see malloc_count.c), or -1. */
+static long long malloc_count(const char *path)
+{
+	uint64_t n;
+	int fd;
+
+	if (!path || (fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	if (pread(fd, &n, sizeof n, 0) != (ssize_t)sizeof n)
+		n = (uint64_t)-1;
+	close(fd);
+	return (long long)n;
+}
+
 struct procsample {
 	bool ok;
 	unsigned long long ticks; /* utime + stime */
@@ -1000,6 +1015,9 @@ static void usage(FILE *out)
 		"                     does not exist (resource.add in batches of 5000)\n"
 		"  --poold-pid PID    server process whose CPU and RSS to report\n"
 		"                     (also --server-pid)\n"
+		"  --malloc-count F   the server runs with tests/bench's malloc_count\n"
+		"                     shim counting into file F: report its\n"
+		"                     allocations per cycle\n"
 		"  --idle N           hold N idle connections open during the run\n"
 		"  --waiters N        hold N connections waiting on the empty pool\n"
 		"                     NAME-wait during the run\n"
@@ -1030,6 +1048,7 @@ static void parse_args(int argc, char **argv)
 		{ "resources", required_argument, NULL, 'r' },
 		{ "pipeline", required_argument, NULL, 'k' },
 		{ "poold-pid", required_argument, NULL, 'P' },
+		{ "malloc-count", required_argument, NULL, 'M' },
 		{ "server-pid", required_argument, NULL, 'P' },
 		{ "idle", required_argument, NULL, 'I' },
 		{ "waiters", required_argument, NULL, 'w' },
@@ -1053,6 +1072,7 @@ static void parse_args(int argc, char **argv)
 			cfg.pipeline = (int)parse_num("pipeline", optarg, 1, 100000);
 			pipeline_given = true;
 			break;
+		case 'M': cfg.malloc_count = optarg; break;
 		case 'P': cfg.server_pid = (long long)parse_num("poold-pid", optarg, 1, INT_MAX); break;
 		case 'I': cfg.idle = (long long)parse_num("idle", optarg, 0, 1e6); break;
 		case 'w': cfg.waiters = (long long)parse_num("waiters", optarg, 0, 1e6); break;
@@ -1171,6 +1191,7 @@ int main(int argc, char **argv)
 			       .tv_nsec = (long)((cfg.warmup - (double)(time_t)cfg.warmup) * 1e9) };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	long long mallocs0 = malloc_count(cfg.malloc_count);
 	struct procsample before = proc_sample(cfg.server_pid);
 	double self0 = cpu_seconds_self();
 	uint64_t m0 = now_ns();
@@ -1179,6 +1200,7 @@ int main(int argc, char **argv)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	struct procsample after = proc_sample(cfg.server_pid);
+	long long mallocs1 = malloc_count(cfg.malloc_count);
 	double self1 = cpu_seconds_self();
 	double wall = (double)(now_ns() - m0) / 1e9;
 	for (int i = 0; i < cfg.threads; i++)
@@ -1217,6 +1239,8 @@ int main(int argc, char **argv)
 	double server_cpu = before.ok && after.ok
 		? (double)(after.ticks - before.ticks) / (double)clk / wall * 100.0 : -1;
 	double client_cpu = (self1 - self0) / wall * 100.0;
+	double mallocs = mallocs0 >= 0 && mallocs1 >= 0 && cycles > 0
+		? (double)(mallocs1 - mallocs0) / (double)cycles : -1;
 
 	printf("%s %s: %d clients%s, %.1f s, %lld resources%s\n",
 	       cfg.proto == P_REDIS ? "redis" : "poold", mode_names[cfg.mode],
@@ -1239,6 +1263,8 @@ int main(int argc, char **argv)
 		printf("  server pid %lld: CPU %.0f%%, peak RSS (VmHWM) %lld kB, RSS %lld -> %lld kB\n",
 		       cfg.server_pid, server_cpu, after.vmhwm_kb, before.vmrss_kb,
 		       after.vmrss_kb);
+	if (mallocs >= 0)
+		printf("  server allocations per cycle %.2f\n", mallocs);
 	printf("  poolbench CPU %.0f%% (%d thread%s)\n", client_cpu, cfg.threads,
 	       cfg.threads == 1 ? "" : "s");
 	for (int j = 0; j < nerrs; j++)
@@ -1266,7 +1292,11 @@ int main(int argc, char **argv)
 		       (double)h[k].max / 1000.0);
 		first = false;
 	}
-	printf("},\"server_cpu_pct\":%.1f,\"server_vmhwm_kb\":%lld,\"server_vmrss_kb\":%lld,"
+	if (mallocs >= 0)
+		printf("},\"server_mallocs_per_cycle\":%.2f", mallocs);
+	else
+		printf("}");
+	printf(",\"server_cpu_pct\":%.1f,\"server_vmhwm_kb\":%lld,\"server_vmrss_kb\":%lld,"
 	       "\"client_cpu_pct\":%.1f,\"error_codes\":{",
 	       server_cpu, after.vmhwm_kb, after.vmrss_kb, client_cpu);
 	for (int j = 0; j < nerrs; j++) {

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "options.h"
 #include "poold.h"
+#include "reply.h"
 #include "util.h"
 
 struct fixture {
@@ -93,7 +94,7 @@ static inline struct fixture *fx_open(void)
 static inline void fx_shutdown(struct fixture *fx)
 {
 	close(fx->client);
-	event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+	reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 	poold_close(&fx->pd);
 	options_free(&fx->pd.cfg);
 }
@@ -119,7 +120,7 @@ static inline void fx_send(struct fixture *fx, const char *bytes, size_t n)
 
 		if (w < 0) {
 			/* The daemon may be slower to read than we write. */
-			event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+			reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 			continue;
 		}
 		bytes += w;
@@ -150,7 +151,7 @@ static inline char *fx_read_line(struct fixture *fx, double timeout)
 		}
 		if (now_mono() > deadline)
 			return NULL;
-		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 		if (poll(&pfd, 1, 5) == 1) {
 			r = read(fx->client, fx->buf + fx->len,
 				 sizeof fx->buf - fx->len);

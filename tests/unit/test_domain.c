@@ -251,7 +251,7 @@ static void test_busy_store_keeps_the_batch(void **state)
 	assert_true(journal_pending(&e->pd));
 	assert_int_equal(stored(e).leases, 0);
 	while (journal_pending(&e->pd))
-		event_base_loop(e->pd.base, EVLOOP_ONCE);
+		reply_turn(&e->pd, EVLOOP_ONCE);
 	assert_int_equal(busy_left, 0);
 	assert_int_equal(stored(e).leases, 1);
 	assert_int_equal(e->pd.leases.len, 1);

@@ -34,7 +34,7 @@ static void run_job(struct fixture *fx, json_t *cmd, struct outcome *o)
 	job_start(&fx->pd, cmd, 30, "create", "p", "p-abcde", NULL, on_done, o);
 	jobs_launch(&fx->pd);
 	while (!o->done && now_mono() < until)
-		event_base_loop(fx->pd.base, EVLOOP_ONCE);
+		reply_turn(&fx->pd, EVLOOP_ONCE);
 	assert_true(o->done);
 }
 

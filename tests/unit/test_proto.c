@@ -153,7 +153,7 @@ static void test_split_line(void **state)
 	/* One byte at a time: the daemon must wait for the newline. */
 	for (const char *p = line; *p; p++) {
 		fx_send(fx, p, 1);
-		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 	}
 	a = fx_recv(fx);
 	assert_int_equal(json_integer_value(json_object_get(a, "id")), 42);
@@ -264,10 +264,10 @@ static void test_slow_reader(void **state)
 	for (int i = 0; i < 2000 && fx->pd.refused.slow_readers == 0; i++) {
 		if (write(fx->client, ping, sizeof ping - 1) < 0)
 			break;
-		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 	}
 	for (int i = 0; i < 10; i++)
-		event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 	assert_int_equal(fx->pd.refused.slow_readers, 1);
 	assert_int_equal(fx->pd.nconns, 0);
 	close(fx->client);
@@ -286,17 +286,17 @@ static void test_drain_timeout(void **state)
 	for (int i = 0; i < 3000; i++) {
 		fx_send(fx, req, sizeof req - 1);
 		if (i % 50 == 0)
-			event_base_loop(fx->pd.base, EVLOOP_NONBLOCK);
+			reply_turn(&fx->pd, EVLOOP_NONBLOCK);
 	}
 	shutdown(fx->client, SHUT_WR);
 	until = now_mono() + 3;
 	while (now_mono() < until && fx->pd.ndraining == 0)
-		event_base_loop(fx->pd.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(fx->pd.ndraining, 1);
 	assert_int_equal(fx->pd.nconns, 0);
 	until = now_mono() + 15;
 	while (now_mono() < until && fx->pd.ndraining > 0)
-		event_base_loop(fx->pd.base, EVLOOP_ONCE); /* sleeps till then */
+		reply_turn(&fx->pd, EVLOOP_ONCE); /* sleeps till then */
 	assert_int_equal(fx->pd.ndraining, 0);
 }
 
@@ -314,7 +314,7 @@ static void test_idle_timeout(void **state)
 	fx_connect(fx); /* this one says nothing */
 	until = now_mono() + 2.5;
 	while (now_mono() < until)
-		event_base_loop(fx->pd.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		reply_turn(&fx->pd, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(fx->pd.refused.idle_closed, 1);
 	/* The first (no timeout when accepted) and the watcher remain. */
 	assert_int_equal(fx->pd.nconns, 2);

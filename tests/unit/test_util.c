@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonutil.h"
 #include "util.h"
@@ -42,6 +44,23 @@ static void test_rfc3339(void **state)
 			    "1970-01-01T00:00:00.000Z");
 	assert_string_equal(time_rfc3339(1795860245.123, buf, sizeof buf),
 			    "2026-11-28T10:04:05.123Z");
+	/* The arithmetic calendar agrees with gmtime_r over leap years,
+	 * century rules (2000, 2100) and every month end, to 9999. */
+	for (double t = 0.5; t < 253402300800.0; t += 86400.0 * 13 + 3723.0) {
+		time_t sec = (time_t)t;
+		struct tm tm;
+		char want[64];
+
+		gmtime_r(&sec, &tm);
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.500Z",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+		assert_string_equal(time_rfc3339(t, buf, sizeof buf), want);
+	}
+	assert_string_equal(time_rfc3339(951782400.0, buf, sizeof buf),
+			    "2000-02-29T00:00:00.000Z");
+	assert_string_equal(time_rfc3339(4107542400.999, buf, sizeof buf),
+			    "2100-03-01T00:00:00.999Z");
 }
 
 static void test_seconds(void **state)

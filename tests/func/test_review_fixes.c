@@ -248,7 +248,7 @@ static char *lease_as(poold_proc *d, const char *const *owners, int n)
 	for (double end = h_now() + 10;; h_sleep(0.05)) {
 		free(log);
 		log = h_read_file(d->log);
-		if (count(log, "returned") >= n || h_now() > end)
+		if (count(log, "event=returned") >= n || h_now() > end)
 			return log;
 	}
 }

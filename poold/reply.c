@@ -154,7 +154,7 @@ static void batch_fail(struct poold *pd, const char *why)
 	struct reply *rp;
 
 	snprintf(msg, sizeof msg, "could not commit to the database (%s); "
-		 "nothing was changed: retry, and check the daemon's disk", why);
+		 "nothing was changed: retry the request", why);
 	TAILQ_FOREACH(rp, &pd->batch.q, link) {
 		json_t *body = reply_err_json(rp->id, POOL_ERR_INTERNAL, msg);
 

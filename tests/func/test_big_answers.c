@@ -55,7 +55,7 @@ static void test_list_bigger_than_max_output_comes_in_pages(void **state)
 		assert_true(json_array_size(res) > 0);
 		assert_true(json_array_size(res) < 200);
 		for (size_t i = 0; i < json_array_size(res); i++) {
-			char want[8];
+			char want[16];
 
 			snprintf(want, sizeof want, "r%03d", seen++);
 			assert_string_equal(JSTR(json_array_get(res, i), "name"), want);

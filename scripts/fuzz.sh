@@ -13,7 +13,7 @@ build=$root/build-fuzz
 jobs=$(nproc 2>/dev/null || echo 2)
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/deps.sh test installs it)" >&2; exit 2; }
-CC=clang cmake -S "$root" -B "$build" -DPOOL_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" >/dev/null
+CC=clang cmake -S "$root" -B "$build" -DPOOL_FUZZ=ON -DPOOL_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" >/dev/null
 cmake --build "$build" --target fuzz_requests -j "$jobs"
 bin=$build/tests/fuzz/fuzz_requests
 [ -x "$bin" ] || { echo "fuzz.sh: $bin was not built (is POOL_FUZZ wired into CMakeLists.txt?)" >&2; exit 2; }

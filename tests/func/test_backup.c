@@ -7,6 +7,7 @@
  */
 #include "h_cli.h"
 #include "h_sqlite.h"
+#include "../h_pgstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,16 @@ static long long count_rows(const char *db, const char *sql)
 
 static void test_backup_copies_the_committed_state_while_serving(void **state)
 {
-	poold_proc *d = poold_start(NULL);
-	pool_client *c = h_connect(d);
+	poold_proc *d;
+	pool_client *c;
 	char dir[128], file[256];
 	json_t *l, *res;
 	struct stat sb;
+
+	if (h_pg_mode()) /* a SQLite file's copy; PostgreSQL has its own tools */
+		skip();
+	d = poold_start(NULL);
+	c = h_connect(d);
 
 	(void)state;
 	h_tmpdir(dir, sizeof dir);
@@ -72,9 +78,14 @@ static void test_backup_copies_the_committed_state_while_serving(void **state)
 
 static void test_poolctl_backup_makes_a_copy_of_a_relative_file(void **state)
 {
-	poold_proc *d = poold_start(NULL);
-	pool_client *c = h_connect(d);
+	poold_proc *d;
+	pool_client *c;
 	char dir[128], file[256];
+
+	if (h_pg_mode()) /* a SQLite file's copy; PostgreSQL has its own tools */
+		skip();
+	d = poold_start(NULL);
+	c = h_connect(d);
 
 	(void)state;
 	h_tmpdir(dir, sizeof dir);

@@ -26,10 +26,13 @@
 #include "janitor.h"
 #include "log.h"
 #include "options.h"
+#include "pool.h"
+#include "pool_protocol.h"
 #include "poold.h"
 #include "reply.h"
 #include "store.h"
 #include "util.h"
+#include "wait.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -139,6 +142,21 @@ static int drain(int fd)
 	}
 }
 
+/* A waiting request keeps a half-closed client's connection open until it
+ * is answered (by design: docs/protocol.md), and its wait may be long:
+ * after the client's EOF, waits end at once (as a full close would end
+ * them) so that the connection can. */
+static void end_waits(void)
+{
+	struct pool *p;
+	size_t pos = 0;
+
+	while ((p = hmap_next(&pd.pools, &pos)))
+		if (!TAILQ_EMPTY(&p->waiters) || !TAILQ_EMPTY(&p->creators))
+			wait_fail_all(p, POOL_ERR_TIMEOUT,
+				      "the fuzzed input ended");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int sv[2];
@@ -174,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	deadline = now_mono() + INPUT_DEADLINE;
 	while (!eof) {
 		reply_turn(&pd, EVLOOP_NONBLOCK);
+		end_waits();
 		eof = drain(sv[1]);
 		if (!eof && now_mono() > deadline) {
 			fprintf(stderr, "fuzz_requests: the daemon did not close "

@@ -308,6 +308,23 @@ static void forget(poold_proc *d)
 			live[i] = NULL;
 }
 
+/* The directory that names d's PostgreSQL schema. */
+static const char *schema_dir(const poold_proc *d)
+{
+	return d->store_dir[0] ? d->store_dir : d->dir;
+}
+
+/* Whether another live front end still uses d's schema (a peer, or the
+ * first one): the last to go drops it, never one that others still use. */
+static bool schema_shared(const poold_proc *d)
+{
+	for (int i = 0; i < H_MAX_LIVE; i++)
+		if (live[i] && live[i] != d &&
+		    strcmp(schema_dir(live[i]), schema_dir(d)) == 0)
+			return true;
+	return false;
+}
+
 static void destroy(poold_proc *d)
 {
 	char cmd[400];
@@ -315,8 +332,9 @@ static void destroy(poold_proc *d)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", d->dir);
-	if (h_pg_mode() && !d->store_dir[0] && h_pg_drop(d->dir) != 0)
-		fprintf(stderr, "warning: could not drop the schema of %s\n", d->dir);
+	if (h_pg_mode() && !schema_shared(d) && h_pg_drop(schema_dir(d)) != 0)
+		fprintf(stderr, "warning: could not drop the schema of %s\n",
+			schema_dir(d));
 	for (int i = 0; d->extra[i]; i++)
 		free(d->extra[i]);
 	free(d);

@@ -326,7 +326,9 @@ say "results in $WORK (removed at exit; set BENCH_KEEP=DIR to keep them)"
 
 # ---- poold ------------------------------------------------------------------
 SYNC_MODES="default"
-if "$POOLD" --help 2>&1 | grep -q -- '--sync'; then
+# (grep reads all of the help: with -q it would quit early, poold would get
+# SIGPIPE and pipefail would call the option missing.)
+if "$POOLD" --help 2>&1 | grep -- '--sync' >/dev/null; then
 	SYNC_MODES="normal full"
 else
 	say "note: this poold has no --sync option; its one mode is measured as 'default'"

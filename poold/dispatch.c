@@ -36,9 +36,10 @@ static const struct op *op_find(const char *name)
 }
 
 /* Returns NULL if v fits t, else what it should have been. */
-static const char *type_error(enum field_type t, json_t *v)
+static const char *type_error(enum field_type t, const struct req_value *v)
 {
-	const char *s = json_string_value(v);
+	const char *s = v->str;
+	bool number = v->kind == RK_INT || v->kind == RK_REAL;
 
 	switch (t) {
 	case F_STRING:
@@ -50,23 +51,24 @@ static const char *type_error(enum field_type t, json_t *v)
 		return s && name_valid_resource(s) ? NULL :
 			"a resource name: 1-128 characters of A-Z a-z 0-9 . _ : -";
 	case F_COUNT:
-		return json_is_integer(v) && json_integer_value(v) >= 0 ? NULL :
+		return v->kind == RK_INT && v->num >= 0 ? NULL :
 			"a non-negative integer";
 	case F_VERSION:
-		return json_is_integer(v) && json_integer_value(v) >= 1 ? NULL :
+		return v->kind == RK_INT && v->num >= 1 ? NULL :
 			"an integer version (>= 1)";
 	case F_SECONDS:
-		return json_is_number(v) && (json_number_value(v) == 0 ||
-		       json_number_value(v) >= POOL_DURATION_MIN) &&
-		       json_number_value(v) <= POOL_DURATION_MAX ? NULL :
+		return number && (v->real == 0 ||
+		       v->real >= POOL_DURATION_MIN) &&
+		       v->real <= POOL_DURATION_MAX ? NULL :
 			"a number of seconds: 0, or from 0.001 to 1e9";
 	case F_BOOL:
-		return json_is_boolean(v) ? NULL : "true or false";
+		return v->kind == RK_TRUE || v->kind == RK_FALSE ? NULL :
+			"true or false";
 	case F_OBJECT:
 	case F_DESCRIPTOR:
-		return json_is_object(v) ? NULL : "a JSON object";
+		return v->kind == RK_OBJECT ? NULL : "a JSON object";
 	case F_ARRAY:
-		return json_is_array(v) ? NULL : "a JSON array";
+		return v->kind == RK_ARRAY ? NULL : "a JSON array";
 	case F_ANY:
 		return NULL;
 	}
@@ -96,41 +98,47 @@ static void list_fields(const struct op *op, char *buf, size_t len)
 		snprintf(buf, len, "no fields besides id and op");
 }
 
+/* Checks one field of r against op (req_each()). 0, or -1 after
+ * answering. */
+static int check_field(struct req *r, const char *key,
+		       const struct req_value *v, void *arg)
+{
+	const struct op *op = arg;
+	const struct field *f = field_find(op, key);
+	const char *want;
+	char names[300];
+
+	if (strcmp(key, "id") == 0 || strcmp(key, "op") == 0)
+		return 0;
+	if (!f && (op->flags & OP_SETTINGS) && pool_setting_known(key))
+		return 0; /* pool_settings_apply() checks it */
+	if (!f) {
+		list_fields(op, names, sizeof names);
+		req_fail(r, POOL_ERR_BAD_REQUEST, "unknown field \"%s\" for op "
+			 "\"%s\" (it takes: %s)", key, op->name, names);
+		return -1;
+	}
+	if ((want = type_error(f->type, v))) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\" must be %s",
+			 key, want);
+		return -1;
+	}
+	if (f->type == F_DESCRIPTOR &&
+	    descriptor_check(r->pd, v->json, names, sizeof names) < 0) {
+		req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\": %s", key,
+			 names);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks every field of r against op. Returns 0, or -1 after answering. */
 static int check_fields(struct req *r, const struct op *op)
 {
-	const char *key, *want;
-	char names[300];
-	json_t *v;
-
-	json_object_foreach(r->msg, key, v) {
-		const struct field *f = field_find(op, key);
-
-		if (strcmp(key, "id") == 0 || strcmp(key, "op") == 0)
-			continue;
-		if (!f && (op->flags & OP_SETTINGS) && pool_setting_known(key))
-			continue; /* pool_settings_apply() checks it */
-		if (!f) {
-			list_fields(op, names, sizeof names);
-			req_fail(r, POOL_ERR_BAD_REQUEST, "unknown field \"%s\" "
-				 "for op \"%s\" (it takes: %s)", key, op->name,
-				 names);
-			return -1;
-		}
-		if ((want = type_error(f->type, v))) {
-			req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\" must be "
-				 "%s", key, want);
-			return -1;
-		}
-		if (f->type == F_DESCRIPTOR &&
-		    descriptor_check(r->pd, v, names, sizeof names) < 0) {
-			req_fail(r, POOL_ERR_BAD_REQUEST, "field \"%s\": %s", key,
-				 names);
-			return -1;
-		}
-	}
+	if (req_each(r, check_field, (void *)op) < 0)
+		return -1;
 	for (const struct field *f = op->fields; f->name; f++) {
-		if (f->required && !json_object_get(r->msg, f->name)) {
+		if (f->required && !req_has(r, f->name)) {
 			req_fail(r, POOL_ERR_BAD_REQUEST, "missing field \"%s\" "
 				 "for op \"%s\"", f->name, op->name);
 			return -1;

@@ -232,10 +232,10 @@ bool leader_admits(struct req *r, const struct op *op)
 		snprintf(msg, sizeof msg, "this front end is a standby and no "
 			 "leader is known yet (one takes over within %d s): "
 			 "retry", r->pd->cfg.failover_timeout);
-	body = reply_err_json(r->id, POOL_ERR_NOT_LEADER, msg);
+	body = reply_err_json(req_id(r), POOL_ERR_NOT_LEADER, msg);
 	json_object_set_new(json_object_get(body, "error"), "leader",
 			    L->addr[0] ? json_string(L->addr) : json_null());
-	reply_queue(r->pd, r->conn, r->id, body);
+	reply_queue(r->pd, r->conn, req_id(r), body);
 	return false;
 }
 

@@ -21,8 +21,8 @@ static enum req_status exec(struct req *r)
 		return REQ_DONE;
 	}
 	pool_settings_init(&s);
-	if (pool_settings_bound(r->msg, &r->pd->cfg, err, sizeof err) < 0 ||
-	    pool_settings_apply(&s, r->msg, err, sizeof err) < 0) {
+	if (pool_settings_bound(req_msg(r), &r->pd->cfg, err, sizeof err) < 0 ||
+	    pool_settings_apply(&s, req_msg(r), err, sizeof err) < 0) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", err);
 	} else {
 		p = pool_new(r->pd, name, &s, r->now);

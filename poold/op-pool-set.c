@@ -25,8 +25,8 @@ static enum req_status exec(struct req *r)
 			 "\"active\" or \"draining\"");
 		return REQ_DONE;
 	}
-	if (pool_settings_bound(r->msg, &r->pd->cfg, err, sizeof err) < 0 ||
-	    pool_settings_apply(&p->set, r->msg, err, sizeof err) < 0) {
+	if (pool_settings_bound(req_msg(r), &r->pd->cfg, err, sizeof err) < 0 ||
+	    pool_settings_apply(&p->set, req_msg(r), err, sizeof err) < 0) {
 		req_fail(r, POOL_ERR_BAD_REQUEST, "%s", err);
 		return REQ_DONE;
 	}

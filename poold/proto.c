@@ -11,7 +11,6 @@
 #include "poold.h"
 #include "reply.h"
 #include "req.h"
-#include "util.h"
 
 static bool blank(const char *line, size_t len)
 {
@@ -53,23 +52,31 @@ static int depth(json_t *v)
 	return deepest + 1;
 }
 
-void proto_handle_line(struct poold *pd, struct conn *c,
-		       const struct caller *who, const char *line, size_t len)
+/* The common request, flat and plain, read without a tree (reqparse.h).
+ * false: not handled, and nothing was answered. A flat object is one
+ * level deep, within any --max-depth (at least 2). */
+static bool handle_flat(struct poold *pd, struct conn *c,
+			const struct caller *who, const char *line, size_t len)
+{
+	struct req *r = req_new(pd, c, who);
+
+	if (!req_scan(r, line, len)) {
+		req_free(r);
+		return false;
+	}
+	dispatch(r);
+	return true;
+}
+
+/* Every other line: jansson's tree, and every refusal of bad input. */
+static void handle_tree(struct poold *pd, struct conn *c,
+			const struct caller *who, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *msg, *id, *op;
 	struct req *r;
 	char text[300];
 
-	if (blank(line, len))
-		return;
-	/* jansson stops at a NUL byte and would accept what came before it
-	 * ({"id":12\0}), so a line with one is refused as a whole. */
-	if (memchr(line, '\0', len)) {
-		refuse(pd, c, NULL, "a NUL byte in the request line; send UTF-8 "
-		       "JSON text, one object per line");
-		return;
-	}
 	/* Duplicate keys are refused by the parser itself; NUL characters
 	 * (\u0000) are too, since JSON_ALLOW_NUL is not given. */
 	msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -106,14 +113,25 @@ void proto_handle_line(struct poold *pd, struct conn *c,
 	} else if (!json_is_string(op)) {
 		refuse(pd, c, id, "field \"op\" must be a string");
 	} else {
-		r = xcalloc(1, sizeof *r);
-		r->pd = pd;
-		r->conn = conn_ref(c);
-		r->id = json_incref(id);
-		r->msg = json_incref(msg);
-		r->op = json_string_value(op);
-		r->who = *who;
+		r = req_new(pd, c, who);
+		req_adopt(r, msg);
 		dispatch(r);
 	}
 	json_decref(msg);
+}
+
+void proto_handle_line(struct poold *pd, struct conn *c,
+		       const struct caller *who, const char *line, size_t len)
+{
+	if (blank(line, len))
+		return;
+	/* jansson stops at a NUL byte and would accept what came before it
+	 * ({"id":12\0}), so a line with one is refused as a whole. */
+	if (memchr(line, '\0', len)) {
+		refuse(pd, c, NULL, "a NUL byte in the request line; send UTF-8 "
+		       "JSON text, one object per line");
+		return;
+	}
+	if (!handle_flat(pd, c, who, line, len))
+		handle_tree(pd, c, who, line, len);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "freelist.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "pool_protocol.h"
@@ -22,21 +23,17 @@
 #include "util.h"
 #include "wait.h"
 
-/* Builds {"id": ..., "ok": ..., X: body}; an absent id stays absent. */
-static json_t *envelope(json_t *id, bool ok, const char *key, json_t *body)
+/* Builds {"id": ..., "ok": false, "error": body}; an absent id stays
+ * absent. */
+static json_t *envelope(json_t *id, json_t *body)
 {
 	json_t *o = json_object();
 
 	if (id)
 		json_object_set(o, "id", id);
-	json_object_set_new(o, "ok", json_boolean(ok));
-	json_object_set_new(o, key, body);
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "error", body);
 	return o;
-}
-
-json_t *reply_ok_json(json_t *id, json_t *result)
-{
-	return envelope(id, true, "result", json_incref(result));
 }
 
 /* A message may quote the client's bytes (a JSON parse error does), which
@@ -59,23 +56,90 @@ static json_t *message_string(const char *msg)
 
 json_t *reply_err_json(json_t *id, const char *code, const char *msg)
 {
-	return envelope(id, false, "error",
-			json_pack("{s:s, s:o}", "code", code,
-				  "message", message_string(msg)));
+	return envelope(id, json_pack("{s:s, s:o}", "code", code,
+				      "message", message_string(msg)));
+}
+
+/* Spare replies, each with its line buffer: no malloc per answer at
+ * steady state. A process-wide cache of memory, as in req.c. */
+static struct freelist spares = FREELIST_INIT(struct reply, 1024);
+#define LINE_KEEP 4096 /* a spare keeps a line buffer up to this size */
+
+static struct reply *reply_new(struct conn *conn)
+{
+	struct reply *rp = freelist_get(&spares);
+	struct jtext line = rp->line; /* a spare's buffer, or none */
+
+	memset(rp, 0, sizeof *rp);
+	rp->line = line;
+	rp->line.len = 0;
+	rp->conn = conn_ref(conn);
+	return rp;
+}
+
+static void reply_release(struct reply *rp)
+{
+	conn_unref(rp->conn);
+	if (rp->id != rp->id_inline)
+		free(rp->id);
+	if (rp->line.cap > LINE_KEEP)
+		jtext_free(&rp->line);
+	if (!freelist_keep(&spares, rp)) {
+		jtext_free(&rp->line);
+		free(rp);
+	}
+}
+
+/* Copies the id's JSON text into rp (NULL: the request had none). */
+static void reply_set_id(struct reply *rp, const char *id, size_t len)
+{
+	if (!id)
+		return;
+	if (len < sizeof rp->id_inline) {
+		rp->id = rp->id_inline;
+	} else if (!(rp->id = malloc(len + 1))) {
+		abort();
+	}
+	memcpy(rp->id, id, len);
+	rp->id[len] = '\0';
+	rp->id_len = len;
+}
+
+/* The id back as a value, for an error answer built as a tree (cold). */
+static json_t *reply_id_json(const struct reply *rp)
+{
+	json_t *id;
+
+	if (!rp->id)
+		return NULL;
+	id = json_loadb(rp->id, rp->id_len, JSON_DECODE_ANY, NULL);
+	if (!id)
+		abort(); /* it was dumped by jansson or scanned as valid */
+	return id;
 }
 
 static void reply_set_line(struct reply *rp, json_t *body)
 {
-	free(rp->line);
-	rp->line = json_dumps_exact(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!rp->line)
+	char *text = json_dumps_exact(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (!text)
 		abort();
-	rp->len = strlen(rp->line);
-	rp->line = realloc(rp->line, rp->len + 2);
-	if (!rp->line)
-		abort();
-	rp->line[rp->len++] = '\n';
-	rp->line[rp->len] = '\0';
+	rp->line.len = 0;
+	jtext_lit(&rp->line, text);
+	jtext_raw(&rp->line, "\n", 1);
+	free(text);
+}
+
+/* The line of an error answer replacing whatever rp held. */
+static void reply_set_error(struct reply *rp, const char *code,
+			    const char *msg)
+{
+	json_t *id = reply_id_json(rp);
+	json_t *body = reply_err_json(id, code, msg);
+
+	reply_set_line(rp, body);
+	json_decref(body);
+	json_decref(id);
 }
 
 /* An answer that could never fit the caller's --max-output would close
@@ -84,67 +148,63 @@ static void reply_set_line(struct reply *rp, json_t *body)
 static void fit(struct poold *pd, struct reply *rp)
 {
 	char msg[300];
-	json_t *body;
 
-	if (rp->len <= pd->cfg.max_output)
+	if (rp->line.len <= pd->cfg.max_output)
 		return;
 	pd->refused.too_large++;
 	snprintf(msg, sizeof msg, "the answer is %zu bytes, more than the "
 		 "daemon sends to one client at once (--max-output %zu); ask "
-		 "for less: a smaller limit, and after to page", rp->len,
+		 "for less: a smaller limit, and after to page", rp->line.len,
 		 pd->cfg.max_output);
-	body = reply_err_json(rp->id, POOL_ERR_TOO_LARGE, msg);
-	reply_set_line(rp, body);
-	json_decref(body);
+	reply_set_error(rp, POOL_ERR_TOO_LARGE, msg);
+}
+
+static void enqueue(struct poold *pd, struct reply *rp)
+{
+	fit(pd, rp);
+	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
+	pd->batch.len++;
 }
 
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body)
 {
+	struct jtext idtext = { NULL, 0, 0 };
 	struct reply *rp;
 
 	if (!conn) {
 		json_decref(body);
 		return;
 	}
-	rp = xcalloc(1, sizeof *rp);
-	rp->conn = conn_ref(conn);
-	rp->id = json_incref(id);
+	rp = reply_new(conn);
+	if (id) {
+		jtext_json(&idtext, id);
+		reply_set_id(rp, idtext.p, idtext.len);
+		jtext_free(&idtext);
+	}
 	reply_set_line(rp, body);
 	json_decref(body);
-	fit(pd, rp);
-	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
-	pd->batch.len++;
+	enqueue(pd, rp);
 }
 
-void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
-		      const char *result, size_t len)
+void reply_queue_text(struct poold *pd, struct conn *conn, const char *id,
+		      size_t id_len, const char *result, size_t len)
 {
-	static struct jtext line; /* reused: grows to the largest answer */
 	struct reply *rp;
 
 	if (!conn)
 		return;
-	line.len = 0;
+	rp = reply_new(conn);
+	reply_set_id(rp, id, id_len);
 	if (id) {
-		jtext_lit(&line, "{\"id\":");
-		jtext_json(&line, id);
-		jtext_lit(&line, ",\"ok\":true,\"result\":");
+		jtext_lit(&rp->line, "{\"id\":");
+		jtext_raw(&rp->line, id, id_len);
+		jtext_lit(&rp->line, ",\"ok\":true,\"result\":");
 	} else {
-		jtext_lit(&line, "{\"ok\":true,\"result\":");
+		jtext_lit(&rp->line, "{\"ok\":true,\"result\":");
 	}
-	jtext_raw(&line, result, len);
-	jtext_raw(&line, "}\n", 2);
-	rp = xcalloc(1, sizeof *rp);
-	rp->conn = conn_ref(conn);
-	rp->id = json_incref(id);
-	rp->line = malloc(line.len + 1);
-	if (!rp->line)
-		abort();
-	memcpy(rp->line, line.p, line.len + 1);
-	rp->len = line.len;
-	fit(pd, rp);
-	TAILQ_INSERT_TAIL(&pd->batch.q, rp, link);
-	pd->batch.len++;
+	jtext_raw(&rp->line, result, len);
+	jtext_raw(&rp->line, "}\n", 2);
+	enqueue(pd, rp);
 }
 
 /* The batch's changes were rolled back: none of its answers stands. */
@@ -155,12 +215,8 @@ static void batch_fail(struct poold *pd, const char *why)
 
 	snprintf(msg, sizeof msg, "could not commit to the database (%s); "
 		 "nothing was changed: retry the request", why);
-	TAILQ_FOREACH(rp, &pd->batch.q, link) {
-		json_t *body = reply_err_json(rp->id, POOL_ERR_INTERNAL, msg);
-
-		reply_set_line(rp, body);
-		json_decref(body);
-	}
+	TAILQ_FOREACH(rp, &pd->batch.q, link)
+		reply_set_error(rp, POOL_ERR_INTERNAL, msg);
 }
 
 #define BATCH_MAX 256 /* replies that force a flush without waiting */
@@ -243,11 +299,8 @@ static void send_all(struct poold *pd)
 
 	while ((rp = TAILQ_FIRST(&pd->batch.q))) {
 		TAILQ_REMOVE(&pd->batch.q, rp, link);
-		conn_send(rp->conn, rp->line, rp->len);
-		conn_unref(rp->conn);
-		json_decref(rp->id);
-		free(rp->line);
-		free(rp);
+		conn_send(rp->conn, rp->line.p, rp->line.len);
+		reply_release(rp);
 	}
 	pd->batch.len = 0;
 }

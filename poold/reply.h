@@ -10,14 +10,21 @@
 #include <jansson.h>
 #include <sys/queue.h>
 
+#include "jsonutil.h"
+
 struct poold;
 struct conn;
 
+#define REPLY_ID_INLINE 64 /* ids up to this long need no malloc */
+
 struct reply {
 	struct conn *conn;       /* reference held until sent */
-	json_t *id;              /* owned; NULL = the request had no id */
-	char *line;              /* owned; the JSON line with '\n' */
-	size_t len;
+	char *id;                /* the request's id as JSON text, in
+				  * id_inline or owned; NULL: it had none */
+	size_t id_len;
+	char id_inline[REPLY_ID_INLINE];
+	struct jtext line;       /* the JSON line with '\n'; its buffer is
+				  * kept with the spare reply for reuse */
 	TAILQ_ENTRY(reply) link;
 };
 
@@ -26,16 +33,16 @@ struct reply_batch {
 	size_t len;
 };
 
-json_t *reply_ok_json(json_t *id, json_t *result);        /* both borrowed */
 json_t *reply_err_json(json_t *id, const char *code, const char *msg);
 
 /* Queues a reply (body stolen) for conn; conn NULL drops it. */
 void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 
-/* Queues {"id":..,"ok":true,"result":RESULT} for conn, the result given
- * as JSON text (see answer.h); conn NULL drops it. */
-void reply_queue_text(struct poold *pd, struct conn *conn, json_t *id,
-		      const char *result, size_t len);
+/* Queues {"id":ID,"ok":true,"result":RESULT} for conn, the id (NULL:
+ * none) and the result given as JSON text (see answer.h), written straight
+ * into the reply's line; conn NULL drops it. */
+void reply_queue_text(struct poold *pd, struct conn *conn, const char *id,
+		      size_t id_len, const char *result, size_t len);
 
 /* Commits the store's transaction, then sends every queued reply. */
 void reply_flush(struct poold *pd);

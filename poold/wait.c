@@ -34,7 +34,7 @@ struct place {
 struct waiter {
 	struct req *req;          /* owned; answered when served or failed */
 	struct pool *pool;
-	struct want want;         /* strings borrowed from req->msg */
+	struct want want;         /* strings borrowed from req */
 	char *rid_key;            /* owned; key in pd->waiting_ids, or NULL */
 	struct event *timer;      /* owned; the wait, while queued */
 	double since;             /* now_mono() at arrival (metrics) */

@@ -174,13 +174,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	double now = now_wall();
 
 	janitor_run(pd, now);
-	if (now - pd->last_checkpoint < CHECKPOINT_EVERY) {
-		reply_later(pd);
-		return;
+	reply_later(pd);
+	if (now - pd->last_checkpoint >= CHECKPOINT_EVERY) {
+		pd->store->ops->checkpoint(pd->store); /* asks; never waits */
+		pd->last_checkpoint = now;
 	}
-	reply_flush(pd); /* a checkpoint never runs inside a batch */
-	pd->store->ops->checkpoint(pd->store);
-	pd->last_checkpoint = now;
 }
 
 void janitor_start(struct poold *pd)

@@ -9,6 +9,7 @@
  * so the event loop never sleeps inside SQLite.
  */
 #include "store.h"
+#include "store-sqlite-ckpt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +102,7 @@ struct sqlite_store {
 	bool in_tx;
 	int failed;          /* SQLite code of the first failed write, or 0 */
 	char failure[256];   /* its message */
+	struct sq_ckpt *ckpt; /* the checkpoint thread */
 };
 
 static struct sqlite_store *S(struct store *st)
@@ -206,16 +208,15 @@ static int limit_size(sqlite3 *db, int64_t max_bytes, char *err,
 	return exec_sql(db, sql, err, errlen);
 }
 
+/* Asks the checkpoint thread for one (store-sqlite-ckpt.c says why it is
+ * not made here) and reports what failed since the last call. */
 static void sq_checkpoint(struct store *base)
 {
 	struct sqlite_store *st = S(base);
-	int log = 0, done = 0;
+	char failure[256];
 
-	if (st->in_tx)
-		return;
-	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-				      &log, &done) != SQLITE_OK)
-		log_warn("WAL checkpoint failed: %s", sqlite3_errmsg(st->db));
+	if (sq_ckpt_request(st->ckpt, failure, sizeof failure))
+		log_warn("WAL checkpoint failed: %s", failure);
 }
 
 /* An online backup through the daemon's own connection, so the database
@@ -269,6 +270,7 @@ static void sq_close(struct store *base)
 {
 	struct sqlite_store *st = S(base);
 
+	sq_ckpt_stop(st->ckpt); /* before the last connection: it owns the WAL */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -289,8 +291,8 @@ static int configure(struct sqlite_store *st, const struct store_config *cfg,
 	 * docs/reliability.md). Locking stays NORMAL although poold is the
 	 * only writer (it holds the flock): EXCLUSIVE would save a few lock
 	 * calls per commit, but would lock out readers such as `sqlite3
-	 * .backup` of the live database. The janitor checkpoints the WAL
-	 * outside of any request (checkpoint()), not inside a commit. */
+	 * .backup` of the live database. The WAL is checkpointed by a thread
+	 * of its own (store-sqlite-ckpt.c), never inside a commit. */
 	snprintf(sql, sizeof sql, "PRAGMA journal_mode = WAL; PRAGMA "
 		 "synchronous = %s; PRAGMA wal_autocheckpoint = 0; PRAGMA "
 		 "busy_timeout = 2000", cfg->sync_full ? "FULL" : "NORMAL");
@@ -331,7 +333,8 @@ static struct store *sq_open(const struct store_config *cfg, char *err,
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	if (lock_database(st, cfg->path, err, errlen) < 0 ||
-	    configure(st, cfg, err, errlen) < 0)
+	    configure(st, cfg, err, errlen) < 0 ||
+	    !(st->ckpt = sq_ckpt_start(cfg->path, err, errlen)))
 		goto fail;
 	return &st->base;
 fail:

@@ -199,7 +199,8 @@ struct store_ops {
 	 * STORE_OK, or STORE_BUSY / STORE_ERROR with a message (/healthz). */
 	int (*ping)(struct store *st, char *err, size_t errlen);
 
-	/* Housekeeping outside any transaction (the WAL, for SQLite). */
+	/* Housekeeping outside any transaction (the WAL, for SQLite: it asks
+	 * a thread of the store for a checkpoint and never waits for it). */
 	void (*checkpoint)(struct store *st);
 
 	/* Leadership among front ends sharing one database (leader.c); NULL

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "schema.h"
+#include "sqlite-mem.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 10
@@ -349,6 +350,7 @@ static struct store *sq_open(const struct store_config *cfg, char *err,
 
 	st->base.ops = &store_sqlite_ops;
 	st->lock_fd = -1;
+	sqlite_mem_install();
 	if (sqlite3_open_v2(cfg->path, &st->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {

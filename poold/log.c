@@ -200,7 +200,9 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 void log_kv_write(enum log_level lvl, const char *what, ...)
 {
 	struct lbuf line = { .len = 0 };
-	json_t *fields = json_object();
+	/* The fields as JSON only for --log-format json: a text line is
+	 * written without an allocation. */
+	json_t *fields = log_json ? json_object() : NULL;
 	const char *key, *val;
 	va_list ap;
 
@@ -212,7 +214,7 @@ void log_kv_write(enum log_level lvl, const char *what, ...)
 		put_s(&line, key);
 		put_c(&line, '=');
 		put_escaped(&line, val ? val : "-", val && needs_quotes(val));
-		if (val)
+		if (val && fields)
 			json_object_set_new(fields, key, json_string_lossy(val));
 	}
 	va_end(ap);

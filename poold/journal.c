@@ -11,7 +11,6 @@
  */
 #include "journal.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "arena.h"
 #include "events.h"
+#include "invariant.h"
 #include "jsonutil.h"
 #include "lease.h"
 #include "log.h"
@@ -59,13 +59,16 @@ struct jevent {
 	TAILQ_ENTRY(jevent) link;
 };
 
+/* History rows are appended this many at a time (the store's largest
+ * multi-row INSERT). */
+#define HIST_ROWS 32
+
 struct journal {
 	TAILQ_HEAD(, jrow) rows;
 	TAILQ_HEAD(, jevent) events;
 	size_t nrows, nevents;
 	struct arena arena;       /* the rows, events and their strings */
-	struct store_history_row *hist; /* reused: the rows of one append */
-	size_t hist_cap;
+	struct store_history_row hist[HIST_ROWS]; /* one append's rows */
 	/* Pools marked ready (pool->ready set), and those being taken by
 	 * journal_take_ready(); a freed pool's entry becomes NULL. */
 	struct pool_set { struct pool **p; size_t len, cap; } ready, taking;
@@ -102,7 +105,6 @@ void journal_free(struct journal *j)
 	drop_all(j);
 	ready_clear(j);
 	arena_free(&j->arena);
-	free(j->hist);
 	free(j->ready.p);
 	free(j->taking.p);
 	free(j);
@@ -346,17 +348,12 @@ void journal_event(struct poold *pd, const char *event, const struct pool *p,
 	j->nevents++;
 }
 
-/* The history rows of the events not yet written, in one append. */
+/* The history rows of the events not yet written, HIST_ROWS per append. */
 static void events_write(struct journal *j, struct store *st)
 {
 	struct jevent *ev;
 	size_t n = 0;
 
-	if (j->hist_cap < j->nevents) {
-		j->hist_cap = j->nevents > 64 ? j->nevents : 64;
-		free(j->hist);
-		j->hist = xcalloc(j->hist_cap, sizeof *j->hist);
-	}
 	TAILQ_FOREACH(ev, &j->events, link) {
 		if (ev->written)
 			continue;
@@ -367,6 +364,10 @@ static void events_write(struct journal *j, struct store *st)
 			.token = ev->token, .detail = ev->resource,
 		};
 		ev->written = true;
+		if (n == HIST_ROWS) {
+			st->ops->history_append(st, j->hist, n);
+			n = 0;
+		}
 	}
 	if (n > 0)
 		st->ops->history_append(st, j->hist, n);
@@ -546,7 +547,7 @@ void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p))
 
 	/* The marks are cleared first: fn may mark pools again. The emptied
 	 * storage of the last take becomes the new set. */
-	assert(j->taking.len == 0);
+	INVARIANT(j->taking.len == 0); /* fn does not take them again */
 	j->ready = j->taking;
 	j->taking = taken;
 	for (size_t i = 0; i < taken.len; i++)

@@ -120,8 +120,8 @@ static void test_event_detail_equals_the_json_form(void **state)
 		"{}",
 		"{\"host\":\"db1\",\"port\":5432}",
 		/* reals, escapes, nesting */
-		"{\"x\":6.666,\"big\":1e300,\"neg\":-0.1,\"s\":\"\\u00e9\\\"\\\\\\n"
-		"\\u0001\\u001f/\",\"n\":[1,2.5,null,true],\"o\":{\"a\":{}}}",
+		("{\"x\":6.666,\"big\":1e300,\"neg\":-0.1,\"s\":\"\\u00e9\\\"\\\\\\n"
+		 "\\u0001\\u001f/\",\"n\":[1,2.5,null,true],\"o\":{\"a\":{}}}"),
 	};
 	struct pool p = { .name = "pool-1.x:y" };
 	struct resource *r = calloc(1, sizeof *r + 16);

@@ -2,6 +2,12 @@
  * journal.c - see journal.h. Rows are copied when a change is reported
  * (the object may be gone by the flush) and written in report order, so a
  * pool deleted and created again within one batch ends as it should.
+ *
+ * The rows, the events and their strings live in the journal's arena
+ * (arena.h), reset once both lists are empty (after the events are
+ * delivered, or dropped): a batch allocates nothing at steady state. The
+ * ready pools are a flag in each pool and a reused array of pointers; a
+ * pool that is freed leaves the array (journal_pool_freed()).
  */
 #include "journal.h"
 
@@ -10,7 +16,9 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "arena.h"
 #include "events.h"
+#include "invariant.h"
 #include "jsonutil.h"
 #include "lease.h"
 #include "log.h"
@@ -24,8 +32,6 @@ enum row_kind { J_POOL_PUT, J_POOL_DEL, J_RES_PUT, J_RES_DEL, J_LEASE_PUT,
 		J_LEASE_DEL, J_ORPHAN_PUT, J_ORPHAN_DEL, J_PURGE, J_PRUNE,
 		J_WAITER_PUT, J_WAITER_DEL };
 
-#define OWN_MAX 8
-
 struct jrow {
 	enum row_kind kind;
 	union {
@@ -38,28 +44,34 @@ struct jrow {
 		struct { double before; int64_t max_rows; } purge;
 		int64_t id;
 	} u;
-	char *own[OWN_MAX];       /* the copied strings the row points to */
-	int nown;
 	TAILQ_ENTRY(jrow) link;
 };
 
 struct jevent {
 	const char *event;        /* a string constant */
-	char *pool;
+	const char *pool;         /* the strings are in the arena */
 	double at;
-	char *resource;           /* the resource as it was (JSON), or NULL */
-	char *res_name, *lease, *caller, *owner;
+	const char *resource;     /* the resource as it was (JSON), or NULL */
+	const char *res_name, *lease, *caller, *owner;
 	int64_t token;
 	double seconds;           /* for metrics_event: wait or time held */
 	bool written;             /* its history row is in the transaction */
 	TAILQ_ENTRY(jevent) link;
 };
 
+/* History rows are appended this many at a time (the store's largest
+ * multi-row INSERT). */
+#define HIST_ROWS 32
+
 struct journal {
 	TAILQ_HEAD(, jrow) rows;
 	TAILQ_HEAD(, jevent) events;
 	size_t nrows, nevents;
-	struct hmap ready;        /* pool name -> its copy (the key) */
+	struct arena arena;       /* the rows, events and their strings */
+	struct store_history_row hist[HIST_ROWS]; /* one append's rows */
+	/* Pools marked ready (pool->ready set), and those being taken by
+	 * journal_take_ready(); a freed pool's entry becomes NULL. */
+	struct pool_set { struct pool **p; size_t len, cap; } ready, taking;
 	const char *actor;        /* borrowed; see journal_actor() */
 	bool prune_behind;        /* the last prune deleted a full step */
 };
@@ -73,19 +85,15 @@ struct journal *journal_new(void)
 
 	TAILQ_INIT(&j->rows);
 	TAILQ_INIT(&j->events);
-	hmap_init(&j->ready);
+	arena_init(&j->arena);
 	return j;
 }
 
 static void ready_clear(struct journal *j)
 {
-	char *name;
-	size_t pos = 0;
-
-	while ((name = hmap_next(&j->ready, &pos)))
-		free(name);
-	hmap_free(&j->ready);
-	hmap_init(&j->ready);
+	for (size_t i = 0; i < j->ready.len; i++)
+		j->ready.p[i]->ready = false;
+	j->ready.len = 0;
 }
 
 static void drop_all(struct journal *j);
@@ -96,46 +104,41 @@ void journal_free(struct journal *j)
 		return;
 	drop_all(j);
 	ready_clear(j);
-	hmap_free(&j->ready);
+	arena_free(&j->arena);
+	free(j->ready.p);
+	free(j->taking.p);
 	free(j);
 }
 
 /* ---- rows -------------------------------------------------------------- */
 
-static const char *own(struct jrow *e, const char *s)
+static const char *own(struct poold *pd, const char *s)
 {
-	if (!s)
-		return NULL;
-	e->own[e->nown] = xstrdup(s);
-	return e->own[e->nown++];
+	return arena_strdup(&pd->journal->arena, s);
 }
 
 static struct jrow *row_add(struct poold *pd, enum row_kind kind)
 {
-	struct jrow *e = xcalloc(1, sizeof *e);
+	struct journal *j = pd->journal;
+	struct jrow *e = arena_alloc(&j->arena, sizeof *e);
 
+	memset(e, 0, sizeof *e);
 	e->kind = kind;
-	TAILQ_INSERT_TAIL(&pd->journal->rows, e, link);
-	pd->journal->nrows++;
+	TAILQ_INSERT_TAIL(&j->rows, e, link);
+	j->nrows++;
 	return e;
-}
-
-static void row_free(struct jrow *e)
-{
-	for (int i = 0; i < e->nown; i++)
-		free(e->own[i]);
-	free(e);
 }
 
 void journal_pool_saved(struct pool *p)
 {
 	struct jrow *e = row_add(p->pd, J_POOL_PUT);
 	json_t *settings = pool_to_json(p);
+	char *text = json_dumps(settings, JSON_COMPACT);
 
-	e->u.pool.name = own(e, p->name);
-	e->own[e->nown] = json_dumps(settings, JSON_COMPACT);
-	e->u.pool.settings = e->own[e->nown++];
+	e->u.pool.name = own(p->pd, p->name);
+	e->u.pool.settings = own(p->pd, text);
 	e->u.pool.created_at = p->created_at;
+	free(text);
 	json_decref(settings);
 	journal_ready(p); /* a larger max_size, or no longer draining */
 }
@@ -144,7 +147,7 @@ void journal_pool_gone(struct pool *p)
 {
 	struct jrow *e = row_add(p->pd, J_POOL_DEL);
 
-	e->u.key.pool = own(e, p->name);
+	e->u.key.pool = own(p->pd, p->name);
 	/* A pool of the same name made later starts with empty histograms. */
 	metrics_pool_forget(p->pd, p->name);
 }
@@ -154,10 +157,10 @@ void journal_resource_saved(struct resource *r)
 	struct jrow *e = row_add(r->pool->pd, J_RES_PUT);
 	struct store_resource_row *row = &e->u.res;
 
-	row->pool = own(e, r->pool->name);
-	row->name = own(e, r->name);
+	row->pool = own(r->pool->pd, r->pool->name);
+	row->name = own(r->pool->pd, r->name);
 	row->state = res_state_name(r->state);
-	row->descriptor = own(e, r->descriptor);
+	row->descriptor = own(r->pool->pd, r->descriptor);
 	row->version = r->version;
 	row->created_at = r->created_at;
 	row->last_used_at = r->last_used_at;
@@ -170,8 +173,8 @@ void journal_resource_gone(struct resource *r)
 {
 	struct jrow *e = row_add(r->pool->pd, J_RES_DEL);
 
-	e->u.key.pool = own(e, r->pool->name);
-	e->u.key.name = own(e, r->name);
+	e->u.key.pool = own(r->pool->pd, r->pool->name);
+	e->u.key.name = own(r->pool->pd, r->name);
 	journal_ready(r->pool); /* room to create another */
 }
 
@@ -181,20 +184,20 @@ void journal_lease_saved(struct poold *pd, const struct lease *l)
 	struct store_lease_row *row = &e->u.lease;
 
 	row->seq = l->seq;
-	row->id = own(e, l->id);
-	row->pool = own(e, l->pool);
-	row->resource = own(e, l->res_name);
+	row->id = own(pd, l->id);
+	row->pool = own(pd, l->pool);
+	row->resource = own(pd, l->res_name);
 	row->mode = l->mode == MODE_POP ? "pop" : "checkout";
 	row->token = l->token;
-	row->owner = own(e, l->owner);
-	row->caller = own(e, l->caller);
+	row->owner = own(pd, l->owner);
+	row->caller = own(pd, l->caller);
 	row->bind = l->bind_conn ? "connection" : "none";
 	row->conn_id = (int64_t)l->conn_id;
 	row->ttl = l->ttl;
 	row->acquired_at = l->acquired_at;
 	/* An ended lease has no resource; its expires_at is when it ended. */
 	row->expires_at = l->res ? l->expires_at : 0;
-	row->request_id = own(e, l->request_id);
+	row->request_id = own(pd, l->request_id);
 	row->expired_at = l->res ? 0 : l->expires_at;
 }
 
@@ -208,10 +211,10 @@ void journal_orphan_saved(struct poold *pd, const struct store_orphan_row *o)
 	struct jrow *e = row_add(pd, J_ORPHAN_PUT);
 
 	e->u.orphan = *o;
-	e->u.orphan.pool = own(e, o->pool);
-	e->u.orphan.name = own(e, o->name);
-	e->u.orphan.descriptor = own(e, o->descriptor);
-	e->u.orphan.destroy = own(e, o->destroy);
+	e->u.orphan.pool = own(pd, o->pool);
+	e->u.orphan.name = own(pd, o->name);
+	e->u.orphan.descriptor = own(pd, o->descriptor);
+	e->u.orphan.destroy = own(pd, o->destroy);
 }
 
 void journal_orphan_gone(struct poold *pd, int64_t id)
@@ -224,11 +227,11 @@ void journal_waiter_saved(struct poold *pd, const struct store_waiter_row *w)
 	struct jrow *e = row_add(pd, J_WAITER_PUT);
 
 	e->u.waiter = *w;
-	e->u.waiter.caller = own(e, w->caller);
-	e->u.waiter.request_id = own(e, w->request_id);
-	e->u.waiter.pool = own(e, w->pool);
-	e->u.waiter.name = own(e, w->name);
-	e->u.waiter.match = own(e, w->match);
+	e->u.waiter.caller = own(pd, w->caller);
+	e->u.waiter.request_id = own(pd, w->request_id);
+	e->u.waiter.pool = own(pd, w->pool);
+	e->u.waiter.name = own(pd, w->name);
+	e->u.waiter.match = own(pd, w->match);
 }
 
 void journal_waiter_gone(struct poold *pd, int64_t seq)
@@ -303,53 +306,71 @@ static double event_seconds(const char *event, const struct lease *l,
 	return at > l->acquired_at ? at - l->acquired_at : 0;
 }
 
+/* The resource as the event saw it, as JSON text in the arena. */
+static const char *resource_text(struct arena *a, const struct resource *r)
+{
+	size_t room;
+	char *buf = arena_room(a, 256, &room);
+	size_t n = (size_t)resource_json_write(r, buf, room);
+
+	if (n >= room) { /* a large descriptor: a room of its size */
+		buf = arena_room(a, n + 1, &room);
+		resource_json_write(r, buf, room);
+	}
+	arena_take(a, n + 1);
+	return buf;
+}
+
 void journal_event(struct poold *pd, const char *event, const struct pool *p,
 		   const struct resource *r, const struct lease *l)
 {
 	struct journal *j = pd->journal;
-	struct jevent *ev = xcalloc(1, sizeof *ev);
+	struct jevent *ev = arena_alloc(&j->arena, sizeof *ev);
 
+	memset(ev, 0, sizeof *ev);
 	ev->event = event;
-	ev->pool = xstrdup(p->name);
+	ev->pool = own(pd, p->name);
 	ev->at = now_wall();
 	if (r) {
-		ev->resource = resource_json_text(r);
-		ev->res_name = xstrdup(r->name);
+		ev->resource = resource_text(&j->arena, r);
+		ev->res_name = own(pd, r->name);
 	}
 	if (l) {
-		ev->lease = xstrdup(l->id);
-		ev->caller = xstrdup(l->caller);
-		ev->owner = xstrdup(l->owner);
+		ev->lease = own(pd, l->id);
+		ev->caller = own(pd, l->caller);
+		ev->owner = own(pd, l->owner);
 		ev->token = l->token;
 		ev->seconds = event_seconds(event, l, ev->at);
 	} else if (j->actor) {
-		ev->caller = xstrdup(j->actor);
+		ev->caller = own(pd, j->actor);
 	}
 	TAILQ_INSERT_TAIL(&j->events, ev, link);
 	j->nevents++;
 }
 
-static void event_free(struct jevent *ev)
+/* The history rows of the events not yet written, HIST_ROWS per append. */
+static void events_write(struct journal *j, struct store *st)
 {
-	free(ev->resource);
-	free(ev->pool);
-	free(ev->res_name);
-	free(ev->lease);
-	free(ev->caller);
-	free(ev->owner);
-	free(ev);
-}
+	struct jevent *ev;
+	size_t n = 0;
 
-static int event_write(struct store *st, const struct jevent *ev)
-{
-	struct store_history_row row = {
-		.at = ev->at, .event = ev->event, .pool = ev->pool,
-		.resource = ev->res_name, .lease = ev->lease,
-		.caller = ev->caller, .owner = ev->owner, .token = ev->token,
-		.detail = ev->resource,
-	};
-
-	return st->ops->history_append(st, &row);
+	TAILQ_FOREACH(ev, &j->events, link) {
+		if (ev->written)
+			continue;
+		j->hist[n++] = (struct store_history_row){
+			.at = ev->at, .event = ev->event, .pool = ev->pool,
+			.resource = ev->res_name, .lease = ev->lease,
+			.caller = ev->caller, .owner = ev->owner,
+			.token = ev->token, .detail = ev->resource,
+		};
+		ev->written = true;
+		if (n == HIST_ROWS) {
+			st->ops->history_append(st, j->hist, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		st->ops->history_append(st, j->hist, n);
 }
 
 /* The watch line: {"event", "pool", "at", "resource"?} ("lease" is added
@@ -393,8 +414,9 @@ void journal_deliver(struct poold *pd)
 			events_send(pd, ev->pool, line, ev->lease, ev->caller);
 			json_decref(line);
 		}
-		event_free(ev);
 	}
+	if (TAILQ_EMPTY(&j->events) && TAILQ_EMPTY(&j->rows))
+		arena_reset(&j->arena);
 }
 
 /* ---- the transaction --------------------------------------------------- */
@@ -409,7 +431,6 @@ int journal_write(struct poold *pd, char *err, size_t errlen)
 {
 	struct journal *j = pd->journal;
 	struct store *st = pd->store;
-	struct jevent *ev;
 	struct jrow *e;
 	int rc = st->ops->begin(st, err, errlen);
 
@@ -418,15 +439,10 @@ int journal_write(struct poold *pd, char *err, size_t errlen)
 	while ((e = TAILQ_FIRST(&j->rows))) {
 		TAILQ_REMOVE(&j->rows, e, link);
 		row_write(j, st, e); /* sticky: commit reports the first error */
-		row_free(e);
 	}
 	j->nrows = 0;
 	/* The events stay until they are delivered after the commit. */
-	TAILQ_FOREACH(ev, &j->events, link) {
-		if (!ev->written)
-			event_write(st, ev);
-		ev->written = true;
-	}
+	events_write(j, st);
 	return STORE_OK;
 }
 
@@ -441,7 +457,7 @@ int journal_commit(struct poold *pd, char *err, size_t errlen)
 	if (rc != STORE_OK)
 		return rc;
 	if (pd->token_dirty) {
-		struct store_meta_row meta = { "next_token", pd->next_token };
+		struct store_meta_row meta = { "next_token", pd->token_limit };
 
 		st->ops->meta_put(st, &meta);
 	}
@@ -453,38 +469,55 @@ int journal_commit(struct poold *pd, char *err, size_t errlen)
 
 static void drop_all(struct journal *j)
 {
-	struct jrow *e;
-	struct jevent *ev;
-
-	while ((e = TAILQ_FIRST(&j->rows))) {
-		TAILQ_REMOVE(&j->rows, e, link);
-		row_free(e);
-	}
-	while ((ev = TAILQ_FIRST(&j->events))) {
-		TAILQ_REMOVE(&j->events, ev, link);
-		event_free(ev);
-	}
+	TAILQ_INIT(&j->rows);
+	TAILQ_INIT(&j->events);
 	j->nrows = j->nevents = 0;
+	arena_reset(&j->arena);
 }
 
 void journal_drop(struct poold *pd)
 {
 	pd->store->ops->rollback(pd->store);
 	drop_all(pd->journal);
+	/* The moved limit was not stored: the next grant moves it again. */
+	if (pd->token_dirty)
+		pd->token_limit = pd->next_token;
 	pd->token_dirty = false;
 }
 
 /* ---- ready pools ------------------------------------------------------- */
 
+static void set_add(struct pool_set *set, struct pool *p)
+{
+	if (set->len == set->cap) {
+		set->cap = set->cap ? set->cap * 2 : 16;
+		set->p = realloc(set->p, set->cap * sizeof *set->p);
+		if (!set->p)
+			abort();
+	}
+	set->p[set->len++] = p;
+}
+
 void journal_ready(struct pool *p)
 {
-	struct journal *j = p->pd->journal;
-	char *name;
-
-	if (hmap_get(&j->ready, p->name))
+	if (p->ready)
 		return;
-	name = xstrdup(p->name);
-	hmap_put(&j->ready, name, name);
+	p->ready = true;
+	set_add(&p->pd->journal->ready, p);
+}
+
+void journal_pool_freed(struct pool *p)
+{
+	struct journal *j = p->pd->journal;
+
+	/* Rare (a pool deleted): a scan of the marks is cheap enough. */
+	for (size_t i = 0; i < j->ready.len; i++)
+		if (j->ready.p[i] == p)
+			j->ready.p[i] = j->ready.p[--j->ready.len];
+	for (size_t i = 0; i < j->taking.len; i++)
+		if (j->taking.p[i] == p)
+			j->taking.p[i] = NULL;
+	p->ready = false;
 }
 
 bool journal_has_ready(const struct poold *pd)
@@ -494,15 +527,11 @@ bool journal_has_ready(const struct poold *pd)
 
 bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p))
 {
-	char *name;
-	size_t pos = 0;
+	struct pool_set *set = &pd->journal->ready;
 
-	while ((name = hmap_next(&pd->journal->ready, &pos))) {
-		struct pool *p = pool_find(pd, name);
-
-		if (p && pred(p))
+	for (size_t i = 0; i < set->len; i++)
+		if (pred(set->p[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -514,19 +543,17 @@ void journal_ready_clear(struct poold *pd)
 void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p))
 {
 	struct journal *j = pd->journal;
-	struct hmap ready = j->ready;
-	char *name;
-	size_t pos = 0;
+	struct pool_set taken = j->ready;
 
-	hmap_init(&j->ready);
-	while ((name = hmap_next(&ready, &pos))) {
-		struct pool *p = pool_find(pd, name);
-
-		if (p)
-			fn(p);
-	}
-	pos = 0;
-	while ((name = hmap_next(&ready, &pos)))
-		free(name);
-	hmap_free(&ready);
+	/* The marks are cleared first: fn may mark pools again. The emptied
+	 * storage of the last take becomes the new set. */
+	INVARIANT(j->taking.len == 0); /* fn does not take them again */
+	j->ready = j->taking;
+	j->taking = taken;
+	for (size_t i = 0; i < taken.len; i++)
+		taken.p[i]->ready = false;
+	for (size_t i = 0; i < j->taking.len; i++)
+		if (j->taking.p[i])
+			fn(j->taking.p[i]);
+	j->taking.len = 0;
 }

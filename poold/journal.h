@@ -78,8 +78,11 @@ bool journal_has_ready(const struct poold *pd);
  * journal_ready_clear() drops the marks when none does. */
 bool journal_ready_any(struct poold *pd, bool (*pred)(const struct pool *p));
 void journal_ready_clear(struct poold *pd);
-/* Calls fn for each pool marked ready since the last call (which may be
- * gone: NULL names are skipped), clearing the marks first. */
+/* Calls fn for each pool marked ready since the last call, clearing the
+ * marks first (fn may mark pools again); a pool freed meanwhile is
+ * skipped. */
 void journal_take_ready(struct poold *pd, void (*fn)(struct pool *p));
+/* p is being freed: it leaves the ready marks (pool_free()). */
+void journal_pool_freed(struct pool *p);
 
 #endif

@@ -151,45 +151,135 @@ void lease_attach_expired(struct poold *pd, struct lease *l)
 		pd->next_seq = l->seq + 1;
 }
 
+/* ---- lease objects: kept for reuse ------------------------------------ */
+
+/* Freed leases kept for lease_new(), with their text: a grant then costs
+ * no malloc. Process-wide, like malloc's own free lists: they are memory,
+ * not state. Bounded: more than SPARE_MAX ended at once go back to libc. */
+#define SPARE_MAX 1024
+static struct lease *spares[SPARE_MAX];
+static size_t nspares;
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static char *put_text(char **at, const char *s)
+{
+	char *start = *at;
+	size_t n = strlen(s) + 1;
+
+	memcpy(start, s, n);
+	*at += n;
+	return start;
+}
+
+struct lease *lease_new(const char *pool, const char *res_name,
+			const char *owner, const char *caller,
+			const char *request_id)
+{
+	size_t need = strlen(pool) + strlen(res_name) + strlen(owner) +
+		strlen(caller) + 4 +
+		(request_id ? 2 * strlen(request_id) + strlen(caller) + 3 : 0);
+	struct lease *l;
+	char *text = NULL, *at;
+	size_t cap = 0;
+
+	if (nspares > 0) {
+		l = spares[--nspares];
+		UNPOISON(l, sizeof *l);
+		text = l->text;
+		cap = l->text_cap;
+		UNPOISON(text, cap);
+	} else {
+		l = xcalloc(1, sizeof *l);
+	}
+	if (need > cap) {
+		cap = need < 128 ? 128 : need;
+		free(text);
+		text = xcalloc(1, cap);
+	}
+	memset(l, 0, sizeof *l);
+	l->text = at = text;
+	l->text_cap = cap;
+	l->pool = put_text(&at, pool);
+	l->res_name = put_text(&at, res_name);
+	l->owner = put_text(&at, owner);
+	l->caller = put_text(&at, caller);
+	if (request_id) {
+		l->request_id = put_text(&at, request_id);
+		l->rid_key = at;
+		at += sprintf(at, "%s\x1f%s", caller, request_id) + 1;
+	}
+	return l;
+}
+
 void lease_free(struct lease *l)
 {
 	if (!l)
 		return;
-	free(l->pool);
-	free(l->res_name);
-	free(l->owner);
-	free(l->caller);
-	free(l->request_id);
-	free(l->rid_key);
-	free(l);
+	if (nspares == SPARE_MAX) {
+		free(l->text);
+		free(l);
+		return;
+	}
+	POISON(l->text, l->text_cap);
+	POISON(l, sizeof *l);
+	spares[nspares++] = l;
+}
+
+void lease_spares_free(void)
+{
+	while (nspares > 0) {
+		struct lease *l = spares[--nspares];
+
+		UNPOISON(l, sizeof *l);
+		free(l->text);
+		free(l);
+	}
 }
 
 /* ---- grant, end, renew ------------------------------------------------- */
+
+int64_t lease_next_token(struct poold *pd)
+{
+	/* The counter is stored as the limit of a reserved block, moved up
+	 * (in the batch of the grant that reaches it) once per TOKEN_BLOCK
+	 * grants: a restart or a new leader starts at the stored limit, above
+	 * every token given, and most commits write no meta row. */
+	if (pd->next_token >= pd->token_limit) {
+		pd->token_limit = pd->next_token + TOKEN_BLOCK;
+		pd->token_dirty = true;
+	}
+	return pd->next_token++;
+}
 
 struct lease *lease_grant(struct poold *pd, struct resource *r,
 			  const struct want *w, const struct caller *who,
 			  double now)
 {
-	struct lease *l = xcalloc(1, sizeof *l);
 	struct pool *p = r->pool;
 	char owner[96];
+	struct lease *l;
 
 	INVARIANT(r->lease == NULL && (r->state == RS_FREE ||
 				    r->state == RS_CREATING));
-	random_hex(l->id, 16);
-	l->seq = pd->next_seq++;
-	l->pool = xstrdup(p->name);
-	l->res_name = xstrdup(r->name);
-	l->mode = w->mode;
-	l->token = pd->next_token++;
-	pd->token_dirty = true; /* written once per batch, at the commit */
 	if (who->uid == (uid_t)-1) /* a TCP caller: its token's name */
 		snprintf(owner, sizeof owner, "%s", who->name);
 	else
 		snprintf(owner, sizeof owner, "uid:%u pid:%d",
 			 (unsigned)who->uid, (int)who->pid);
-	l->owner = xstrdup(w->owner ? w->owner : owner);
-	l->caller = xstrdup(who->name);
+	l = lease_new(p->name, r->name, w->owner ? w->owner : owner,
+		      who->name, w->request_id);
+	random_hex(l->id, 16);
+	l->seq = pd->next_seq++;
+	l->mode = w->mode;
+	l->token = lease_next_token(pd);
 	l->bind_conn = w->bind_conn;
 	l->conn_id = who->conn_id;
 	l->ttl = w->ttl;
@@ -197,10 +287,6 @@ struct lease *lease_grant(struct poold *pd, struct resource *r,
 	l->waited = w->waited;
 	l->expires_at = w->ttl > 0 ? now + w->ttl : 0;
 	l->deadline = now_mono() + w->ttl;
-	if (w->request_id) {
-		l->request_id = xstrdup(w->request_id);
-		l->rid_key = request_id_key(who->name, w->request_id);
-	}
 	lease_link(pd, l, r);
 	r->last_used_at = now;
 	r->lease_count++;

@@ -38,12 +38,13 @@ struct lease {
 	char id[33];               /* 32 hex chars */
 	int64_t seq;               /* grant order */
 	struct resource *res;      /* NULL once ended */
-	char *pool;                /* owned; the pool's name */
-	char *res_name;            /* owned */
+	/* The strings point into text (lease_new()). */
+	char *pool;                /* the pool's name */
+	char *res_name;
 	enum lease_mode mode;
 	int64_t token;
-	char *owner;               /* owned */
-	char *caller;              /* owned; who took it */
+	char *owner;
+	char *caller;              /* who took it */
 	bool bind_conn;
 	uint64_t conn_id;
 	double ttl;                /* 0 = none */
@@ -53,12 +54,20 @@ struct lease {
 				    * an ended one: when it expired */
 	double deadline;           /* now_mono() when it expires (if expires_at
 				    * > 0): what the expiry heap orders by */
-	char *request_id;          /* owned; NULL = none */
-	char *rid_key;             /* owned; "caller\x1frequest_id" */
+	char *request_id;          /* NULL = none */
+	char *rid_key;             /* "caller\x1frequest_id", if request_id */
+	char *text;                /* owned: the strings above */
+	size_t text_cap;
 	size_t heap_idx;           /* position in pd->heap, SIZE_MAX if none */
 	TAILQ_ENTRY(lease) pool_link; /* in pool->leases while live */
 };
 
+/* Fencing tokens reserved by one write of meta's next_token. */
+#define TOKEN_BLOCK 1024
+
+/* The next fencing token; reserves the next block when the stored limit
+ * is reached (pd->token_dirty: the commit writes it). */
+int64_t lease_next_token(struct poold *pd);
 /* Grants a lease on r (free or just created) to who, moving r to leased. */
 struct lease *lease_grant(struct poold *pd, struct resource *r,
 			  const struct want *w, const struct caller *who,
@@ -79,7 +88,15 @@ void lease_expire_due(struct poold *pd, size_t max);
 /* True if l has a TTL and its monotonic deadline has passed. */
 bool lease_due(const struct lease *l);
 void lease_end_conn(struct poold *pd, uint64_t conn_id, double now);
+/* A lease with copies of its strings (request_id may be NULL) and every
+ * other field zero; a freed one is reused, with its text's memory. */
+struct lease *lease_new(const char *pool, const char *res_name,
+			const char *owner, const char *caller,
+			const char *request_id);
+/* Keeps a bounded number of freed leases for lease_new(). */
 void lease_free(struct lease *l);
+/* Gives the kept ones back (at shutdown). */
+void lease_spares_free(void);
 
 /* The Lease object; show_id false hides the capability (another caller's). */
 json_t *lease_to_json(const struct lease *l, bool show_id);

@@ -468,6 +468,7 @@ void pool_free(struct pool *p)
 	INVARIANT(p->nwaiters == 0 && TAILQ_EMPTY(&p->creators) &&
 	       TAILQ_EMPTY(&p->leases));
 	hmap_del(&p->pd->pools, p->name);
+	journal_pool_freed(p);
 	mindex_free(p);
 	for (int i = 0; i < RS_NSTATES; i++) {
 		while ((r = TAILQ_FIRST(&p->lists[i]))) {
@@ -675,26 +676,28 @@ json_t *resource_to_json(const struct resource *r)
 			 "lease_count", (json_int_t)r->lease_count);
 }
 
-char *resource_json_text(const struct resource *r)
+int resource_json_write(const struct resource *r, char *buf, size_t cap)
 {
-	char c[40], u[44] = "null", *text;
+	char c[40], u[44] = "null";
+	int n;
 
 	if (r->last_used_at > 0)
 		snprintf(u, sizeof u, "\"%s\"",
 			 time_rfc3339(r->last_used_at, c, sizeof c));
 	/* Names are of [A-Za-z0-9._:-] (checked on the way in): no escaping.
-	 * A stored descriptor is kept unparsed; a bad one shows as {}, as in
-	 * resource_descriptor(). */
-	if (asprintf(&text, "{\"pool\":\"%s\",\"name\":\"%s\",\"state\":"
+	 * A stored descriptor is kept unparsed, in the exact form jansson
+	 * dumps; a bad one shows as {}, as in resource_descriptor(). */
+	n = snprintf(buf, cap, "{\"pool\":\"%s\",\"name\":\"%s\",\"state\":"
 		     "\"%s\",\"descriptor\":%s,\"version\":%lld,\"created_at\":"
 		     "\"%s\",\"last_used_at\":%s,\"lease_count\":%lld}",
 		     r->pool->name, r->name, state_names[r->state],
 		     r->descriptor[0] == '{' ? r->descriptor : "{}",
 		     (long long)r->version,
 		     time_rfc3339(r->created_at, c, sizeof c), u,
-		     (long long)r->lease_count) < 0)
+		     (long long)r->lease_count);
+	if (n < 0)
 		abort();
-	return text;
+	return n;
 }
 
 void resource_name_generate(const struct pool *p, char *buf, size_t len)

@@ -72,6 +72,7 @@ struct pool {
 	char *name;                  /* owned */
 	bool draining;
 	bool declared;               /* managed by the --pools file */
+	bool ready;                  /* marked by journal_ready() */
 	double created_at;
 	struct pool_settings set;
 	/* One list per state; a free list is in the order resources became
@@ -148,9 +149,10 @@ void resource_change(struct resource *r, enum res_state state,
 /* Deletes it now, whatever its state (no command runs). */
 void resource_delete(struct resource *r);
 json_t *resource_to_json(const struct resource *r);
-/* The same object as JSON text (malloc'd), without parsing the descriptor:
- * what the journal keeps for each event. */
-char *resource_json_text(const struct resource *r);
+/* The same object as JSON text, without parsing the descriptor, into buf
+ * (what the journal keeps for each event): the length it has, as
+ * snprintf(); no allocation. */
+int resource_json_write(const struct resource *r, char *buf, size_t cap);
 /* The descriptor as a JSON object (new reference). */
 json_t *resource_descriptor(const struct resource *r);
 

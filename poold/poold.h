@@ -89,8 +89,10 @@ struct poold {
 	size_t nbound;             /* live leases with bind: connection */
 	struct lease **heap;       /* min-heap of leases by expires_at */
 	size_t heap_len, heap_cap;
-	int64_t next_token;        /* fencing tokens; persisted in meta */
-	bool token_dirty;          /* next_token changed in this batch */
+	int64_t next_token;        /* fencing tokens (lease.c) */
+	int64_t token_limit;       /* meta's next_token: tokens below it are
+				    * reserved, stored or in this batch */
+	bool token_dirty;          /* token_limit moved in this batch */
 	int64_t next_seq;          /* lease grant order */
 	int64_t next_orphan_id;    /* see provision_orphan() */
 	struct conn_list conns;

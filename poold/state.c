@@ -60,6 +60,7 @@ void state_free(struct poold *pd)
 	wait_free_all(pd);
 	free_leases(pd);
 	free_pools(pd);
+	lease_spares_free();
 	free(pd->heap);
 	pd->heap = NULL;
 	pd->heap_cap = 0;
@@ -129,8 +130,12 @@ static int load_meta(void *arg, const struct store_meta_row *row, char *err,
 {
 	struct loading *ld = arg;
 
+	/* The stored value is the limit of the last block of tokens
+	 * reserved (lease_next_token(); in a database of an older poold,
+	 * the exact next token): every token committed is below it, so
+	 * granting starts there. Gaps are allowed. */
 	if (strcmp(row->key, "next_token") == 0)
-		ld->pd->next_token = row->value;
+		ld->pd->next_token = ld->pd->token_limit = row->value;
 	return 0;
 }
 
@@ -181,27 +186,19 @@ static int load_resource(void *arg, const struct store_resource_row *row,
 	return 0;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
 static int load_lease(void *arg, const struct store_lease_row *row,
 		      char *err, size_t errlen)
 {
 	struct loading *ld = arg;
-	struct lease *l = xcalloc(1, sizeof *l);
+	struct lease *l = lease_new(row->pool, row->resource, row->owner,
+				    row->caller, row->request_id);
 	struct pool *p;
 	struct resource *r;
 
 	l->seq = row->seq;
 	snprintf(l->id, sizeof l->id, "%s", row->id);
-	l->pool = xstrdup(row->pool);
-	l->res_name = xstrdup(row->resource);
 	l->mode = strcmp(row->mode, "pop") == 0 ? MODE_POP : MODE_CHECKOUT;
 	l->token = row->token;
-	l->owner = xstrdup(row->owner);
-	l->caller = xstrdup(row->caller);
 	l->bind_conn = strcmp(row->bind, "connection") == 0;
 	l->conn_id = (uint64_t)row->conn_id;
 	l->ttl = row->ttl;
@@ -210,9 +207,6 @@ static int load_lease(void *arg, const struct store_lease_row *row,
 	/* Stored wall-clock expiry -> a monotonic deadline, once: later
 	 * steps of the wall clock move neither. */
 	l->deadline = mono_deadline(l->expires_at);
-	l->request_id = dup_or_null(row->request_id);
-	if (l->request_id)
-		l->rid_key = request_id_key(l->caller, l->request_id);
 	if (row->expired_at > 0) {
 		l->expires_at = row->expired_at;
 		lease_attach_expired(ld->pd, l);

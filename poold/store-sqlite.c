@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "schema.h"
+#include "sqlite-mem.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 10
@@ -33,7 +34,7 @@ enum stmt_id {
 	S_LEASE_PUT, S_LEASE_DEL, S_LEASE_PURGE,
 	S_META_PUT, S_ORPHAN_PUT, S_ORPHAN_DEL, S_WAITER_PUT, S_WAITER_DEL,
 	S_RES_PAGE, S_RES_PAGE_STATE, S_LEASE_PAGE, S_LEASE_PAGE_POOL,
-	S_HIST_PUT, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
+	S_HIST_PUT, S_HIST_PUT8, S_HIST_PUT32, S_HIST_PRUNE_AGE, S_HIST_PRUNE_ROWS, S_HIST_QUERY,
 	S_HIST_BOUNDS, S_HIST_AT,
 	S_COUNT
 };
@@ -73,9 +74,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		"seq > ?1 ORDER BY seq LIMIT ?2",
 	[S_LEASE_PAGE_POOL] = "SELECT id FROM leases WHERE expired_at IS NULL "
 		"AND pool = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
+	/* S_HIST_PUT8 and S_HIST_PUT32: the same for 8 and 32 rows,
+	 * made by hist_put_sql(). */
 	[S_HIST_PUT] = "INSERT INTO history (at, event, pool, resource, lease, "
-		"caller, owner, token, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9)",
+		"caller, owner, token, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+		"?)",
 	/* Pruning looks at the oldest ?2 rows only (a bounded step), and
 	 * never deletes the newest row: seq is then never reused. */
 	[S_HIST_PRUNE_AGE] = "DELETE FROM history WHERE seq IN (SELECT seq "
@@ -279,6 +282,26 @@ static void sq_close(struct store *base)
 	free(st);
 }
 
+/* The history INSERT of n rows: S_HIST_PUT's with n value lists. */
+#define HIST_SQL_MAX 2048
+#define HIST_ROW_SQL "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+static const char *hist_put_sql(int n, char *buf)
+{
+	const char *one = stmt_sql[S_HIST_PUT];
+	size_t len = strstr(one, HIST_ROW_SQL) - one;
+
+	memcpy(buf, one, len);
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			buf[len++] = ',';
+		memcpy(buf + len, HIST_ROW_SQL, strlen(HIST_ROW_SQL));
+		len += strlen(HIST_ROW_SQL);
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
 /* Migrations wait for the lock as long as a start-up may take; after them
  * the timeout is short (see the top of this file). */
 static int configure(struct sqlite_store *st, const struct store_config *cfg,
@@ -306,7 +329,12 @@ static int configure(struct sqlite_store *st, const struct store_config *cfg,
 		return -1;
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	for (int i = 0; i < S_COUNT; i++) {
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+		char multi[HIST_SQL_MAX];
+		const char *text = i == S_HIST_PUT8 ? hist_put_sql(8, multi) :
+			i == S_HIST_PUT32 ? hist_put_sql(32, multi) :
+			stmt_sql[i];
+
+		if (sqlite3_prepare_v3(st->db, text, -1,
 				       SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
 				       NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "database %s: %s", cfg->path,
@@ -324,6 +352,7 @@ static struct store *sq_open(const struct store_config *cfg, char *err,
 
 	st->base.ops = &store_sqlite_ops;
 	st->lock_fd = -1;
+	sqlite_mem_install();
 	if (sqlite3_open_v2(cfg->path, &st->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
@@ -654,25 +683,45 @@ static int sq_waiter_delete(struct store *base, int64_t seq)
 	return write_end(st, s);
 }
 
-static int sq_history_append(struct store *base,
-			     const struct store_history_row *row)
+static void bind_history(sqlite3_stmt *s, int base,
+			 const struct store_history_row *row)
 {
-	struct sqlite_store *st = S(base);
-	sqlite3_stmt *s = write_begin(st, S_HIST_PUT);
-
-	if (!s)
-		return STORE_ERROR;
-	sqlite3_bind_double(s, 1, row->at);
-	bind_text(s, 2, row->event);
-	bind_text(s, 3, row->pool);
-	bind_text(s, 4, row->resource);
-	bind_text(s, 5, row->lease);
-	bind_text(s, 6, row->caller);
-	bind_text(s, 7, row->owner);
+	sqlite3_bind_double(s, base + 1, row->at);
+	bind_text(s, base + 2, row->event);
+	bind_text(s, base + 3, row->pool);
+	bind_text(s, base + 4, row->resource);
+	bind_text(s, base + 5, row->lease);
+	bind_text(s, base + 6, row->caller);
+	bind_text(s, base + 7, row->owner);
 	if (row->token > 0)
-		sqlite3_bind_int64(s, 8, row->token);
-	bind_text(s, 9, row->detail);
-	return write_end(st, s);
+		sqlite3_bind_int64(s, base + 8, row->token);
+	bind_text(s, base + 9, row->detail);
+}
+
+/* The rows go in statements of 32, 8 and 1 rows: a commit of many events
+ * steps a few statements, not one per event. */
+static int sq_history_append(struct store *base,
+			     const struct store_history_row *rows, size_t n)
+{
+	static const struct { enum stmt_id id; size_t rows; } by[] = {
+		{ S_HIST_PUT32, 32 }, { S_HIST_PUT8, 8 }, { S_HIST_PUT, 1 },
+	};
+	struct sqlite_store *st = S(base);
+	int rc = STORE_OK;
+
+	for (size_t k = 0; k < sizeof by / sizeof by[0]; k++) {
+		for (; n >= by[k].rows; n -= by[k].rows, rows += by[k].rows) {
+			sqlite3_stmt *s = write_begin(st, by[k].id);
+
+			if (!s)
+				return STORE_ERROR;
+			for (size_t i = 0; i < by[k].rows; i++)
+				bind_history(s, 9 * (int)i, &rows[i]);
+			if (write_end(st, s) != STORE_OK)
+				rc = STORE_ERROR;
+		}
+	}
+	return rc;
 }
 
 static int sq_history_prune(struct store *base, double before,

@@ -169,9 +169,10 @@ struct store_ops {
 	int (*meta_put)(struct store *st, const struct store_meta_row *row);
 	int (*waiter_put)(struct store *st, const struct store_waiter_row *row);
 	int (*waiter_delete)(struct store *st, int64_t seq);
-	/* Appends; row->seq is ignored, the store numbers rows itself. */
+	/* Appends n rows in order; seq is ignored, the store numbers rows
+	 * itself. */
 	int (*history_append)(struct store *st,
-			      const struct store_history_row *row);
+			      const struct store_history_row *rows, size_t n);
 	/* Deletes at most step rows older than before, or beyond the newest
 	 * max_rows (0 = no limit). The count deleted, or STORE_ERROR. */
 	int (*history_prune)(struct store *st, double before, int64_t max_rows,

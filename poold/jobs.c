@@ -42,6 +42,7 @@ struct job {
 	json_t *cmd;              /* owned; argv, a JSON array */
 	json_t *env;              /* owned; the setting's "env" object, or NULL */
 	char *pool, *resource;    /* owned until launched; for the env */
+	bool sealed;              /* its change is committed: see jobs_seal */
 	bool launched;            /* forked (or failed to): see jobs_launch */
 	bool exited, timed_out;
 	int status, signal;
@@ -457,12 +458,20 @@ static void launch(struct job *j)
 		arm(j, j->timeout + 0.02);
 }
 
+void jobs_seal(struct poold *pd)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &pd->jobs, link)
+		j->sealed = true;
+}
+
 void jobs_launch(struct poold *pd)
 {
 	struct job *j;
 
 	TAILQ_FOREACH(j, &pd->jobs, link)
-		if (!j->launched)
+		if (j->sealed && !j->launched)
 			launch(j);
 }
 

@@ -37,7 +37,8 @@ typedef void (*job_done_fn)(struct poold *pd, void *arg,
  * It gets exactly descriptors 0, 1 and 2 and the environment PATH (poold's),
  * the "env" object's strings, POOL_NAME and POOL_RESOURCE, nothing else;
  * input (may be NULL) is on its stdin. what ("create", "reset", "destroy") tags its log lines. It is
- * started by jobs_launch() once the change that asked for it is committed:
+ * started by jobs_launch() once the change that asked for it is committed
+ * (jobs_seal()):
  * a command must never act on a change that a failed commit undid. Never
  * fails: a command that cannot start ends at once with spawn_failed. */
 struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
@@ -45,7 +46,9 @@ struct job *job_start(struct poold *pd, json_t *cmd, double timeout,
 		      const char *resource, const char *input,
 		      job_done_fn done, void *arg);
 
-/* Starts every prepared job (after a successful commit). */
+/* Marks every prepared job as asked for by a committed change. */
+void jobs_seal(struct poold *pd);
+/* Starts every sealed job (at --sync full, once the commit is on disk). */
 void jobs_launch(struct poold *pd);
 bool jobs_pending(const struct poold *pd);
 bool job_launched(const struct job *j);

@@ -33,6 +33,7 @@ int poold_open(struct poold *pd, char *err, size_t errlen)
 	TAILQ_INIT(&pd->jobs);
 	TAILQ_INIT(&pd->orphans_waiting);
 	TAILQ_INIT(&pd->batch.q);
+	TAILQ_INIT(&pd->batch.held);
 	pd->journal = journal_new();
 	pd->store = store_open(&sc, err, errlen);
 	if (!pd->store)

@@ -225,6 +225,9 @@ static void batch_fail(struct poold *pd, const char *why)
 #define RETRY_EVERY 0.02
 #define BLOCKED_MAX 2.0
 
+static void flush_rounds(struct poold *pd, bool wait);
+static void on_synced(evutil_socket_t fd, short what, void *arg);
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	reply_flush(arg);
@@ -232,7 +235,15 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 void reply_init(struct poold *pd)
 {
+	const struct store_ops *ops = pd->store->ops;
+	int fd = ops->sync_fd ? ops->sync_fd(pd->store) : -1;
+
 	pd->retry_ev = evtimer_new(pd->base, on_retry, pd);
+	if (fd >= 0) {
+		pd->batch.sync_ev = event_new(pd->base, fd, EV_READ | EV_PERSIST,
+					      on_synced, pd);
+		event_add(pd->batch.sync_ev, NULL);
+	}
 }
 
 void reply_free(struct poold *pd)
@@ -240,6 +251,9 @@ void reply_free(struct poold *pd)
 	if (pd->retry_ev)
 		event_free(pd->retry_ev);
 	pd->retry_ev = NULL;
+	if (pd->batch.sync_ev)
+		event_free(pd->batch.sync_ev);
+	pd->batch.sync_ev = NULL;
 }
 
 /* Something is left to commit, send, serve or start. */
@@ -259,7 +273,7 @@ void reply_later(struct poold *pd)
 static void turn_end(struct poold *pd)
 {
 	if (flush_needed(pd) && !evtimer_pending(pd->retry_ev, NULL))
-		reply_flush(pd);
+		flush_rounds(pd, false);
 	conn_write_all(pd);
 }
 
@@ -293,16 +307,32 @@ static void retry_later(struct poold *pd)
 	evtimer_add(pd->retry_ev, &tv);
 }
 
-static void send_all(struct poold *pd)
+static void send_held(struct poold *pd)
 {
 	struct reply *rp;
 
-	while ((rp = TAILQ_FIRST(&pd->batch.q))) {
-		TAILQ_REMOVE(&pd->batch.q, rp, link);
+	while ((rp = TAILQ_FIRST(&pd->batch.held))) {
+		TAILQ_REMOVE(&pd->batch.held, rp, link);
 		conn_send(rp->conn, rp->line.p, rp->line.len);
 		reply_release(rp);
 	}
+}
+
+/* The batch is committed: its replies, events and commands wait in one
+ * place until release() lets them out, at once, or at --sync full once
+ * the fsync that covers the commit has ended. */
+static void seal(struct poold *pd)
+{
+	TAILQ_CONCAT(&pd->batch.held, &pd->batch.q, link);
 	pd->batch.len = 0;
+	jobs_seal(pd);
+}
+
+static void release(struct poold *pd)
+{
+	send_held(pd);
+	journal_deliver(pd);
+	jobs_launch(pd);
 }
 
 /* The commit failed: nothing of the batch happened, and nothing of it may
@@ -317,7 +347,9 @@ static void fail(struct poold *pd, const char *err)
 	provision_abort_pending(pd);
 	state_reload(pd);
 	batch_fail(pd, err);
-	send_all(pd);
+	TAILQ_CONCAT(&pd->batch.held, &pd->batch.q, link);
+	pd->batch.len = 0;
+	send_held(pd);
 	if (journal_has_ready(pd) || journal_pending(pd))
 		retry_later(pd);
 }
@@ -368,15 +400,86 @@ static int serve_ready(struct poold *pd)
 	return rc;
 }
 
-static void flush_rounds(struct poold *pd)
+/* ---- --sync full: the fsync behind the commit ------------------------ */
+
+static void sync_start(struct poold *pd, double t0, size_t replies)
+{
+	pd->batch.syncing = true;
+	pd->batch.sync_t0 = t0;
+	pd->batch.sync_len = replies;
+	pd->store->ops->sync_ask(pd->store);
+}
+
+/* A failed fsync cannot be retried (the kernel may have dropped the pages
+ * it could not write), so what was committed may never reach the disk:
+ * the held answers are not sent, and poold stops. Started again, the
+ * database recovers to what is on disk. */
+static void sync_failed(struct poold *pd, const char *err)
+{
+	log_error("%s; poold stops without answering the last %zu requests, "
+		  "whose changes may not be on disk: check the disk, then "
+		  "start poold again (the database recovers what was synced)",
+		  err, pd->batch.sync_len);
+	log_flush();
+	exit(EXIT_FAILURE);
+}
+
+/* Whether the fsync has ended (wait: once it has); then its batch is
+ * durable and let out. */
+static bool sync_finish(struct poold *pd, bool wait)
+{
+	char err[256];
+	int rc = pd->store->ops->sync_end(pd->store, wait, err, sizeof err);
+
+	if (rc == 0)
+		return false;
+	if (rc < 0)
+		sync_failed(pd, err);
+	pd->batch.syncing = false;
+	metrics_commit_observe(pd, now_mono() - pd->batch.sync_t0,
+			       pd->batch.sync_len);
+	release(pd);
+	return true;
+}
+
+static void on_synced(evutil_socket_t fd, short what, void *arg)
+{
+	struct poold *pd = arg;
+
+	if (!pd->batch.syncing || !sync_finish(pd, false))
+		return;
+	if (serve_ready(pd) != STORE_OK)
+		retry_later(pd); /* the ready marks are kept */
+	else
+		flush_rounds(pd, false);
+	conn_write_all(pd);
+}
+
+/* ---- the flush --------------------------------------------------------- */
+
+/* Commits, lets the batch's effects out, serves the pools it made ready,
+ * and again while that made changes. At --sync full the effects wait for
+ * the fsync: with wait, here; without, the loop goes on and on_synced()
+ * continues, and nothing else is committed until then. */
+static void flush_rounds(struct poold *pd, bool wait)
 {
 	char err[256];
 	int rc;
 
+	if (pd->batch.syncing) {
+		if (!wait)
+			return;
+		sync_finish(pd, true);
+		if (serve_ready(pd) != STORE_OK) {
+			retry_later(pd);
+			return;
+		}
+	}
 	if (evtimer_pending(pd->retry_ev, NULL))
 		evtimer_del(pd->retry_ev);
 	while (flush_needed(pd)) {
 		bool tx = journal_pending(pd);
+		size_t replies = pd->batch.len;
 		double t0 = now_mono();
 
 		rc = commit(pd, err, sizeof err);
@@ -389,12 +492,18 @@ static void flush_rounds(struct poold *pd)
 			return;
 		}
 		/* Committed: now, and only now, its effects. */
-		if (tx)
-			metrics_commit_observe(pd, now_mono() - t0,
-					       pd->batch.len);
-		send_all(pd);
-		journal_deliver(pd);
-		jobs_launch(pd);
+		seal(pd);
+		if (tx && pd->batch.sync_ev) {
+			sync_start(pd, t0, replies);
+			if (!wait)
+				return;
+			sync_finish(pd, true);
+		} else {
+			if (tx)
+				metrics_commit_observe(pd, now_mono() - t0,
+						       replies);
+			release(pd);
+		}
 		/* Serving makes changes of its own: the next round commits
 		 * them before their answers leave. */
 		if (serve_ready(pd) != STORE_OK) {
@@ -406,6 +515,6 @@ static void flush_rounds(struct poold *pd)
 
 void reply_flush(struct poold *pd)
 {
-	flush_rounds(pd);
+	flush_rounds(pd, true);
 	conn_write_all(pd);
 }

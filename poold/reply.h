@@ -8,6 +8,7 @@
 #define POOLD_REPLY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/queue.h>
 
 #include "jsonutil.h"
@@ -29,8 +30,15 @@ struct reply {
 };
 
 struct reply_batch {
-	TAILQ_HEAD(, reply) q;
+	TAILQ_HEAD(, reply) q;      /* waiting for the commit */
 	size_t len;
+	/* --sync full (store.h's sync_ask): committed, waiting for the fsync
+	 * that covers the commit, with the commit's events and commands. */
+	TAILQ_HEAD(, reply) held;
+	bool syncing;               /* that fsync is under way */
+	struct event *sync_ev;      /* the store's sync_fd is readable */
+	double sync_t0;             /* monotonic: when its commit began */
+	size_t sync_len;            /* its replies, for the metrics */
 };
 
 json_t *reply_err_json(json_t *id, const char *code, const char *msg);
@@ -44,13 +52,15 @@ void reply_queue(struct poold *pd, struct conn *conn, json_t *id, json_t *body);
 void reply_queue_text(struct poold *pd, struct conn *conn, const char *id,
 		      size_t id_len, const char *result, size_t len);
 
-/* Commits the store's transaction, then sends every queued reply. */
+/* Commits the store's transaction, then sends every queued reply (at
+ * --sync full, after the fsync: it waits for it). */
 void reply_flush(struct poold *pd);
 
 /* Group commit: the loop (reply_run()) handles every event that is ready
  * in a turn, then commits their changes once and writes the answers, so
  * the requests of many connections share one commit without a loop pass
- * of its own. Called at the end of every event callback that may have
+ * of its own. At --sync full the answers wait for the fsync, which a
+ * thread makes while the loop goes on reading the next batch. Called at the end of every event callback that may have
  * handled a request: a large batch is flushed at once, so a client that
  * pipelines without pause cannot hold the others back. */
 void reply_later(struct poold *pd);

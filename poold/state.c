@@ -311,6 +311,7 @@ int state_load(struct poold *pd, char *err, size_t errlen)
 	if (commit_waiting(pd, err, errlen) < 0)
 		return -1;
 	journal_deliver(pd);
+	jobs_seal(pd);
 	jobs_launch(pd);
 	log_info("loaded %zu pools and %zu live leases", pd->pools.len,
 		 pd->leases.len);

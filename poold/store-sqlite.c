@@ -10,9 +10,11 @@
  */
 #include "store.h"
 #include "store-sqlite-ckpt.h"
+#include "store-sqlite-sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,7 @@ struct sqlite_store {
 	int failed;          /* SQLite code of the first failed write, or 0 */
 	char failure[256];   /* its message */
 	struct sq_ckpt *ckpt; /* the checkpoint thread */
+	struct sq_sync *sync; /* --sync full: the WAL's fsync thread */
 };
 
 static struct sqlite_store *S(struct store *st)
@@ -273,6 +276,7 @@ static void sq_close(struct store *base)
 {
 	struct sqlite_store *st = S(base);
 
+	sq_sync_stop(st->sync);
 	sq_ckpt_stop(st->ckpt); /* before the last connection: it owns the WAL */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
@@ -309,16 +313,17 @@ static int configure(struct sqlite_store *st, const struct store_config *cfg,
 {
 	char sql[256];
 
-	/* WAL + NORMAL: a commit survives a crash of the daemon; FULL also
-	 * fsyncs the WAL at every commit, so it survives a power loss (see
-	 * docs/reliability.md). Locking stays NORMAL although poold is the
+	/* WAL + NORMAL: a commit survives a crash of the daemon. --sync full
+	 * adds an fsync of the WAL after every commit, before its answers, so
+	 * that it survives a power loss (docs/reliability.md); that fsync is
+	 * made by a thread (store-sqlite-sync.c says why it equals FULL). Locking stays NORMAL although poold is the
 	 * only writer (it holds the flock): EXCLUSIVE would save a few lock
 	 * calls per commit, but would lock out readers such as `sqlite3
 	 * .backup` of the live database. The WAL is checkpointed by a thread
 	 * of its own (store-sqlite-ckpt.c), never inside a commit. */
 	snprintf(sql, sizeof sql, "PRAGMA journal_mode = WAL; PRAGMA "
-		 "synchronous = %s; PRAGMA wal_autocheckpoint = 0; PRAGMA "
-		 "busy_timeout = 2000", cfg->sync_full ? "FULL" : "NORMAL");
+		 "synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA "
+		 "busy_timeout = 2000");
 	if (exec_sql(st->db, sql, sql, sizeof sql) < 0 ||
 	    limit_size(st->db, cfg->max_bytes, sql, sizeof sql) < 0) {
 		snprintf(err, errlen, "cannot use database %s: %s (is the "
@@ -345,6 +350,32 @@ static int configure(struct sqlite_store *st, const struct store_config *cfg,
 	return 0;
 }
 
+static int start_sync(struct sqlite_store *st, const char *path, char *err,
+		      size_t errlen)
+{
+	char wal[PATH_MAX + 8];
+
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	st->sync = sq_sync_start(wal, err, errlen);
+	return st->sync ? 0 : -1;
+}
+
+static int sq_sync_fd_op(struct store *base)
+{
+	return S(base)->sync ? sq_sync_fd(S(base)->sync) : -1;
+}
+
+static void sq_sync_ask_op(struct store *base)
+{
+	sq_sync_ask(S(base)->sync);
+}
+
+static int sq_sync_end_op(struct store *base, bool wait, char *err,
+			  size_t errlen)
+{
+	return sq_sync_end(S(base)->sync, wait, err, errlen);
+}
+
 static struct store *sq_open(const struct store_config *cfg, char *err,
 			     size_t errlen)
 {
@@ -363,7 +394,8 @@ static struct store *sq_open(const struct store_config *cfg, char *err,
 	sqlite3_extended_result_codes(st->db, 1);
 	if (lock_database(st, cfg->path, err, errlen) < 0 ||
 	    configure(st, cfg, err, errlen) < 0 ||
-	    !(st->ckpt = sq_ckpt_start(cfg->path, err, errlen)))
+	    !(st->ckpt = sq_ckpt_start(cfg->path, err, errlen)) ||
+	    (cfg->sync_full && start_sync(st, cfg->path, err, errlen) < 0))
 		goto fail;
 	return &st->base;
 fail:
@@ -1100,6 +1132,9 @@ const struct store_ops store_sqlite_ops = {
 	.lease_page = sq_lease_page,
 	.history_query = sq_history_query,
 	.ping = sq_ping,
+	.sync_fd = sq_sync_fd_op,
+	.sync_ask = sq_sync_ask_op,
+	.sync_end = sq_sync_end_op,
 	.checkpoint = sq_checkpoint,
 	.backup = sq_backup,
 };

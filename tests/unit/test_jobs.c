@@ -32,6 +32,7 @@ static void run_job(struct fixture *fx, json_t *cmd, struct outcome *o)
 	double until = now_mono() + 30;
 
 	job_start(&fx->pd, cmd, 30, "create", "p", "p-abcde", NULL, on_done, o);
+	jobs_seal(&fx->pd);
 	jobs_launch(&fx->pd);
 	while (!o->done && now_mono() < until)
 		reply_turn(&fx->pd, EVLOOP_ONCE);

@@ -56,6 +56,7 @@ struct jevent {
 	int64_t token;
 	double seconds;           /* for metrics_event: wait or time held */
 	bool written;             /* its history row is in the transaction */
+	bool committed;           /* and that transaction is committed */
 	TAILQ_ENTRY(jevent) link;
 };
 
@@ -401,9 +402,10 @@ void journal_deliver(struct poold *pd)
 	struct journal *j = pd->journal;
 	struct jevent *ev;
 
-	/* Only what the commit wrote: an event reported since waits for the
-	 * next one. */
-	while ((ev = TAILQ_FIRST(&j->events)) && ev->written) {
+	/* Only what a commit wrote: an event reported since, or written
+	 * into the transaction now open (a list page's journal_write() while
+	 * --sync full waits for an fsync), waits for its own commit. */
+	while ((ev = TAILQ_FIRST(&j->events)) && ev->committed) {
 		TAILQ_REMOVE(&j->events, ev, link);
 		j->nevents--;
 		event_log(ev);
@@ -462,8 +464,13 @@ int journal_commit(struct poold *pd, char *err, size_t errlen)
 		st->ops->meta_put(st, &meta);
 	}
 	rc = st->ops->commit(st, err, errlen);
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
+		struct jevent *ev;
+
 		pd->token_dirty = false;
+		TAILQ_FOREACH(ev, &pd->journal->events, link)
+			ev->committed = ev->written;
+	}
 	return rc;
 }
 

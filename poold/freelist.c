@@ -3,16 +3,8 @@
 
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FREELIST_BYPASS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FREELIST_BYPASS 1
-#endif
-#endif
-#ifndef FREELIST_BYPASS
-#define FREELIST_BYPASS 0
-#endif
+#include "asan.h"
+
 
 void *freelist_get(struct freelist *fl)
 {
@@ -30,7 +22,7 @@ void *freelist_get(struct freelist *fl)
 
 bool freelist_keep(struct freelist *fl, void *p)
 {
-	if (FREELIST_BYPASS || fl->n >= fl->max)
+	if (POOL_ASAN || fl->n >= fl->max)
 		return false;
 	*(void **)p = fl->head;
 	fl->head = p;

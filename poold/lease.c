@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asan.h"
 #include "invariant.h"
 #include "journal.h"
 #include "jsonutil.h"
@@ -160,14 +161,6 @@ void lease_attach_expired(struct poold *pd, struct lease *l)
 static struct lease *spares[SPARE_MAX];
 static size_t nspares;
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 static char *put_text(char **at, const char *s)
 {

@@ -1,8 +1,10 @@
 /*
  * sqlite-mem.c - see sqlite-mem.h. Blocks of up to 4 KiB are rounded up
  * to a power of two and, when freed, kept on a list per size (at most
- * KEEP each, so memory SQLite gave back goes back to libc beyond that);
- * larger ones go straight to malloc. Under AddressSanitizer a kept block
+ * KEEP each, so memory SQLite gave back goes back to libc beyond that).
+ * Larger ones, up to 256 KiB, are kept too, a few of them: a B-tree page
+ * split takes a 64 KiB scratch buffer and gives it back at once, which on
+ * a busy pool is every few commits. Under AddressSanitizer a kept block
  * is poisoned, so a use after free inside SQLite is still reported.
  */
 #include "sqlite-mem.h"
@@ -13,18 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "asan.h"
 
 #define MIN_SHIFT 6         /* 64 bytes */
 #define NCLASS 7            /* 64 .. 4096 */
 #define KEEP 64
+#define KEEP_LARGE 4
+#define LARGE_MAX (256 * 1024)
 
 /* 16 bytes: the payload after it keeps malloc's alignment. */
 struct block {
@@ -37,6 +34,8 @@ static struct {
 	pthread_mutex_t lock;  /* SQLite may be used from other threads */
 	struct block *free[NCLASS];
 	int nfree[NCLASS];
+	struct block *large[KEEP_LARGE]; /* kept blocks over 4 KiB */
+	int nlarge;
 } mem = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static unsigned class_of(int n)
@@ -48,23 +47,39 @@ static unsigned class_of(int n)
 	return c;
 }
 
+/* A kept large block of n bytes or somewhat more, or NULL; locked. */
+static struct block *take_large(uint32_t n)
+{
+	for (int i = 0; i < mem.nlarge; i++) {
+		struct block *b = mem.large[i];
+
+		if (b->size >= n && b->size / 2 <= n) {
+			mem.large[i] = mem.large[--mem.nlarge];
+			return b;
+		}
+	}
+	return NULL;
+}
+
 static void *mem_malloc(int n)
 {
 	unsigned c = class_of(n);
 	uint32_t size = c < NCLASS ? 1u << (c + MIN_SHIFT) : (uint32_t)n;
 	struct block *b = NULL;
 
+	pthread_mutex_lock(&mem.lock);
 	if (c < NCLASS) {
-		pthread_mutex_lock(&mem.lock);
 		b = mem.free[c];
 		if (b) {
 			mem.free[c] = b->next;
 			mem.nfree[c]--;
 		}
-		pthread_mutex_unlock(&mem.lock);
+	} else {
+		b = take_large(size);
 	}
+	pthread_mutex_unlock(&mem.lock);
 	if (b) {
-		UNPOISON(b + 1, size);
+		UNPOISON(b + 1, b->size);
 		return b + 1;
 	}
 	b = malloc(sizeof *b + size);
@@ -80,17 +95,20 @@ static void mem_free(void *p)
 	struct block *b = (struct block *)p - 1;
 	unsigned c = b->cls;
 
-	if (c < NCLASS) {
-		pthread_mutex_lock(&mem.lock);
-		if (mem.nfree[c] < KEEP) {
-			POISON(p, b->size);
-			b->next = mem.free[c];
-			mem.free[c] = b;
-			mem.nfree[c]++;
-			b = NULL;
-		}
-		pthread_mutex_unlock(&mem.lock);
+	pthread_mutex_lock(&mem.lock);
+	if (c < NCLASS && mem.nfree[c] < KEEP) {
+		POISON(p, b->size);
+		b->next = mem.free[c];
+		mem.free[c] = b;
+		mem.nfree[c]++;
+		b = NULL;
+	} else if (c == NCLASS && b->size <= LARGE_MAX &&
+		   mem.nlarge < KEEP_LARGE) {
+		POISON(p, b->size);
+		mem.large[mem.nlarge++] = b;
+		b = NULL;
 	}
+	pthread_mutex_unlock(&mem.lock);
 	free(b);
 }
 
@@ -138,6 +156,8 @@ static void mem_shutdown(void *arg)
 		}
 		mem.nfree[c] = 0;
 	}
+	while (mem.nlarge > 0)
+		free(mem.large[--mem.nlarge]);
 }
 
 void sqlite_mem_install(void)

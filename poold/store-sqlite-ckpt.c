@@ -5,7 +5,7 @@
  * asks for a PASSIVE checkpoint once a second. Run in the loop, that
  * checkpoint copied the WAL's pages into the database and, at synchronous
  * NORMAL, fsynced both files: 5-10 ms during which no request was read or
- * answered, once a second, which is where the 64-client p99 came from. In
+ * answered, once a second: a stall every request then waiting paid. In
  * WAL mode a checkpoint by another connection runs beside the writer: PASSIVE
  * takes only the checkpointer's lock, never the writer's, and never waits,
  * so the loop's commits go on while pages are copied. The thread owns its
@@ -15,54 +15,32 @@
  */
 #include "store-sqlite-ckpt.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "util.h"
+#include "worker.h"
 
 struct sq_ckpt {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t wake;
+	struct worker w;
 	sqlite3 *db;           /* the thread's own connection */
-	bool wanted;           /* a checkpoint is asked for */
-	bool stop;
-	char failure[256];     /* the last failure not yet handed back, or "" */
+	char failure[256];     /* the last failure not yet handed back, or "";
+				* under the worker's lock */
 };
 
-static void checkpoint(struct sq_ckpt *c)
+static void checkpoint(void *arg)
 {
+	struct sq_ckpt *c = arg;
 	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
 					   SQLITE_CHECKPOINT_PASSIVE, NULL,
 					   NULL);
 
 	if (rc == SQLITE_OK)
 		return;
-	pthread_mutex_lock(&c->mu);
+	worker_lock(&c->w);
 	snprintf(c->failure, sizeof c->failure, "%s", sqlite3_errmsg(c->db));
-	pthread_mutex_unlock(&c->mu);
-}
-
-static void *run(void *arg)
-{
-	struct sq_ckpt *c = arg;
-
-	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		while (!c->wanted && !c->stop)
-			pthread_cond_wait(&c->wake, &c->mu);
-		if (c->stop)
-			break;
-		c->wanted = false;
-		pthread_mutex_unlock(&c->mu);
-		checkpoint(c);
-		pthread_mutex_lock(&c->mu);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
+	worker_unlock(&c->w);
 }
 
 struct sq_ckpt *sq_ckpt_start(const char *path, char *err, size_t errlen)
@@ -78,37 +56,32 @@ struct sq_ckpt *sq_ckpt_start(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open database %s for its "
 			 "checkpoints: %s", path,
 			 c->db ? sqlite3_errmsg(c->db) : "out of memory");
-		sqlite3_close(c->db);
-		free(c);
-		return NULL;
+		goto fail;
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->wake, NULL);
-	if (pthread_create(&c->thread, NULL, run, c) != 0) {
+	if (worker_start(&c->w, checkpoint, c) < 0) {
 		snprintf(err, errlen, "cannot start the checkpoint thread "
 			 "for %s", path);
-		pthread_cond_destroy(&c->wake);
-		pthread_mutex_destroy(&c->mu);
-		sqlite3_close(c->db);
-		free(c);
-		return NULL;
+		goto fail;
 	}
 	return c;
+fail:
+	sqlite3_close(c->db);
+	free(c);
+	return NULL;
 }
 
 int sq_ckpt_request(struct sq_ckpt *c, char *failure, size_t len)
 {
 	int failed;
 
-	pthread_mutex_lock(&c->mu);
+	worker_lock(&c->w);
 	failed = c->failure[0] != '\0';
 	if (failed) {
 		snprintf(failure, len, "%s", c->failure);
 		c->failure[0] = '\0';
 	}
-	c->wanted = true;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->mu);
+	worker_unlock(&c->w);
+	worker_ask(&c->w);
 	return failed;
 }
 
@@ -116,13 +89,7 @@ void sq_ckpt_stop(struct sq_ckpt *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->stop = true;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	pthread_cond_destroy(&c->wake);
-	pthread_mutex_destroy(&c->mu);
+	worker_stop(&c->w);
 	sqlite3_close(c->db);
 	free(c);
 }

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,41 +27,28 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "worker.h"
 
 struct sq_sync {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t wake;
+	struct worker w;
 	int fd;                /* the WAL file */
 	int done_fd;           /* eventfd: one count per ended fsync */
-	bool asked, stop;
-	int error;             /* errno of the fsync that ended, or 0 */
+	int error;             /* errno of the fsync that ended, or 0; under
+				* the worker's lock */
 };
 
-static void *run(void *arg)
+static void sync_wal(void *arg)
 {
 	struct sq_sync *s = arg;
 	uint64_t one = 1;
+	int rc = fdatasync(s->fd) < 0 ? errno : 0;
 
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		int rc;
-
-		while (!s->asked && !s->stop)
-			pthread_cond_wait(&s->wake, &s->mu);
-		if (s->stop)
-			break;
-		s->asked = false;
-		pthread_mutex_unlock(&s->mu);
-		rc = fdatasync(s->fd) < 0 ? errno : 0;
-		pthread_mutex_lock(&s->mu);
-		s->error = rc;
-		/* An eventfd write of 1 cannot fail short of a bad fd. */
-		if (write(s->done_fd, &one, sizeof one) < 0)
-			abort();
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	worker_lock(&s->w);
+	s->error = rc;
+	worker_unlock(&s->w);
+	/* An eventfd write of 1 cannot fail short of a bad descriptor. */
+	if (write(s->done_fd, &one, sizeof one) < 0)
+		abort();
 }
 
 struct sq_sync *sq_sync_start(const char *wal_path, char *err,
@@ -77,13 +63,9 @@ struct sq_sync *sq_sync_start(const char *wal_path, char *err,
 			 wal_path, strerror(errno));
 		goto fail;
 	}
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->wake, NULL);
-	if (pthread_create(&s->thread, NULL, run, s) != 0) {
+	if (worker_start(&s->w, sync_wal, s) < 0) {
 		snprintf(err, errlen, "cannot start the fsync thread for %s",
 			 wal_path);
-		pthread_cond_destroy(&s->wake);
-		pthread_mutex_destroy(&s->mu);
 		goto fail;
 	}
 	return s;
@@ -103,10 +85,7 @@ int sq_sync_fd(const struct sq_sync *s)
 
 void sq_sync_ask(struct sq_sync *s)
 {
-	pthread_mutex_lock(&s->mu);
-	s->asked = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->mu);
+	worker_ask(&s->w);
 }
 
 int sq_sync_end(struct sq_sync *s, bool wait, char *err, size_t errlen)
@@ -122,9 +101,9 @@ int sq_sync_end(struct sq_sync *s, bool wait, char *err, size_t errlen)
 			return 0;
 		poll(&p, 1, -1);
 	}
-	pthread_mutex_lock(&s->mu);
+	worker_lock(&s->w);
 	error = s->error;
-	pthread_mutex_unlock(&s->mu);
+	worker_unlock(&s->w);
 	if (error == 0)
 		return 1;
 	snprintf(err, errlen, "fsync of the WAL failed: %s", strerror(error));
@@ -135,13 +114,7 @@ void sq_sync_stop(struct sq_sync *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->thread, NULL);
-	pthread_cond_destroy(&s->wake);
-	pthread_mutex_destroy(&s->mu);
+	worker_stop(&s->w);
 	close(s->fd);
 	close(s->done_fd);
 	free(s);

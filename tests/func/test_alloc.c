@@ -25,7 +25,7 @@
 /* Lease cycles in the measured window (after twice as many to warm up);
  * the allowance is per window. */
 #define CYCLES 5000
-#define ALLOWANCE (CYCLES / 10)
+#define ALLOWANCE (CYCLES / 2)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define H_SANITIZED 1

@@ -91,7 +91,7 @@ static void return_send(raw_conn *r, const char *lease)
 {
 	char line[128];
 
-	snprintf(line, sizeof line, "{\"op\":\"return\",\"lease\":\"%s\",\"id\":\"r\"}\n",
+	snprintf(line, sizeof line, "{\"op\":\"return\",\"lease\":\"%.32s\",\"id\":\"r\"}\n",
 		 lease);
 	raw_send(r, line);
 }

@@ -174,11 +174,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	double now = now_wall();
 
 	janitor_run(pd, now);
-	reply_later(pd);
-	if (now - pd->last_checkpoint >= CHECKPOINT_EVERY) {
-		pd->store->ops->checkpoint(pd->store); /* asks; never waits */
-		pd->last_checkpoint = now;
+	if (now - pd->last_checkpoint < CHECKPOINT_EVERY) {
+		reply_later(pd);
+		return;
 	}
+	/* Between batches: a checkpoint that meets no writer backfills the
+	 * whole WAL, so the next commit starts it over from the beginning
+	 * (one made beside a busy writer never catches up, and the WAL grows
+	 * for as long as the load lasts). An fsync of --sync full under way
+	 * is not waited for: the checkpoint syncs the WAL first itself. */
+	reply_commit(pd);
+	pd->store->ops->checkpoint(pd->store);
+	pd->last_checkpoint = now;
 }
 
 void janitor_start(struct poold *pd)

@@ -55,6 +55,9 @@ void reply_queue_text(struct poold *pd, struct conn *conn, const char *id,
 /* Commits the store's transaction, then sends every queued reply (at
  * --sync full, after the fsync: it waits for it). */
 void reply_flush(struct poold *pd);
+/* The same without waiting for an fsync under way: what it holds is sent
+ * when it ends, and what is new is committed then. */
+void reply_commit(struct poold *pd);
 
 /* Group commit: the loop (reply_run()) handles every event that is ready
  * in a turn, then commits their changes once and writes the answers, so

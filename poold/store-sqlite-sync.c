@@ -83,9 +83,12 @@ int sq_sync_fd(const struct sq_sync *s)
 	return s->done_fd;
 }
 
-void sq_sync_ask(struct sq_sync *s)
+void sq_sync_ask(struct sq_sync *s, bool behind)
 {
-	worker_ask(&s->w);
+	if (behind)
+		worker_ask(&s->w);
+	else
+		sync_wal(s);
 }
 
 int sq_sync_end(struct sq_sync *s, bool wait, char *err, size_t errlen)

@@ -19,9 +19,11 @@ struct sq_sync *sq_sync_start(const char *wal_path, char *err,
 			      size_t errlen);
 /* Readable when an fsync asked for has ended. */
 int sq_sync_fd(const struct sq_sync *s);
-/* Starts an fsync covering everything written to the WAL so far. One at a
- * time: call it again only after sq_sync_end() said it ended. */
-void sq_sync_ask(struct sq_sync *s);
+/* An fsync covering everything written to the WAL so far: in the thread
+ * (behind), or here and now (a small batch: handing it to the thread and
+ * back costs more than it saves). Either way sq_sync_end() then says it
+ * ended. One at a time. */
+void sq_sync_ask(struct sq_sync *s, bool behind);
 /* Whether the fsync asked for has ended (wait: block until it has): 1 yes,
  * 0 not yet, -1 it failed (a message in err). */
 int sq_sync_end(struct sq_sync *s, bool wait, char *err, size_t errlen);

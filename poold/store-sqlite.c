@@ -9,7 +9,6 @@
  * so the event loop never sleeps inside SQLite.
  */
 #include "store.h"
-#include "store-sqlite-ckpt.h"
 #include "store-sqlite-sync.h"
 
 #include <errno.h>
@@ -107,7 +106,6 @@ struct sqlite_store {
 	bool in_tx;
 	int failed;          /* SQLite code of the first failed write, or 0 */
 	char failure[256];   /* its message */
-	struct sq_ckpt *ckpt; /* the checkpoint thread */
 	struct sq_sync *sync; /* --sync full: the WAL's fsync thread */
 };
 
@@ -214,15 +212,15 @@ static int limit_size(sqlite3 *db, int64_t max_bytes, char *err,
 	return exec_sql(db, sql, err, errlen);
 }
 
-/* Asks the checkpoint thread for one (store-sqlite-ckpt.c says why it is
- * not made here) and reports what failed since the last call. */
 static void sq_checkpoint(struct store *base)
 {
 	struct sqlite_store *st = S(base);
-	char failure[256];
 
-	if (sq_ckpt_request(st->ckpt, failure, sizeof failure))
-		log_warn("WAL checkpoint failed: %s", failure);
+	if (st->in_tx)
+		return;
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				      NULL, NULL) != SQLITE_OK)
+		log_warn("WAL checkpoint failed: %s", sqlite3_errmsg(st->db));
 }
 
 /* An online backup through the daemon's own connection, so the database
@@ -277,7 +275,6 @@ static void sq_close(struct store *base)
 	struct sqlite_store *st = S(base);
 
 	sq_sync_stop(st->sync);
-	sq_ckpt_stop(st->ckpt); /* before the last connection: it owns the WAL */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -319,8 +316,8 @@ static int configure(struct sqlite_store *st, const struct store_config *cfg,
 	 * made by a thread (store-sqlite-sync.c says why it equals FULL). Locking stays NORMAL although poold is the
 	 * only writer (it holds the flock): EXCLUSIVE would save a few lock
 	 * calls per commit, but would lock out readers such as `sqlite3
-	 * .backup` of the live database. The WAL is checkpointed by a thread
-	 * of its own (store-sqlite-ckpt.c), never inside a commit. */
+	 * .backup` of the live database. The janitor checkpoints the WAL
+	 * outside of any request (checkpoint()), not inside a commit. */
 	snprintf(sql, sizeof sql, "PRAGMA journal_mode = WAL; PRAGMA "
 		 "synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA "
 		 "busy_timeout = 2000");
@@ -365,9 +362,9 @@ static int sq_sync_fd_op(struct store *base)
 	return S(base)->sync ? sq_sync_fd(S(base)->sync) : -1;
 }
 
-static void sq_sync_ask_op(struct store *base)
+static void sq_sync_ask_op(struct store *base, bool behind)
 {
-	sq_sync_ask(S(base)->sync);
+	sq_sync_ask(S(base)->sync, behind);
 }
 
 static int sq_sync_end_op(struct store *base, bool wait, char *err,
@@ -394,7 +391,6 @@ static struct store *sq_open(const struct store_config *cfg, char *err,
 	sqlite3_extended_result_codes(st->db, 1);
 	if (lock_database(st, cfg->path, err, errlen) < 0 ||
 	    configure(st, cfg, err, errlen) < 0 ||
-	    !(st->ckpt = sq_ckpt_start(cfg->path, err, errlen)) ||
 	    (cfg->sync_full && start_sync(st, cfg->path, err, errlen) < 0))
 		goto fail;
 	return &st->base;

@@ -202,17 +202,17 @@ struct store_ops {
 
 	/* Optional (NULL: a commit is on disk when commit() returns). SQLite
 	 * at --sync full: commit() returns once the batch is in the WAL, and
-	 * sync_ask() starts an fsync, in a thread, that makes every commit so
-	 * far durable; sync_fd() is readable when it has ended and sync_end()
-	 * says whether it has (1), not yet (0) or failed (-1, err set); with
-	 * wait it blocks until then. One at a time. sync_fd() is -1 when
-	 * commits are durable (or as durable as --sync says) on return. */
+	 * sync_ask() makes every commit so far durable with an fsync, in a
+	 * thread (behind) or before it returns; sync_fd() is readable when
+	 * it has ended and sync_end() says whether it has (1), not yet (0) or
+	 * failed (-1, err set); with wait it blocks until then. One at a time.
+	 * sync_fd() is -1 when commits are durable (or as durable as --sync
+	 * says) on return. */
 	int (*sync_fd)(struct store *st);
-	void (*sync_ask)(struct store *st);
+	void (*sync_ask)(struct store *st, bool behind);
 	int (*sync_end)(struct store *st, bool wait, char *err, size_t errlen);
 
-	/* Housekeeping outside any transaction (the WAL, for SQLite: it asks
-	 * a thread of the store for a checkpoint and never waits for it). */
+	/* Housekeeping outside any transaction (the WAL, for SQLite). */
 	void (*checkpoint)(struct store *st);
 
 	/* Leadership among front ends sharing one database (leader.c); NULL

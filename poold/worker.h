@@ -1,6 +1,6 @@
 /*
- * worker.h - a thread that does one job whenever it is asked to, for the
- * SQLite store's waits on the disk (store-sqlite-ckpt.c, -sync.c): asks
+ * worker.h - a thread that does one job whenever it is asked to, for a
+ * wait on the disk that the loop must not make (store-sqlite-sync.c): asks
  * that come while it works fold into one more run, and stopping lets a run
  * under way end. The mutex also guards whatever the job hands back to the
  * loop (worker_lock()).

@@ -1,10 +1,11 @@
 /*
  * fsync_gate.c - LD_PRELOAD shim for test_sync_full: an fsync or fdatasync
- * of a file whose name ends in "-wal" waits while the file named by
- * POOL_TEST_FSYNC_GATE does not exist, and then counts itself in the file
- * named by POOL_TEST_FSYNC_COUNT (one byte appended per call). So a test can
- * hold poold's WAL fsync open, look at what the daemon does meanwhile, and
- * let it go.
+ * of a file whose name ends in "-wal" waits while a gate file is missing,
+ * POOL_TEST_FSYNC_GATE for those made by the process's main thread (the
+ * loop), POOL_TEST_FSYNC_GATE_THREAD for those of other threads, and then
+ * counts itself in the file named by POOL_TEST_FSYNC_COUNT (one byte
+ * appended per call). So a test can hold poold's WAL fsync open, look at
+ * what the daemon does meanwhile, and let it go.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -30,7 +31,9 @@ static int is_wal(int fd)
 
 static void gate(int fd)
 {
-	const char *open_file = getenv("POOL_TEST_FSYNC_GATE");
+	const char *open_file = getenv(gettid() == getpid() ?
+				       "POOL_TEST_FSYNC_GATE" :
+				       "POOL_TEST_FSYNC_GATE_THREAD");
 	const char *count = getenv("POOL_TEST_FSYNC_COUNT");
 	struct timespec ts = { 0, 2000000 };
 	int cfd;

@@ -1,9 +1,8 @@
 /*
- * test_checkpoint.c - the WAL is checkpointed by the store's own thread
- * while poold serves: the pages committed into poold.db-wal reach poold.db
- * (the database file grows) with no request waiting for it, the daemon
- * keeps answering meanwhile, and what was committed is all there after a
- * SIGKILL and after a clean stop (the thread is joined: no leak, clean log).
+ * test_checkpoint.c - the WAL is checkpointed while poold serves (the
+ * janitor, once a second, between batches): the pages committed into
+ * poold.db-wal reach poold.db (the database file grows), and what was
+ * committed is all there after a SIGKILL and after a clean stop.
  * SQLite only: PostgreSQL checkpoints itself.
  */
 #include "harness.h"
@@ -74,8 +73,8 @@ static void test_wal_reaches_the_database_while_serving(void **state)
 	g.from = file_size(d->db);
 	assert_true(g.from > 0);
 	add_many(c);
-	/* wal_autocheckpoint is off: only the thread moves pages into the
-	 * database file; the janitor asks for it once a second. */
+	/* wal_autocheckpoint is off: only the janitor's checkpoints move
+	 * pages into the database file. */
 	if (!wait_until(has_grown, &g, h_now() + 60))
 		fail_msg("poold.db stayed at %lld bytes: no checkpoint ran",
 			 (long long)g.from);

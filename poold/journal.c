@@ -3,9 +3,10 @@
  * (the object may be gone by the flush) and written in report order, so a
  * pool deleted and created again within one batch ends as it should.
  *
- * The rows, the events and their strings live in the journal's arena
- * (arena.h), reset once both lists are empty (after the events are
- * delivered, or dropped): a batch allocates nothing at steady state. The
+ * The rows, the events and their strings live in the journal's two arenas
+ * (arena.h): the batch being made in one, the batch committed last in the
+ * other until its events are delivered; each is reset when its batch is
+ * done (or dropped): a batch allocates nothing at steady state. The
  * ready pools are a flag in each pool and a reused array of pointers; a
  * pool that is freed leaves the array (journal_pool_freed()).
  */
@@ -68,7 +69,11 @@ struct journal {
 	TAILQ_HEAD(, jrow) rows;
 	TAILQ_HEAD(, jevent) events;
 	size_t nrows, nevents;
-	struct arena arena;       /* the rows, events and their strings */
+	/* The rows, events and their strings: the batch being made in
+	 * arena[gen], the batch committed last (whose events may still wait
+	 * for an fsync, then delivery) in the other. */
+	struct arena arena[2];
+	int gen;
 	struct store_history_row hist[HIST_ROWS]; /* one append's rows */
 	/* Pools marked ready (pool->ready set), and those being taken by
 	 * journal_take_ready(); a freed pool's entry becomes NULL. */
@@ -86,7 +91,8 @@ struct journal *journal_new(void)
 
 	TAILQ_INIT(&j->rows);
 	TAILQ_INIT(&j->events);
-	arena_init(&j->arena);
+	arena_init(&j->arena[0]);
+	arena_init(&j->arena[1]);
 	return j;
 }
 
@@ -105,7 +111,8 @@ void journal_free(struct journal *j)
 		return;
 	drop_all(j);
 	ready_clear(j);
-	arena_free(&j->arena);
+	arena_free(&j->arena[0]);
+	arena_free(&j->arena[1]);
 	free(j->ready.p);
 	free(j->taking.p);
 	free(j);
@@ -115,13 +122,13 @@ void journal_free(struct journal *j)
 
 static const char *own(struct poold *pd, const char *s)
 {
-	return arena_strdup(&pd->journal->arena, s);
+	return arena_strdup(&pd->journal->arena[pd->journal->gen], s);
 }
 
 static struct jrow *row_add(struct poold *pd, enum row_kind kind)
 {
 	struct journal *j = pd->journal;
-	struct jrow *e = arena_alloc(&j->arena, sizeof *e);
+	struct jrow *e = arena_alloc(&j->arena[j->gen], sizeof *e);
 
 	memset(e, 0, sizeof *e);
 	e->kind = kind;
@@ -326,14 +333,14 @@ void journal_event(struct poold *pd, const char *event, const struct pool *p,
 		   const struct resource *r, const struct lease *l)
 {
 	struct journal *j = pd->journal;
-	struct jevent *ev = arena_alloc(&j->arena, sizeof *ev);
+	struct jevent *ev = arena_alloc(&j->arena[j->gen], sizeof *ev);
 
 	memset(ev, 0, sizeof *ev);
 	ev->event = event;
 	ev->pool = own(pd, p->name);
 	ev->at = now_wall();
 	if (r) {
-		ev->resource = resource_text(&j->arena, r);
+		ev->resource = resource_text(&j->arena[j->gen], r);
 		ev->res_name = own(pd, r->name);
 	}
 	if (l) {
@@ -417,8 +424,10 @@ void journal_deliver(struct poold *pd)
 			json_decref(line);
 		}
 	}
-	if (TAILQ_EMPTY(&j->events) && TAILQ_EMPTY(&j->rows))
-		arena_reset(&j->arena);
+	if (TAILQ_EMPTY(&j->events) && TAILQ_EMPTY(&j->rows)) {
+		arena_reset(&j->arena[0]);
+		arena_reset(&j->arena[1]);
+	}
 }
 
 /* ---- the transaction --------------------------------------------------- */
@@ -465,11 +474,19 @@ int journal_commit(struct poold *pd, char *err, size_t errlen)
 	}
 	rc = st->ops->commit(st, err, errlen);
 	if (rc == STORE_OK) {
+		struct journal *j = pd->journal;
 		struct jevent *ev;
 
 		pd->token_dirty = false;
-		TAILQ_FOREACH(ev, &pd->journal->events, link)
+		TAILQ_FOREACH(ev, &j->events, link)
 			ev->committed = ev->written;
+		/* What this batch left (its events) stays put until delivered;
+		 * the batch before it was delivered before this commit, so its
+		 * arena takes the next one. At --sync full the lists are
+		 * never empty under load (a batch is made while the one
+		 * before waits for its fsync), so this is what bounds them. */
+		j->gen ^= 1;
+		arena_reset(&j->arena[j->gen]);
 	}
 	return rc;
 }
@@ -479,7 +496,8 @@ static void drop_all(struct journal *j)
 	TAILQ_INIT(&j->rows);
 	TAILQ_INIT(&j->events);
 	j->nrows = j->nevents = 0;
-	arena_reset(&j->arena);
+	arena_reset(&j->arena[0]);
+	arena_reset(&j->arena[1]);
 }
 
 void journal_drop(struct poold *pd)

@@ -16,6 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_TEST_SANITIZED 1
+#endif
+#endif
+
 /* The gates of the loop's fsyncs and of the thread's. */
 struct gate {
 	char dir[128], loop[256], thread[256], count[256];
@@ -174,10 +182,59 @@ static void test_answers_wait_for_the_fsync_and_the_loop_does_not(void **state)
 	h_rmdir(g.dir);
 }
 
+/* poold's resident memory in kB (field "VmRSS" or, its peak, "VmHWM"), or
+ * -1. */
+static long rss_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, strlen(field)) == 0 &&
+		    sscanf(line + strlen(field), ": %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Under a steady pipelined load a batch is always being made while the one
+ * before waits for its fsync, so the journal is never empty: its memory must
+ * still be reused batch after batch, not grow with the load's length. */
+static void test_memory_stays_bounded_under_steady_load(void **state)
+{
+	poold_proc *d;
+	long start, peak;
+
+	(void)state;
+#ifdef POOL_TEST_SANITIZED /* ASan's quarantine holds freed memory */
+	skip();
+#endif
+	if (h_pg_mode())
+		skip();
+	d = poold_start("--sync", "full", NULL);
+	H_SH_OK(d, "%s --socket %s --resources 200 --seconds 0.2 --warmup 0",
+		POOLBENCH_BIN, d->sock);
+	start = rss_kb(d->pid, "VmRSS");
+	H_SH_OK(d, "%s --socket %s --mode pipelined --pipeline 16 --clients 8 "
+		"--seconds 6 --warmup 0", POOLBENCH_BIN, d->sock);
+	peak = rss_kb(d->pid, "VmHWM");
+	print_message("RSS %ld kB before the load, at most %ld kB during it\n",
+		      start, peak);
+	if (start < 0 || peak - start > 16 * 1024)
+		fail_msg("poold grew from %ld to %ld kB under a steady load at "
+			 "--sync full", start, peak);
+	poold_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FTEST(test_answers_wait_for_the_fsync_and_the_loop_does_not),
+		FTEST(test_memory_stays_bounded_under_steady_load),
 	};
 
 	return RUN_FTESTS(tests);

@@ -157,11 +157,12 @@ static void test_answers_wait_for_the_fsync_and_the_loop_does_not(void **state)
 	for (int i = 0; i < BIG; i++)
 		assert_true(raw_silent(many[i], i == 0 ? 1.0 : 0.01));
 	assert_true(raw_silent(w, 0.2));
-	/* ...and the daemon goes on serving meanwhile. */
+	/* ...and the daemon goes on serving meanwhile (the janitor's
+	 * checkpoint may sync the WAL too: the answers still wait for the
+	 * batch's own fsync). */
 	hz = h_http_get(port, "/healthz");
 	assert_int_equal(hz.status, 200);
 	h_http_free(&hz);
-	assert_int_equal(fsyncs(&g), before);
 
 	gate_open(g.thread);
 	for (int i = 0; i < BIG; i++) {

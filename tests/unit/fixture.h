@@ -171,6 +171,28 @@ static inline json_t *fx_recv(struct fixture *fx)
 	return j;
 }
 
+/* Sends one line (a '\n' is added) and returns the raw answer line
+ * (malloc'd), or NULL. */
+static inline char *fx_call_raw(struct fixture *fx, const char *line)
+{
+	fx_send(fx, line, strlen(line));
+	fx_send(fx, "\n", 1);
+	return fx_read_line(fx, 30.0);
+}
+
+/* A cmocka setup and teardown: *state is a fixture on a fresh daemon. */
+static inline int fx_setup(void **state)
+{
+	*state = fx_open();
+	return 0;
+}
+
+static inline int fx_teardown(void **state)
+{
+	fx_close(*state);
+	return 0;
+}
+
 /* Sends one line (a '\n' is added) and returns the parsed answer. */
 static inline json_t *fx_call(struct fixture *fx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -13,25 +13,6 @@
 #include "fixture.h"
 #include "jsonutil.h"
 
-static int setup(void **state)
-{
-	*state = fx_open();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
-/* Sends a line, returns the raw answer line (malloc'd). */
-static char *raw_call(struct fixture *fx, const char *line)
-{
-	fx_send(fx, line, strlen(line));
-	fx_send(fx, "\n", 1);
-	return fx_read_line(fx, 5.0);
-}
 
 /* The text of "result" in an answer line (it is the last member). */
 static const char *result_text(const char *line)
@@ -46,8 +27,8 @@ static void test_lease_answer_equals_the_json_form(void **state)
 {
 	struct fixture *fx = *state;
 	char *setup_lines[] = {
-		raw_call(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":\"none\"}"),
-		raw_call(fx, "{\"op\":\"resource.add\",\"pool\":\"p\",\"resources\":"
+		fx_call_raw(fx, "{\"op\":\"pool.create\",\"pool\":\"p\",\"create\":\"none\"}"),
+		fx_call_raw(fx, "{\"op\":\"resource.add\",\"pool\":\"p\",\"resources\":"
 			 "[{\"name\":\"r1\",\"descriptor\":{\"x\":6.666,\"big\":1e300,"
 			 "\"s\":\"\\u00e9\\\"\\\\\\n\\u0001\\u001f/\",\"n\":[1,2.5,null]}}]}"),
 	};
@@ -58,7 +39,7 @@ static void test_lease_answer_equals_the_json_form(void **state)
 		assert_non_null(strstr(setup_lines[i], "\"ok\":true"));
 		free(setup_lines[i]);
 	}
-	lease = raw_call(fx, "{\"id\":\"q\\u0002\\\"\",\"op\":\"lease\",\"pool\":\"p\","
+	lease = fx_call_raw(fx, "{\"id\":\"q\\u0002\\\"\",\"op\":\"lease\",\"pool\":\"p\","
 			 "\"ttl\":1.5,\"owner\":\"me \\\"\\u0007\\t\\u00fc\"}");
 	assert_non_null(lease);
 	assert_string_equal(strstr(lease, ",\"ok\"") - strlen("{\"id\":\"q\\u0002\\\"\""),
@@ -67,7 +48,7 @@ static void test_lease_answer_equals_the_json_form(void **state)
 	assert_non_null(a);
 	snprintf(req, sizeof req, "{\"op\":\"lease.get\",\"lease\":\"%s\"}",
 		 json_string_value(json_object_get(fx_result(a), "lease")));
-	get = raw_call(fx, req);
+	get = fx_call_raw(fx, req);
 	assert_string_equal(result_text(lease), result_text(get));
 	/* the id is echoed as jansson writes it */
 	assert_int_equal(strncmp(lease, "{\"id\":\"q\\u0002\\\"\",\"ok\":true,", 27), 0);
@@ -120,7 +101,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lease_answer_equals_the_json_form,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test(test_jtext_escapes_as_jansson),
 	};
 

@@ -14,29 +14,11 @@
 #include "fixture.h"
 #include "freelist.h"
 
-static int setup(void **state)
-{
-	*state = fx_open();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
-static char *raw_call(struct fixture *fx, const char *line)
-{
-	fx_send(fx, line, strlen(line));
-	fx_send(fx, "\n", 1);
-	return fx_read_line(fx, 30.0);
-}
 
 static void assert_same_answer(struct fixture *fx, const char *flat,
 			       const char *tree)
 {
-	char *a = raw_call(fx, flat), *b = raw_call(fx, tree);
+	char *a = fx_call_raw(fx, flat), *b = fx_call_raw(fx, tree);
 
 	assert_non_null(a);
 	assert_non_null(b);
@@ -133,9 +115,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_both_forms_answer_alike,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_flat_waiter_keeps_its_strings,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test(test_spares_are_bounded),
 	};
 

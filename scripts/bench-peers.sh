@@ -205,6 +205,11 @@ if normal:
     if pipe:
         ratio("pipelined ×16 on 8 connections: ≥ 1.5× Redis unpipelined", pipe, "redis", 8, 1.5)
     ratio("1M resources, 64 clients: within 10% of 1,000", normal + "-1M", normal, 64, 0.9)
+    for c in (1, 64):
+        m = (get(normal, c) or {}).get("server_mallocs_per_cycle")
+        if m is not None:
+            check("%d client%s: server allocations per lease+return cycle" % (c, "" if c == 1 else "s"),
+                  "%.2f" % m, "< 0.5 (none per request)", m < 0.5)
 if full:
     ratio("64 clients, sync full: ≥ 1.3× Redis appendfsync always", full, "redis-aof", 64, 1.3)
 if checks:
@@ -337,12 +342,13 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 POOLD_PID=
+POOLD_ENV=() # the environment of the next start_poold (VAR=value ...)
 start_poold() { # dir [extra options]
 	local dir=$1
 	shift
 	mkdir -p "$dir"
-	"$POOLD" --socket "$dir/poold.sock" --db "$dir/poold.db" --log-level warn "$@" \
-		2>>"$WORK/poold.log" &
+	env "${POOLD_ENV[@]}" "$POOLD" --socket "$dir/poold.sock" --db "$dir/poold.db" \
+		--log-level warn "$@" 2>>"$WORK/poold.log" &
 	POOLD_PID=$!
 	PIDS+=("$POOLD_PID")
 	wait_for_socket "$dir/poold.sock"
@@ -358,15 +364,24 @@ if want ping; then
 	stop_pid "$POOLD_PID"
 fi
 
+# poold's allocations per cycle (issue 15: none per request), counted by
+# tests/bench's shim in the poold runs below when the build has it.
+SHIM=$BUILD/tests/bench/libmalloc_count.so
 if want poold; then
 	for s in $SYNC_MODES; do
 		say "== poold, sync $s, $NRES resources"
 		opts=()
+		count=()
 		[ "$s" != default ] && opts=(--sync "$s")
+		if [ -f "$SHIM" ]; then
+			POOLD_ENV=(LD_PRELOAD="$SHIM" POOLBENCH_MALLOC_COUNT="$WORK/mallocs-$s")
+			count=(--malloc-count "$WORK/mallocs-$s")
+		fi
 		start_poold "$WORK/poold-$s" "${opts[@]}"
+		POOLD_ENV=()
 		for c in $CLIENTS; do
 			bench "poold-$s" --socket "$WORK/poold-$s/poold.sock" --resources "$NRES" \
-				--clients "$c" --poold-pid "$POOLD_PID"
+				--clients "$c" --poold-pid "$POOLD_PID" "${count[@]}"
 		done
 		bench "poold-$s-checkout" --socket "$WORK/poold-$s/poold.sock" --mode checkout \
 			--clients 8 --poold-pid "$POOLD_PID"

@@ -619,15 +619,21 @@ static int sq_lease_put(struct store *base, const struct store_lease_row *row)
 	return write_end(st, s);
 }
 
-static int sq_lease_delete(struct store *base, int64_t seq)
+/* A delete whose one parameter is the row's integer key. */
+static int delete_by_key(struct store *base, enum stmt_id id, int64_t key)
 {
 	struct sqlite_store *st = S(base);
-	sqlite3_stmt *s = write_begin(st, S_LEASE_DEL);
+	sqlite3_stmt *s = write_begin(st, id);
 
 	if (!s)
 		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_int64(s, 1, key);
 	return write_end(st, s);
+}
+
+static int sq_lease_delete(struct store *base, int64_t seq)
+{
+	return delete_by_key(base, S_LEASE_DEL, seq);
 }
 
 static int sq_leases_purge(struct store *base, double before)
@@ -672,13 +678,7 @@ static int sq_orphan_put(struct store *base,
 
 static int sq_orphan_delete(struct store *base, int64_t id)
 {
-	struct sqlite_store *st = S(base);
-	sqlite3_stmt *s = write_begin(st, S_ORPHAN_DEL);
-
-	if (!s)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, id);
-	return write_end(st, s);
+	return delete_by_key(base, S_ORPHAN_DEL, id);
 }
 
 static int sq_waiter_put(struct store *base,
@@ -702,13 +702,7 @@ static int sq_waiter_put(struct store *base,
 
 static int sq_waiter_delete(struct store *base, int64_t seq)
 {
-	struct sqlite_store *st = S(base);
-	sqlite3_stmt *s = write_begin(st, S_WAITER_DEL);
-
-	if (!s)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, seq);
-	return write_end(st, s);
+	return delete_by_key(base, S_WAITER_DEL, seq);
 }
 
 static void bind_history(sqlite3_stmt *s, int base,

@@ -48,6 +48,17 @@ char *h_slurp(const char *path)
 	return buf;
 }
 
+bool h_line_in(const char *path, char **text)
+{
+	char *now = h_slurp(path);
+
+	if (!now)
+		return false;
+	free(*text);
+	*text = now;
+	return strchr(now, '\n') != NULL;
+}
+
 char *h_read_file(const char *path)
 {
 	char *text = h_slurp(path);

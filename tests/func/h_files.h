@@ -22,6 +22,9 @@ const char *h_script(const poold_proc *d, const char *name, const char *body);
 char *h_slurp(const char *path);
 /* The same, failing the test when it does not exist. */
 char *h_read_file(const char *path);
+/* True once the file at path holds a whole line (a command's output is
+ * complete); *text gets what it holds (malloc'd, replacing the old). */
+bool h_line_in(const char *path, char **text);
 
 /* Writes text to path (replacing it) with the given mode; fails the test
  * when it cannot. */

@@ -26,6 +26,16 @@
 
 #define H_MAX_ARGS 16
 
+/* Defined in a build with AddressSanitizer: a test that preloads its own
+ * allocator shim or measures memory skips there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define H_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H_SANITIZED 1
+#endif
+#endif
+
 /* One poold child process and its private directory. */
 typedef struct poold_proc {
 	char dir[256];               /* mkdtemp'd, mode 0755 */

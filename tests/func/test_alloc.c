@@ -27,14 +27,6 @@
 #define CYCLES 5000
 #define ALLOWANCE (CYCLES / 2)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define H_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define H_SANITIZED 1
-#endif
-#endif
-
 static volatile uint64_t *counter_map(const char *path)
 {
 	int fd = -1;

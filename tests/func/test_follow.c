@@ -10,6 +10,7 @@
  */
 #include "../h_pgstore.h"
 #include "h_cli.h"
+#include "h_files.h"
 #include "harness.h"
 
 #include <stdio.h>
@@ -44,23 +45,6 @@ static void stop_pair(poold_proc *a, poold_proc *b)
 {
 	poold_stop(b);
 	poold_stop(a);
-}
-
-/* Whether path holds a whole line; its text into *text (owned, replaced). */
-static bool read_line_of(const char *path, char **text)
-{
-	FILE *f = fopen(path, "r");
-	char buf[8192];
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	free(*text);
-	*text = strdup(buf);
-	return strchr(buf, '\n') != NULL;
 }
 
 /* The waiters of p as the leader d counts them. */
@@ -208,7 +192,7 @@ static void test_poolctl_wait_survives_failover(void **state)
 	WAIT_UNTIL(waiters(b) == 1, 60); /* it came back, by its request_id */
 	c = h_connect(b);
 	json_decref(CALL_OK(c, "return", J("{s:s}", "lease", ret)));
-	WAIT_UNTIL(read_line_of(out, &text), 60);
+	WAIT_UNTIL(h_line_in(out, &text), 60);
 	got = json_loads(text, 0, NULL);
 	assert_non_null(got);
 	assert_string_equal(JSTR(JOBJ(got, "resource"), "name"), "r1");

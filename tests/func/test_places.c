@@ -11,6 +11,7 @@
  */
 #include "../h_pgstore.h"
 #include "h_cli.h"
+#include "h_files.h"
 #include "harness.h"
 
 #include <stdlib.h>
@@ -215,23 +216,6 @@ static void test_failover_keeps_places(void **state)
 	poold_stop(s);
 }
 
-/* True once the file at path has a whole line; *text gets what it has. */
-static bool line_in(const char *path, char **text)
-{
-	FILE *f = fopen(path, "r");
-	char buf[8192];
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	free(*text);
-	*text = strdup(buf);
-	return strchr(buf, '\n') != NULL;
-}
-
 /* Starts `poolctl lease p --wait 300` on both front ends in the background,
  * its answer (JSON) into DIR/NAME. */
 static void poolctl_wait(const poold_proc *l, const poold_proc *s,
@@ -249,7 +233,7 @@ static char *poolctl_lease(const char *dir, const char *name)
 	json_t *got;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	WAIT_UNTIL(line_in(path, &text), 60);
+	WAIT_UNTIL(h_line_in(path, &text), 60);
 	got = json_loads(text, 0, NULL);
 	assert_non_null(got);
 	assert_string_equal(JSTR(JOBJ(got, "resource"), "name"), "r1");
@@ -288,7 +272,7 @@ static void test_poolctl_waiters_keep_order(void **state)
 	give_back(c, held);
 	held = poolctl_lease(dir, "A");
 	snprintf(path, sizeof path, "%s/B", dir);
-	assert_false(line_in(path, &text)); /* r1 is A's */
+	assert_false(h_line_in(path, &text)); /* r1 is A's */
 	free(text);
 	give_back(c, held);
 	free(poolctl_lease(dir, "B"));

@@ -16,14 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_TEST_SANITIZED 1
-#endif
-#endif
-
 /* The gates of the loop's fsyncs and of the thread's. */
 struct gate {
 	char dir[128], loop[256], thread[256], count[256];
@@ -211,7 +203,7 @@ static void test_memory_stays_bounded_under_steady_load(void **state)
 	long start, peak;
 
 	(void)state;
-#ifdef POOL_TEST_SANITIZED /* ASan's quarantine holds freed memory */
+#ifdef H_SANITIZED /* ASan's quarantine holds freed memory */
 	skip();
 #endif
 	if (h_pg_mode())
